@@ -1,0 +1,86 @@
+"""The `improv` command: one sub-module per sub-command, each with `add_parser` and `run`.
+
+Errors for users are `ImprovError`s: printed as one line, exit code 2 (usage/input) or 1 (runtime).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from improv.errors import ImprovError
+
+# name -> module under improv.cli; each module defines add_parser(subparsers) and run(args) -> int
+COMMANDS = (
+    "corpus",
+    "train",
+    "generate",
+    "changes",
+    "tunes",
+    "evaluate",
+    "ports",
+    "play",
+    "devices",
+    "replay",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every available sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="improv",
+        description="A real-time MIDI jazz improviser.",
+        epilog='example: improv play --virtual --tune "Autumn Leaves" --tempo 140',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level (default WARNING)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"improv.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"improv.cli.{name}":
+                continue  # command not built yet
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def _version() -> str:
+    from improv import __version__
+
+    return f"improv {__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `improv` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, getattr(args, "log_level", "WARNING")),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except ImprovError as exc:
+        print(f"improv: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Corpus readers: sources (MIDI, WJazzD, MusicXML) to lines of notes with chords."""

@@ -1,0 +1,1 @@
+"""The live path: clock, ports, scheduler, listener, engine. Never imports TensorFlow."""

@@ -1,0 +1,1 @@
+"""The model: training (TensorFlow, only in train.py), the numpy cell, sampling."""

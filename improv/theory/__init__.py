@@ -1,0 +1,1 @@
+"""Music: chord symbols, progressions, tunes and the values grammar."""
