@@ -1,0 +1,148 @@
+"""`improv changes`: show how a progression is read (bars, chords, chord tones, scales)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from improv.errors import InputError
+from improv.theory.harmony import Chord, note_name, scale_name
+from improv.theory.progression import Progression, parse_progression
+from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.tunes import find_tune, load_tune
+
+EPILOG = """examples:
+  improv changes "Dm7 G7 | Cmaj7 %"            two bars, the second repeats the first
+  improv changes "time=3/4 |: Dm7:2 G7:1 | C6 :|"
+  improv changes my_tune.toml                   a tune file (or a text file of changes)
+  improv changes --tune "Autumn Leaves" --json  a built-in tune, as JSON
+
+Bars are separated by '|'; chords in a bar share its beats unless written 'Dm7:3 G7:1';
+'%' repeats the previous bar; '|: ... :|' plays the bars twice; 'N.C.' is no chord.
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "changes",
+        help="show how a chord progression is read",
+        description="Parse a chord progression (text, a file, or a built-in tune) and print its "
+        "bars with each chord's tones and chord scale.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("source", nargs="?", metavar="TEXT|FILE", help="changes text or a file")
+    parser.add_argument("--tune", metavar="NAME", help="a built-in tune instead (see improv tunes)")
+    parser.add_argument(
+        "--transpose", type=int, default=0, metavar="N", help="move by N semitones (default 0)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    progression = _load(args.source, args.tune)
+    if args.transpose:
+        progression = progression.transposed(args.transpose)
+    if args.json:
+        print(json.dumps(progression_dict(progression), indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(_text_lines(progression)))
+    return 0
+
+
+def _load(source: str | None, tune: str | None) -> Progression:
+    """The progression from --tune, a file, or the text itself."""
+    if tune is not None:
+        if source is not None:
+            raise InputError("give either TEXT|FILE or --tune, not both")
+        return find_tune(tune).progression
+    if source is None:
+        raise InputError("nothing to read: give changes text, a file, or --tune NAME")
+    path = Path(source)
+    if _looks_like_file(source) and path.is_file():
+        if path.suffix.lower() == ".toml":
+            return load_tune(path).progression
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"cannot read {path}: {exc}") from None
+        return parse_progression(text, title=path.stem, source=str(path))
+    if _looks_like_file(source) and source.lower().endswith((".toml", ".txt")):
+        raise InputError(f"file not found: {source}")
+    return parse_progression(source)
+
+
+def _looks_like_file(source: str) -> bool:
+    return "|" not in source and "\n" not in source
+
+
+def chord_dict(chord: Chord) -> dict:
+    """A JSON-ready description of one chord."""
+    return {
+        "symbol": chord.symbol,
+        "root": chord.root,
+        "quality": chord.quality,
+        "tones": sorted(chord.tones),
+        "tone_names": _names(chord, chord.tones),
+        "tensions": sorted(chord.tensions),
+        "bass": chord.bass,
+        "scale": list(chord.scale),
+        "scale_name": scale_name(chord),
+    }
+
+
+def progression_dict(progression: Progression) -> dict:
+    """A JSON-ready description of a progression, bar by bar."""
+    bars = []
+    for bar in progression.bars():
+        bars.append(
+            [
+                {
+                    "start_beat": span.start / TICKS_PER_BEAT,
+                    "beats": span.length / TICKS_PER_BEAT,
+                    **chord_dict(span.chord),
+                }
+                for span in bar
+            ]
+        )
+    return {
+        "title": progression.title,
+        "key": progression.key,
+        "beats_per_bar": progression.beats_per_bar,
+        "bar_count": progression.bar_count,
+        "length_ticks": progression.length,
+        "bars": bars,
+    }
+
+
+def _names(chord: Chord, pcs: frozenset[int] | tuple[int, ...]) -> list[str]:
+    """Note names in order up from the root (display only)."""
+    root = chord.root or 0
+    return [note_name(pc) for pc in sorted(pcs, key=lambda pc: (pc - root) % 12)]
+
+
+def _text_lines(progression: Progression) -> list[str]:
+    head = progression.title or "progression"
+    key = f", key {progression.key}" if progression.key else ""
+    lines = [
+        f"{head}{key}: {progression.bar_count} bars of {progression.beats_per_bar} beats",
+        f"{'bar':>3}  {'beat':>4}  {'len':>4}  {'chord':<12} {'quality':<7} {'tones':<16} scale",
+    ]
+    bar_ticks = progression.bar_ticks
+    for number, bar in enumerate(progression.bars(), start=1):
+        for index, span in enumerate(bar):
+            chord = span.chord
+            beat = (span.start % bar_ticks) / TICKS_PER_BEAT + 1
+            tones = " ".join(_names(chord, chord.tones)) or "-"
+            if chord.tensions:
+                tones += " (" + " ".join(_names(chord, chord.tensions)) + ")"
+            scale = " ".join(_names(chord, chord.scale))
+            scale_text = f"{scale_name(chord)}: {scale}" if chord.scale else "-"
+            label = str(number) if index == 0 else ""
+            lines.append(
+                f"{label:>3}  {beat:>4g}  {span.length / TICKS_PER_BEAT:>4g}  "
+                f"{chord.symbol:<12} {chord.quality:<7} {tones:<16} {scale_text}"
+            )
+    return lines

@@ -1,0 +1,78 @@
+"""`improv ports`: list MIDI inputs and outputs per MIDI API."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from improv.errors import InputError
+from improv.live import ports
+
+EPILOG = """examples:
+  improv ports                 every API compiled in (ALSA, JACK, CoreMIDI, Windows MM)
+  improv ports --api jack      only JACK
+  improv ports --json          machine-readable
+
+Outputs are what `improv play --port NAME` can open (a case-insensitive part of the name is enough).
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "ports",
+        help="list MIDI ports",
+        description="List the MIDI inputs and outputs of each MIDI API available here.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--api", metavar="NAME", default=None,
+                        help=f"one MIDI API: {', '.join(ports.API_NAMES)} "
+                             f"(default: env {ports.API_ENV}, else all)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    apis = _apis(args.api)
+    listings = [ports.list_ports(ports.API_NAMES[name]) for name in apis]
+    if args.json:
+        print(json.dumps([item.as_dict() for item in listings], indent=2))
+    else:
+        for item in listings:
+            print(f"{item.api}:")
+            if item.error:
+                print(f"  unavailable: {item.error}")
+                continue
+            print("  outputs (improv play --port):")
+            for name in item.outputs or ["(none)"]:
+                print(f"    {name}")
+            print("  inputs:")
+            for name in item.inputs or ["(none)"]:
+                print(f"    {name}")
+    if all(item.error for item in listings):
+        raise InputError("no MIDI system available: " + "; ".join(
+            f"{item.api}: {item.error}" for item in listings))
+    return 0
+
+
+def _apis(name: str | None) -> list[str]:
+    """The API names to list: the one asked for (option or env), else all compiled in."""
+    import os
+
+    source = "--api"
+    if not name:
+        name = os.environ.get(ports.API_ENV) or None
+        source = ports.API_ENV
+    compiled = ports.compiled_apis()
+    if not name:
+        if not compiled:
+            raise InputError("no MIDI API compiled into python-rtmidi")
+        return compiled
+    key = name.strip().lower()
+    if key not in ports.API_NAMES:
+        raise InputError(f"{source}: unknown MIDI API {name!r} "
+                         f"(choose from {', '.join(ports.API_NAMES)})")
+    if key not in compiled:
+        raise InputError(f"{source}: MIDI API {key!r} is not compiled into python-rtmidi here "
+                         f"(available: {', '.join(compiled) or 'none'})")
+    return [key]

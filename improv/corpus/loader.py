@@ -1,0 +1,256 @@
+"""Load corpus files of any supported kind into `Line`s, with an on-disk cache.
+
+Dispatch by path: a directory holding ``wjazzd_notes_with_chords.csv`` (or that CSV itself) is
+the Weimar Jazz Database, ``.mid``/``.midi`` a MIDI file, ``.xml``/``.musicxml``/``.mxl`` a
+MusicXML lead sheet. Results are pickled in ``$IMPROV_CACHE`` (default ``~/.cache/improv``),
+keyed by the file's path, size and mtime, the reader options and a hash of the reader and theory
+source code.
+
+The readers import `ReadResult` from here; this module imports the readers lazily (MusicXML pulls in
+music21, which is slow to import).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from improv.errors import InputError
+
+if TYPE_CHECKING:
+    from improv.theory.values import Line
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1
+WJAZZD_NOTES = "wjazzd_notes_with_chords.csv"
+MIDI_SUFFIXES = (".mid", ".midi")
+MUSICXML_SUFFIXES = (".xml", ".musicxml", ".mxl")
+
+# (done, total) -> None; called by slow readers so the CLI can show progress
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ReadResult:
+    """What a reader produced from one source: lines, how many notes it read and what it skipped."""
+
+    source: str
+    kind: str
+    lines: list[Line]
+    notes_read: int
+    skipped: Counter[str] = field(default_factory=Counter)
+    unparsed_chords: Counter[str] = field(default_factory=Counter)  # symbol -> notes read as N.C.
+
+    @property
+    def notes_kept(self) -> int:
+        """Notes in the lines (read minus skipped)."""
+        return sum(len(line.notes) for line in self.lines)
+
+    def skipped_summary(self) -> str:
+        """``"3 zero duration, 2 same onset"`` or ``"none"``."""
+        if not self.skipped:
+            return "none"
+        return ", ".join(f"{n} {why}" for why, n in self.skipped.most_common())
+
+
+def kind_of(path: Path) -> str:
+    """``"wjazzd"``, ``"midi"`` or ``"musicxml"``; InputError for anything else."""
+    if path.is_dir():
+        if (path / WJAZZD_NOTES).is_file():
+            return "wjazzd"
+        raise InputError(f"{path}: directory without {WJAZZD_NOTES}")
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if path.name == WJAZZD_NOTES or (suffix == ".csv" and "wjazzd" in path.name.lower()):
+        return "wjazzd"
+    if suffix in MIDI_SUFFIXES:
+        return "midi"
+    if suffix in MUSICXML_SUFFIXES:
+        return "musicxml"
+    raise InputError(
+        f"{path}: unknown corpus file type (expected a WJazzD directory or {WJAZZD_NOTES}, "
+        f"{'/'.join(MIDI_SUFFIXES)}, or {'/'.join(MUSICXML_SUFFIXES)})"
+    )
+
+
+def cache_dir() -> Path:
+    """``$IMPROV_CACHE`` or ``~/.cache/improv``."""
+    env = os.environ.get("IMPROV_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "improv"
+
+
+def load(
+    path: str | Path,
+    *,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+    **options: Any,
+) -> ReadResult:
+    """Read one corpus source (see module doc); ``options`` go to the reader (MIDI ``melody=``)."""
+    path = Path(path)
+    kind = kind_of(path)
+    source = _data_file(path, kind)
+    key = _cache_key(source, kind, options) if use_cache else None
+    if key is not None:
+        cached = _cache_get(key)
+        if cached is not None:
+            log.info("corpus cache hit for %s", source)
+            return cached
+    result = _read(path, kind, progress, options)
+    if key is not None:
+        _cache_put(key, result)
+    return result
+
+
+def load_many(
+    paths: Iterable[str | Path],
+    *,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+    **options: Any,
+) -> list[ReadResult]:
+    """`load` each path in turn (same options for all)."""
+    return [load(p, use_cache=use_cache, progress=progress, **options) for p in paths]
+
+
+def _read(path: Path, kind: str, progress: Progress | None, options: dict[str, Any]) -> ReadResult:
+    if kind == "wjazzd":
+        from improv.corpus import wjazzd
+
+        return wjazzd.read_wjazzd(path, progress=progress, **options)
+    if kind == "midi":
+        from improv.corpus import midi
+
+        return midi.read_midi(path, **options)
+    from improv.corpus import musicxml
+
+    return musicxml.read_musicxml(path, **options)
+
+
+def _data_file(path: Path, kind: str) -> Path:
+    return path / WJAZZD_NOTES if kind == "wjazzd" and path.is_dir() else path
+
+
+def _code_version() -> str:
+    """Hash of the code that shapes cached results: the readers and the theory types."""
+    import improv
+
+    root = Path(improv.__file__).parent
+    digest = hashlib.sha1(f"{improv.__version__}/{CACHE_FORMAT}".encode())
+    for rel in (
+        "corpus/loader.py",
+        "corpus/wjazzd.py",
+        "corpus/midi.py",
+        "corpus/musicxml.py",
+        "theory/harmony.py",
+        "theory/values.py",
+        "theory/timing.py",
+    ):
+        try:
+            digest.update((root / rel).read_bytes())
+        except OSError:
+            digest.update(b"-")
+    return digest.hexdigest()
+
+
+def _cache_key(source: Path, kind: str, options: dict[str, Any]) -> str | None:
+    try:
+        stat = source.stat()
+    except OSError:
+        return None
+    extra = ""
+    if kind == "wjazzd":  # the solos table gives names; include it in the key
+        solos = source.with_name("wjazzd_solos.csv")
+        if solos.is_file():
+            s = solos.stat()
+            extra = f"{s.st_size}:{s.st_mtime_ns}"
+    text = "|".join(
+        [
+            str(source.resolve()),
+            str(stat.st_size),
+            str(stat.st_mtime_ns),
+            extra,
+            repr(sorted(options.items())),
+            _code_version(),
+        ]
+    )
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def _cache_get(key: str) -> ReadResult | None:
+    file = cache_dir() / f"corpus-{key}.pickle"
+    if not file.is_file():
+        return None
+    try:
+        with file.open("rb") as fh:
+            result = pickle.load(fh)
+    except Exception as exc:  # a stale or damaged cache is never fatal
+        log.warning("ignoring unreadable corpus cache %s: %s", file, exc)
+        return None
+    return result if isinstance(result, ReadResult) else None
+
+
+def _cache_put(key: str, result: ReadResult) -> None:
+    directory = cache_dir()
+    tmp: str | None = None
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".corpus-", suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, directory / f"corpus-{key}.pickle")
+        tmp = None
+    except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
+        log.warning("could not write corpus cache in %s: %s", directory, exc)
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+class StepChords:
+    """``chord_at`` for a Line: the chord of the last change at or before a tick (a step function).
+
+    Ticks before the first change get the first chord. Picklable, so cached lines keep it.
+    """
+
+    __slots__ = ("ticks", "chords")
+
+    def __init__(self, changes: Iterable[tuple[int, Any]]) -> None:
+        ticks: list[int] = []
+        chords: list[Any] = []
+        for tick, chord in sorted(changes, key=lambda change: change[0]):
+            if chords and chord == chords[-1]:
+                continue
+            if ticks and ticks[-1] == tick:  # two changes at one tick: the later wins
+                chords[-1] = chord
+                continue
+            ticks.append(tick)
+            chords.append(chord)
+        if not chords:
+            raise ValueError("StepChords needs at least one chord")
+        self.ticks = tuple(ticks)
+        self.chords = tuple(chords)
+
+    def __call__(self, tick: int) -> Any:
+        i = bisect.bisect_right(self.ticks, tick) - 1
+        return self.chords[max(i, 0)]
+
+    def __getstate__(self) -> tuple[tuple[int, ...], tuple[Any, ...]]:
+        return self.ticks, self.chords
+
+    def __setstate__(self, state: tuple[tuple[int, ...], tuple[Any, ...]]) -> None:
+        self.ticks, self.chords = state
+
+    def __repr__(self) -> str:
+        return f"StepChords({len(self.ticks)} changes)"

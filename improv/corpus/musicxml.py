@@ -1,0 +1,195 @@
+"""MusicXML lead-sheet reader: melody notes and chord symbols (music21) to one Line.
+
+The melody is the first part with notes (ties merged; a chord keeps its top note; rests are the
+gaps). Chord symbols may sit in any part; each `ChordSymbol` figure goes through `parse_chord`,
+falling back to root + kind when the figure is in a dialect the parser does not read. A pickup
+measure is shifted so that tick 0 is the downbeat of the first full bar's grid.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from fractions import Fraction
+from pathlib import Path
+
+from improv.corpus.loader import ReadResult, StepChords
+from improv.errors import InputError
+from improv.theory.harmony import NO_CHORD, NOTE_NAMES, Chord, parse_chord
+from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.values import Line, Note
+
+log = logging.getLogger(__name__)
+
+_M21_FLAT = re.compile(r"(?<![A-Za-z])([A-G])-")
+
+# music21 chord kinds -> a suffix parse_chord reads
+_KIND_SUFFIX = {
+    "major": "",
+    "minor": "m",
+    "augmented": "+",
+    "diminished": "dim",
+    "dominant": "7",
+    "dominant-seventh": "7",
+    "major-seventh": "maj7",
+    "minor-seventh": "m7",
+    "diminished-seventh": "dim7",
+    "augmented-seventh": "7#5",
+    "half-diminished": "m7b5",
+    "half-diminished-seventh": "m7b5",
+    "major-minor": "mMaj7",
+    "minor-major-seventh": "mMaj7",
+    "major-sixth": "6",
+    "minor-sixth": "m6",
+    "dominant-ninth": "9",
+    "major-ninth": "maj9",
+    "minor-ninth": "m9",
+    "dominant-11th": "11",
+    "minor-11th": "m11",
+    "dominant-13th": "13",
+    "major-13th": "maj13",
+    "minor-13th": "m13",
+    "suspended-second": "sus2",
+    "suspended-fourth": "sus4",
+    "power": "5",
+}
+
+
+def _ticks(quarter_length: float | Fraction) -> int:
+    return round(Fraction(quarter_length).limit_denominator(10_000) * TICKS_PER_BEAT)
+
+
+def read_musicxml(path: str | Path) -> ReadResult:
+    """One Line from a MusicXML lead sheet; InputError without notes or without chord symbols."""
+    from music21 import converter, harmony, note, stream
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        score = converter.parse(str(path))
+    except Exception as exc:  # music21 raises many kinds for bad files
+        raise InputError(f"{path}: not a readable MusicXML file ({exc})") from exc
+    parts = list(score.parts) if isinstance(score, stream.Score) else [score]
+    pickup = _pickup(parts[0]) if parts else 0
+    symbols: list[tuple[int, harmony.ChordSymbol]] = []
+    melody: stream.Stream | None = None
+    for part in parts:
+        flat = part.stripTies().flatten()
+        for cs in flat.getElementsByClass(harmony.ChordSymbol):
+            symbols.append((_ticks(cs.offset) + pickup, cs))
+        if melody is None and any(
+            not isinstance(n, harmony.ChordSymbol) for n in flat.getElementsByClass(note.NotRest)
+        ):
+            melody = flat
+    if melody is None:
+        raise InputError(f"{path}: no notes")
+    if not symbols:
+        raise InputError(f"{path}: no chord symbols (a lead sheet needs <harmony> elements)")
+    skipped: Counter[str] = Counter()
+    notes: list[Note] = []
+    read = 0
+    for element in melody.getElementsByClass(note.NotRest):
+        if isinstance(element, harmony.ChordSymbol):
+            continue
+        read += 1
+        pitches = [p.midi for p in element.pitches]
+        duration = _ticks(element.quarterLength)
+        if not pitches or duration <= 0:
+            skipped["grace or unpitched"] += 1
+            continue
+        onset = _ticks(element.offset) + pickup
+        if notes and notes[-1].onset == onset:
+            skipped["same onset"] += 1
+            if notes[-1].pitch >= max(pitches):
+                continue
+            notes.pop()
+        velocity = element.volume.velocity if element.volume.velocity is not None else 90
+        notes.append(Note(onset, duration, max(pitches), int(velocity)))
+    if not notes:
+        raise InputError(f"{path}: no notes")
+    notes.sort(key=lambda n: n.onset)
+    for i in range(len(notes) - 1):
+        gap = notes[i + 1].onset - notes[i].onset
+        if notes[i].duration > gap:
+            notes[i] = Note(notes[i].onset, gap, notes[i].pitch, notes[i].velocity)
+    where = str(path)
+    changes = [(tick, _chord(cs, f"{where} offset {tick / TICKS_PER_BEAT:g}")) for tick, cs in symbols]
+    line = Line(
+        path.stem,
+        notes,
+        StepChords(changes),
+        _beats_per_bar(parts[0]),
+        {"source": "musicxml", "title": _title(score) or path.stem},
+    )
+    return ReadResult(str(path), "musicxml", [line], read, skipped)
+
+
+def _chord(cs: object, where: str) -> Chord:
+    """The Chord of a music21 ChordSymbol, rebuilt from root, kind, degrees and bass.
+
+    music21 figures spell flats as ``-`` (``B-7``), which chord-symbol dialects read as minor, so
+    the symbol is rebuilt in the spelling `parse_chord` reads; an unknown kind falls back to the
+    figure with its flats respelled.
+    """
+    from music21 import harmony
+
+    if isinstance(cs, harmony.NoChord):
+        return NO_CHORD
+    root = cs.root()  # type: ignore[attr-defined]
+    figure = (getattr(cs, "figure", "") or "").strip()
+    kind = getattr(cs, "chordKind", "") or ""
+    if root is None:
+        raise InputError(f"{where}: chord symbol {figure!r} has no root")
+    suffix = _KIND_SUFFIX.get(kind)
+    if suffix is None:
+        symbol = _M21_FLAT.sub(r"\1b", figure)
+    else:
+        symbol = NOTE_NAMES[root.pitchClass] + suffix + _degrees(cs, suffix)
+        bass = cs.bass()  # type: ignore[attr-defined]
+        if bass is not None and bass.pitchClass != root.pitchClass:
+            symbol += "/" + NOTE_NAMES[bass.pitchClass]
+    return parse_chord(symbol, f"{where} ({figure!r})")
+
+
+def _degrees(cs: object, suffix: str) -> str:
+    """Written alterations and added tensions (``b9``, ``#11``, ``add9``); omissions are ignored."""
+    has_seventh = any(ch.isdigit() and ch != "5" for ch in suffix)
+    text = ""
+    for mod in getattr(cs, "chordStepModifications", []):
+        if mod.modType not in ("add", "alter"):
+            continue
+        semis = int(mod.interval.semitones) if mod.interval is not None else 0
+        accidental = "b" if semis < 0 else "#" if semis > 0 else ""
+        if mod.modType == "add" and not has_seventh and not accidental:
+            text += f"add{mod.degree}"
+        else:
+            text += f"{accidental}{mod.degree}"
+    return text
+
+
+def _pickup(part: object) -> int:
+    """Ticks to add so an incomplete first measure ends on its bar line."""
+    from music21 import stream
+
+    measures = list(part.getElementsByClass(stream.Measure))  # type: ignore[attr-defined]
+    if not measures:
+        return 0
+    padding = measures[0].paddingLeft or 0
+    return _ticks(padding)
+
+
+def _beats_per_bar(part: object) -> int:
+    from music21 import meter
+
+    found = part.recurse().getElementsByClass(meter.TimeSignature)  # type: ignore[attr-defined]
+    ts = next(iter(found), None)
+    if ts is None:
+        return 4
+    return max(1, round(ts.barDuration.quarterLength))
+
+
+def _title(score: object) -> str:
+    meta = getattr(score, "metadata", None)
+    return (getattr(meta, "title", None) or "") if meta is not None else ""

@@ -1,0 +1,199 @@
+"""Load tunes from files musicians already have: iReal Pro playlists, JCPC text, MusicXML.
+
+``load_library(path)`` looks at the content, not only the name:
+
+* a text or HTML file holding ``irealb://`` / ``irealbook://`` URLs -> :mod:`improv.theory.ireal`;
+* a Jazz Chord Progressions Corpus ``.txt`` file (``Title = ...`` header, ``|`` bars), or a
+  directory of them -> :mod:`improv.theory.jcpc`;
+* a MusicXML lead sheet (``.musicxml``, ``.xml``, ``.mxl``) with chord symbols ->
+  :mod:`improv.theory.leadsheet`.
+
+A library of many tunes loads what it can: a tune that cannot be read is skipped with a
+:class:`LoadFailure` (which tune, why) appended to ``errors`` when a list is given, and logged
+otherwise. A file that holds nothing readable at all is an ``InputError``.
+
+This module also holds the small helpers the readers share: :func:`split_bar` (how chords share
+a bar) and :func:`build_progression` (written bars of chord symbols -> ``Progression``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from improv.errors import InputError
+from improv.theory.harmony import NO_CHORD, Chord, parse_chord, pitch_class
+from improv.theory.progression import ChordSpan, Progression
+from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.tunes import Tune
+
+log = logging.getLogger(__name__)
+
+MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A tune of a library that did not load: where it was and why."""
+
+    source: str  # file (and tune title) it came from
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+# ---------------------------------------------------------------- shared helpers
+
+
+def beats_per_bar(numerator: int, denominator: int) -> int:
+    """Beats of a bar as :mod:`improv.theory.progression` counts them: the numerator, with a
+    half-note denominator counting two beats (2/2 -> 4, 6/8 -> 6)."""
+    return numerator * 2 if denominator == 2 else numerator
+
+
+def split_bar(count: int, beats: int) -> list[int]:
+    """Ticks of ``count`` chords sharing a bar of ``beats`` beats: whole beats when they fit,
+    the first chords taking the remainder (3 chords in 4/4 -> 2+1+1 beats); more chords than
+    beats share the bar's ticks evenly."""
+    if count < 1:
+        raise ValueError("a bar needs at least one chord")
+    if count <= beats:
+        share, extra = divmod(beats, count)
+        return [(share + (1 if k < extra else 0)) * TICKS_PER_BEAT for k in range(count)]
+    total = beats * TICKS_PER_BEAT
+    share, extra = divmod(total, count)
+    if share == 0:
+        raise InputError(f"{count} chords do not fit in a bar of {beats} beats")
+    return [share + (1 if k < extra else 0) for k in range(count)]
+
+
+def build_progression(
+    bars: list[list[tuple[str, int]]],
+    beats: int,
+    *,
+    title: str = "",
+    key: str | None = None,
+    where: str = "",
+) -> Progression:
+    """A progression from bars of ``(symbol, ticks)``; symbol ``""`` continues the chord before
+    (at the very start: the last chord of the form, as the form loops) and ``"W/X"`` is the chord
+    before with bass ``X`` (iReal's invisible chord). Errors name the bar and chord."""
+    chords: list[tuple[Chord | None, int]] = []
+    previous: Chord | None = None
+    for number, bar in enumerate(bars, 1):
+        for position, (symbol, ticks) in enumerate(bar, 1):
+            place = f"bar {number}, chord {position}" + (f" of {where}" if where else "")
+            if ticks <= 0:
+                raise InputError(f"chord without duration at {place}")
+            if symbol == "":
+                chords.append((None, ticks))
+                continue
+            if symbol.startswith("W"):
+                chord = _with_bass(previous, symbol, place)
+            else:
+                chord = parse_chord(symbol, place)
+            chords.append((chord, ticks))
+            previous = chord
+    first = next((c for c, _ in chords if c is not None), None)
+    if first is None:
+        raise InputError(f"no chords{f' in {where}' if where else ''}")
+    last = next(c for c, _ in reversed(chords) if c is not None)
+    spans: list[ChordSpan] = []
+    start = 0
+    current = last
+    for chord, ticks in chords:
+        if chord is None and spans:
+            old = spans[-1]
+            spans[-1] = ChordSpan(old.chord, old.start, old.length + ticks)
+        else:
+            current = chord if chord is not None else current
+            spans.append(ChordSpan(current, start, ticks))
+        start += ticks
+    return Progression(tuple(spans), beats, title, key)
+
+
+def _with_bass(previous: Chord | None, symbol: str, place: str) -> Chord:
+    """iReal ``W/X``: the previous chord, now over bass ``X``."""
+    if previous is None or previous is NO_CHORD or previous.root is None:
+        raise InputError(f"invisible chord {symbol!r} with no chord before it at {place}")
+    _, _, bass = symbol.partition("/")
+    if not bass:
+        return previous
+    base = previous.symbol.split("/")[0]
+    try:
+        pitch_class(bass)
+    except ValueError:
+        raise InputError(f"bad bass note in {symbol!r} at {place}") from None
+    return parse_chord(f"{base}/{bass}", place)
+
+
+def most_common_meter(meters: list[tuple[int, int]]) -> tuple[int, int]:
+    """The time signature most bars are in (the first one on a tie)."""
+    counts = Counter(meters)
+    best = max(counts.values())
+    return next(m for m in meters if counts[m] == best)
+
+
+# ---------------------------------------------------------------- dispatch
+
+
+def load_library(path: str | Path, errors: list[LoadFailure] | None = None) -> list[Tune]:
+    """All tunes readable from ``path`` (see the module docstring). Tunes that fail are
+    reported in ``errors`` (or logged); raises ``InputError`` if nothing at all loads."""
+    from improv.theory import ireal, jcpc, leadsheet  # the readers build on the helpers above
+
+    source = Path(path)
+    if not source.exists():
+        raise InputError(f"library {str(source)!r} does not exist")
+    failures: list[LoadFailure] = [] if errors is None else errors
+    before = len(failures)
+    if source.is_dir():
+        tunes = jcpc.load_directory(source, failures)
+        kind = "JCPC directory"
+    elif source.suffix.lower() in MUSICXML_SUFFIXES or _looks_like_xml(source):
+        tunes = [leadsheet.load_leadsheet(source)]
+        kind = "MusicXML lead sheet"
+    else:
+        text = _read_text(source)
+        if "irealb://" in text or "irealbook://" in text:
+            tunes = ireal.load_playlist(text, str(source), failures)
+            kind = "iReal Pro playlist"
+        elif jcpc.looks_like_jcpc(text):
+            tunes = [jcpc.parse_song(text, str(source))]
+            kind = "JCPC file"
+        else:
+            raise InputError(
+                f"library {str(source)!r}: not an iReal Pro playlist (irealb:// URL), a Jazz Chord "
+                "Progressions Corpus file (Title = ... with | bars) or a MusicXML lead sheet"
+            )
+    if errors is None:
+        for failure in failures[before:]:
+            log.warning("skipped %s", failure)
+    if not tunes:
+        reasons = "; ".join(str(f) for f in failures[before : before + 3])
+        raise InputError(f"no tune could be loaded from {kind} {str(source)!r}: {reasons}")
+    log.info("loaded %d tunes from %s %s (%d failed)", len(tunes), kind, source, len(failures) - before)
+    return tunes
+
+
+def _read_text(source: Path) -> str:
+    try:
+        return source.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise InputError(f"cannot read library {str(source)!r}: {exc.strerror}") from None
+
+
+def _looks_like_xml(source: Path) -> bool:
+    try:
+        with source.open("rb") as handle:
+            head = handle.read(512)
+    except OSError:
+        return False
+    return (
+        b"<score-partwise" in head
+        or b"<score-timewise" in head
+        or (head.lstrip().startswith(b"<?xml") and b"irealb" not in head)
+    )

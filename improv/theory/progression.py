@@ -1,0 +1,298 @@
+"""Chord progressions: a lead-sheet text into chord spans in ticks, looped over the form.
+
+Text format (``parse_progression``)::
+
+    key=F time=4/4
+    |: F7 | Bb7 | F7 | Cm7 F7 | Bb7 | Bdim7 | F7 | Am7b5 D7b9 |
+       Gm7 | C7 | F7 D7 | Gm7:3 C7:1 :|
+
+* Bars are separated by ``|`` (``||`` is a double bar line, the same thing). Leading and trailing
+  bar lines are optional; newlines are whitespace, and a line ending with ``|`` may be followed by
+  a line starting with ``|``. ``| |`` on one line is an empty bar (an error). A ``#`` at the start
+  of a word starts a comment to the end of the line (``F#7`` is a chord).
+* Chords in a bar share its beats equally (rounded to whole ticks), unless given explicit beats:
+  ``Dm7:3 G7:1``. Chords without beats share what the explicit ones leave.
+* ``%`` alone in a bar repeats the previous bar.
+* ``|: ... :|`` plays the enclosed bars twice (no nesting; every ``|:`` needs its ``:|``).
+* ``N.C.`` / ``NC`` is a bar (or part of one) with no chord.
+* Header tokens before the first chord: ``key=F`` (``key=Gm`` for minor), ``time=3/4`` or a
+  leading ``[3/4]``. The time signature gives ``beats_per_bar`` (its numerator; ``N/2`` counts
+  half notes as two beats). They override the ``beats_per_bar`` and ``key`` arguments.
+
+Errors are ``InputError``s naming the written bar (1-based, before repeats are expanded).
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+
+from improv.errors import InputError
+from improv.theory.harmony import Chord, note_name, parse_chord, pitch_class, transpose
+from improv.theory.timing import TICKS_PER_BEAT
+
+_KEY_RE = re.compile(r"[A-G][b#♭♯]?(m|-|min|minor|maj|major)?")
+_TIME_RE = re.compile(r"(\d+)/(\d+)")
+_BEATS_RE = re.compile(r"(?P<chord>[^:]+):(?P<beats>\d+(?:\.\d+)?)")
+
+
+@dataclass(frozen=True)
+class ChordSpan:
+    """One chord sounding from ``start`` for ``length`` ticks (from the start of the form)."""
+
+    chord: Chord
+    start: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+@dataclass(frozen=True)
+class Progression:
+    """The whole form (repeats expanded) as contiguous chord spans starting at tick 0."""
+
+    spans: tuple[ChordSpan, ...]
+    beats_per_bar: int
+    title: str = ""
+    key: str | None = None
+    _starts: tuple[int, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.spans:
+            raise InputError("a progression needs at least one chord")
+        if self.beats_per_bar < 1:
+            raise InputError(f"beats per bar must be at least 1, not {self.beats_per_bar}")
+        position = 0
+        for span in self.spans:
+            if span.start != position or span.length <= 0:
+                raise ValueError(f"spans must be contiguous from 0: {span}")
+            position = span.end
+        object.__setattr__(self, "_starts", tuple(span.start for span in self.spans))
+
+    @property
+    def length(self) -> int:
+        """Ticks of one chorus."""
+        return self.spans[-1].end
+
+    @property
+    def bar_ticks(self) -> int:
+        """Ticks of one bar."""
+        return self.beats_per_bar * TICKS_PER_BEAT
+
+    @property
+    def bar_count(self) -> int:
+        """Bars in one chorus."""
+        return -(-self.length // self.bar_ticks)
+
+    def span_at(self, tick: int) -> ChordSpan:
+        """The span sounding at ``tick`` (looping over the form)."""
+        index = bisect_right(self._starts, tick % self.length) - 1
+        return self.spans[index]
+
+    def chord_at(self, tick: int) -> Chord:
+        """The chord sounding at ``tick``; ticks past the end loop over the form."""
+        return self.span_at(tick).chord
+
+    def bars(self) -> list[tuple[ChordSpan, ...]]:
+        """The spans of each bar, in order (a span belongs to the bar it starts in)."""
+        bars: list[list[ChordSpan]] = [[] for _ in range(self.bar_count)]
+        for span in self.spans:
+            bars[span.start // self.bar_ticks].append(span)
+        return [tuple(bar) for bar in bars]
+
+    def transposed(self, semitones: int) -> Progression:
+        """The same progression moved by ``semitones`` (key text is kept unless it moves too)."""
+        spans = tuple(
+            ChordSpan(transpose(span.chord, semitones), span.start, span.length) for span in self.spans
+        )
+        key = _transpose_key(self.key, semitones)
+        return Progression(spans, self.beats_per_bar, self.title, key)
+
+
+def parse_progression(
+    text: str,
+    beats_per_bar: int = 4,
+    *,
+    title: str = "",
+    key: str | None = None,
+    source: str = "",
+) -> Progression:
+    """Parse lead-sheet text (see the module docstring); ``source`` prefixes error messages."""
+    prefix = f"{source}: " if source else ""
+    tokens = _tokenize(text)
+    header_done = False
+    bars: list[list[str]] = []  # written bars, each a list of chord tokens (or ["%"])
+    bar_numbers: list[int] = []  # written bar number of every expanded bar
+    expanded: list[list[str]] = []
+    current: list[str] = []
+    repeat_start: int | None = None  # index into `expanded` where the open |: began
+    last_bar_line = "start"
+
+    def close_bar(bar_line: str) -> None:
+        nonlocal current, last_bar_line
+        number = len(bars) + 1
+        if current:
+            if current == ["%"]:
+                if not expanded:
+                    raise InputError(f"{prefix}bar {number}: '%' with no previous bar to repeat")
+                current = list(expanded[-1])
+            elif "%" in current:
+                raise InputError(f"{prefix}bar {number}: '%' must be alone in its bar")
+            bars.append(current)
+            expanded.append(current)
+            bar_numbers.append(number)
+        elif last_bar_line in ("|", "||") and bar_line in ("|", "||"):
+            raise InputError(f"{prefix}bar {number} is empty")
+        current = []
+        last_bar_line = bar_line
+
+    for token in tokens:
+        if not header_done and not current and not bars and token not in ("|", "||", "|:"):
+            header = _header(token, prefix)
+            if header is not None:
+                name, value = header
+                if name == "time":
+                    beats_per_bar = value  # type: ignore[assignment]
+                else:
+                    key = value  # type: ignore[assignment]
+                continue
+            header_done = True
+        if token in ("|", "||"):
+            close_bar(token)
+        elif token == "|:":
+            close_bar(token)
+            if repeat_start is not None:
+                raise InputError(f"{prefix}bar {len(bars) + 1}: nested '|:' (repeats do not nest)")
+            repeat_start = len(expanded)
+        elif token == ":|":
+            close_bar(token)
+            if repeat_start is None:
+                raise InputError(f"{prefix}bar {max(len(bars), 1)}: ':|' without a matching '|:'")
+            if repeat_start == len(expanded):
+                raise InputError(f"{prefix}bar {max(len(bars), 1)}: empty repeat '|: :|'")
+            expanded.extend(list(bar) for bar in expanded[repeat_start:])
+            bar_numbers.extend(bar_numbers[repeat_start:])
+            repeat_start = None
+        else:
+            if _header(token, prefix) is not None:
+                raise InputError(
+                    f"{prefix}bar {len(bars) + 1}: header {token!r} must come before the first chord"
+                )
+            current.append(token)
+    close_bar("end")
+    if repeat_start is not None:
+        raise InputError(f"{prefix}'|:' at bar {bar_numbers[repeat_start]} is never closed by ':|'")
+    if not expanded:
+        raise InputError(f"{prefix}no chords in the progression")
+    spans: list[ChordSpan] = []
+    bar_ticks = beats_per_bar * TICKS_PER_BEAT
+    for index, (bar, number) in enumerate(zip(expanded, bar_numbers, strict=True)):
+        start = index * bar_ticks
+        for chord, offset, length in _bar_spans(bar, number, bar_ticks, prefix):
+            spans.append(ChordSpan(chord, start + offset, length))
+    return Progression(tuple(spans), beats_per_bar, title, key)
+
+
+def _tokenize(text: str) -> list[str]:
+    """Split into bar lines ('|', '||', '|:', ':|') and words; comments dropped."""
+    body = "\n".join(_strip_comment(line) for line in text.split("\n"))
+    body = re.sub(r"\|[ \t]*\n\s*\|", "|", body)  # '|' ending a line + '|' starting the next
+    body = body.replace(":|:", " :| |: ")
+    body = body.replace(":|", " :| ").replace("|:", " |: ")
+    return re.findall(r":\||\|:|\|\||\||[^\s|]+", body)
+
+
+def _strip_comment(line: str) -> str:
+    """Drop a '#' comment: a '#' at the start of a word (a sharp follows a letter or digit)."""
+    match = re.search(r"(^|\s)#", line)
+    return line[: match.start()] if match else line
+
+
+def _header(token: str, prefix: str) -> tuple[str, object] | None:
+    """('time', beats) / ('key', name) for header tokens, else None."""
+    if token.startswith("[") and token.endswith("]"):
+        return "time", time_signature_beats(token[1:-1], prefix)
+    name, sep, value = token.partition("=")
+    if not sep:
+        return None
+    name = name.lower()
+    if name == "time":
+        return "time", time_signature_beats(value, prefix)
+    if name == "key":
+        return "key", check_key(value, prefix)
+    raise InputError(f"{prefix}unknown header {token!r} (use key=F, time=3/4 or [3/4])")
+
+
+def time_signature_beats(text: str, prefix: str = "") -> int:
+    """Beats per bar of a time signature 'N/D' (D in 2, 4, 8; N/2 counts two beats a half)."""
+    match = _TIME_RE.fullmatch(text.strip())
+    if not match or int(match.group(1)) < 1 or match.group(2) not in ("2", "4", "8"):
+        raise InputError(f"{prefix}time signature {text!r} is not like 4/4, 3/4 or 6/8")
+    numerator = int(match.group(1))
+    return numerator * 2 if match.group(2) == "2" else numerator
+
+
+def check_key(text: str, prefix: str = "") -> str:
+    """``text`` if it names a key like 'F', 'Bb', 'Gm', 'F#minor'; else InputError."""
+    if not _KEY_RE.fullmatch(text.strip()):
+        raise InputError(f"{prefix}key {text!r} is not a key like F, Bb or Gm")
+    return text.strip()
+
+
+def _bar_spans(bar: list[str], number: int, bar_ticks: int, prefix: str) -> list[tuple[Chord, int, int]]:
+    """(chord, offset, length) of each chord in one bar."""
+    where_base = f"{prefix}bar {number}"
+    chords: list[Chord] = []
+    explicit: list[int | None] = []
+    for position, token in enumerate(bar, start=1):
+        match = _BEATS_RE.fullmatch(token)
+        symbol = match.group("chord") if match else token
+        where = f"bar {number}, chord {position}" + (f" of {prefix[:-2]}" if prefix else "")
+        chords.append(parse_chord(symbol, where))
+        if match:
+            ticks = float(match.group("beats")) * TICKS_PER_BEAT
+            if ticks <= 0:
+                raise InputError(f"{where_base}: {token!r} must last more than 0 beats")
+            if abs(ticks - round(ticks)) > 1e-9:
+                raise InputError(
+                    f"{where_base}: {token!r} needs a whole number of ticks"
+                    f" (beats in steps of 1/{TICKS_PER_BEAT})"
+                )
+            explicit.append(int(round(ticks)))
+        else:
+            explicit.append(None)
+    given = sum(ticks for ticks in explicit if ticks is not None)
+    free = [i for i, ticks in enumerate(explicit) if ticks is None]
+    beats = bar_ticks // TICKS_PER_BEAT
+    if not free and given != bar_ticks:
+        raise InputError(f"{where_base}: explicit beats add up to {given / TICKS_PER_BEAT:g}, not {beats}")
+    if free and given >= bar_ticks:
+        raise InputError(
+            f"{where_base}: explicit beats ({given / TICKS_PER_BEAT:g}) leave no room"
+            f" for the other chords in a bar of {beats}"
+        )
+    remaining = bar_ticks - given
+    if len(free) > remaining:
+        raise InputError(f"{where_base}: too many chords for one bar")
+    for k, i in enumerate(free):
+        explicit[i] = round((k + 1) * remaining / len(free)) - round(k * remaining / len(free))
+    result = []
+    offset = 0
+    for chord, ticks in zip(chords, explicit, strict=True):
+        assert ticks is not None
+        result.append((chord, offset, ticks))
+        offset += ticks
+    return result
+
+
+def _transpose_key(key: str | None, semitones: int) -> str | None:
+    """'Bb' + 2 -> 'C'; 'Gm' + 1 -> 'Abm'."""
+    if key is None:
+        return None
+    match = re.match(r"[A-G][b#♭♯]?", key)
+    if not match:
+        return key
+    return note_name(pitch_class(match.group(0)) + semitones) + key[match.end() :]

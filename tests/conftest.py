@@ -1,0 +1,265 @@
+"""Shared fixtures: a JACK server (dummy driver) the live tests play through, a MIDI probe that
+records what arrives, and a tiny random model so `improv play` runs the real improviser fast.
+
+The server runs under its own name (``JACK_TEST_SERVER``, default ``improvtest``) with
+``JACK_DEFAULT_SERVER`` set for every client. Without jackd or rtmidi's JACK API the JACK tests
+skip; with env CI=true a missing jackd fails them instead.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SERVER_NAME = os.environ.get("JACK_TEST_SERVER", "improvtest")
+
+
+@dataclass
+class JackServer:
+    name: str
+    process: subprocess.Popen
+    period: int
+    realtime: bool
+    log: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def env(self) -> dict[str, str]:
+        """The environment a client subprocess needs to find this server."""
+        env = dict(os.environ)
+        env["JACK_DEFAULT_SERVER"] = self.name
+        env["JACK_NO_AUDIO_RESERVATION"] = "1"
+        env.pop("IMPROV_MIDI_API", None)
+        return env
+
+
+def _clean_shm(name: str) -> None:
+    for pattern in (f"/dev/shm/jack_{name}_*", f"/dev/shm/jack_sem.*_{name}_*"):
+        for path in glob.glob(pattern):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def _jack_api_missing() -> str | None:
+    try:
+        import rtmidi
+    except ImportError:
+        return "python-rtmidi is not installed"
+    if rtmidi.API_UNIX_JACK not in rtmidi.get_compiled_api():
+        return "python-rtmidi was built without the JACK API"
+    return None
+
+
+def _ready(name: str, process: subprocess.Popen, timeout: float = 10.0) -> bool:
+    """Wait until the server answers a client (jack_lsp), or it exited, or the timeout."""
+    lsp = shutil.which("jack_lsp")
+    deadline = time.monotonic() + timeout
+    env = dict(os.environ, JACK_DEFAULT_SERVER=name)
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            return False
+        if lsp:
+            answered = subprocess.run([lsp, "-s", name], env=env, capture_output=True,
+                                      timeout=5).returncode == 0
+        else:
+            answered = _rtmidi_answers(env)
+        if answered:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _rtmidi_answers(env: dict[str, str]) -> bool:
+    code = "import rtmidi; rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name='ready').delete()"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          timeout=10).returncode == 0
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def _start_jackd(name: str, period: int, log: Path) -> JackServer:
+    jackd = shutil.which("jackd")
+    base = [jackd, "-n", name]
+    driver = ["-d", "dummy", "-r", "48000", "-p", str(period)]
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
+    for mode, realtime in ((["-R"], True), (["-S", "--no-realtime"], False)):
+        _clean_shm(name)
+        handle = open(log, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as jackd
+        process = subprocess.Popen(base + mode + driver, stdout=handle, stderr=subprocess.STDOUT,
+                                   env=env, start_new_session=True)
+        handle.close()
+        if _ready(name, process):
+            return JackServer(name, process, period, realtime, log)
+        _stop(process)
+    pytest.fail(f"jackd would not start (log: {log}):\n{log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="session")
+def jack_server(tmp_path_factory: pytest.TempPathFactory):
+    """A jackd (dummy driver, 48 kHz, period 64) for this session; stopped by PID at the end."""
+    if shutil.which("jackd") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("jackd is not installed, and CI=true requires the JACK tests to run")
+        pytest.skip("jackd is not installed (apt-get install jackd2)")
+    missing = _jack_api_missing()
+    if missing:
+        pytest.skip(missing)
+    log = tmp_path_factory.mktemp("jack") / "jackd.log"
+    server = _start_jackd(SERVER_NAME, 64, log)
+    saved = {key: os.environ.get(key) for key in ("JACK_DEFAULT_SERVER",
+                                                   "JACK_NO_AUDIO_RESERVATION")}
+    os.environ["JACK_DEFAULT_SERVER"] = server.name
+    os.environ["JACK_NO_AUDIO_RESERVATION"] = "1"
+    try:
+        yield server
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _stop(server.process)
+        _clean_shm(server.name)
+
+
+@pytest.fixture
+def jack(jack_server: JackServer) -> JackServer:
+    """The session's server, checked alive before each test."""
+    if not jack_server.alive():
+        pytest.fail(f"jackd died; log:\n{jack_server.log.read_text()[-2000:]}")
+    return jack_server
+
+
+# ------------------------------------------------------------------------------------ the probe
+NOTE_ON, NOTE_OFF, CONTROL = 0x90, 0x80, 0xB0
+
+
+@dataclass
+class Probe:
+    """A separate rtmidi JACK client with an input port, read by a poll thread (no callback)."""
+
+    name: str = "probe"
+    messages: list[tuple[float, tuple[int, ...]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        import rtmidi
+
+        self._in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=self.name, queue_size_limit=8192)
+        self._in.ignore_types(sysex=False, timing=False, active_sense=True)
+        self._in.open_virtual_port("in")
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.is_set():
+            item = self._in.get_message()
+            if item is None:
+                time.sleep(0.0005)
+                continue
+            with self._lock:
+                self.messages.append((time.perf_counter(), tuple(item[0])))
+
+    def connect(self, port: str, timeout: float = 10.0) -> None:
+        """Connect our input to the output port called ``port`` once it exists."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            names = self._in.get_ports()
+            if port in names:
+                self._in.close_port()
+                self._in.open_port(names.index(port))
+                return
+            time.sleep(0.005)
+        raise AssertionError(f"port {port!r} never appeared (ports: {self._in.get_ports()})")
+
+    def snapshot(self) -> list[tuple[float, tuple[int, ...]]]:
+        with self._lock:
+            return list(self.messages)
+
+    def wait_for(self, predicate: Callable[[list], bool], timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if predicate(self.snapshot()):
+                return True
+            time.sleep(0.005)
+        return predicate(self.snapshot())
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        self._in.close_port()
+        self._in.delete()
+
+
+def sounding(messages: list[tuple[float, tuple[int, ...]]], *, controllers: bool = True) -> set:
+    """(channel, pitch) keys a receiver would still hear; CC123/CC120 clear a channel."""
+    notes: set[tuple[int, int]] = set()
+    for _, msg in messages:
+        kind, channel = msg[0] & 0xF0, msg[0] & 0x0F
+        if kind == NOTE_ON and msg[2] > 0:
+            notes.add((channel, msg[1]))
+        elif kind == NOTE_OFF or (kind == NOTE_ON and msg[2] == 0):
+            notes.discard((channel, msg[1]))
+        elif controllers and kind == CONTROL and msg[1] in (120, 123):
+            notes = {key for key in notes if key[0] != channel}
+    return notes
+
+
+@pytest.fixture
+def probe(jack: JackServer):
+    """A recording MIDI input ``probe:in`` on the test JACK server."""
+    item = Probe()
+    try:
+        yield item
+    finally:
+        item.close()
+
+
+# ------------------------------------------------------------------------------------ a model
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small random model directory in the real format (fast to load, deterministic)."""
+    import numpy as np
+
+    from improv.model import conditioning
+    from improv.theory.values import Value, Vocabulary
+
+    out = tmp_path_factory.mktemp("tiny_model")
+    texts = ["C,0.500", "R,0.500", "R,1.000"] + [
+        f"{kind},{dur},{leap:+d}" for kind in "CSA" for dur in ("0.500", "1.000")
+        for leap in (-3, -2, -1, 1, 2, 3)
+    ]
+    vocab = Vocabulary(Value.parse(text) for text in texts)
+    vocab.save(out / "vocab.json", {"conditioning": conditioning.describe()})
+    n, units = len(vocab), 16
+    rng = np.random.default_rng(1)
+    np.savez(out / "cell.npz",
+             kernel=rng.normal(0, 0.3, (n + conditioning.COND_SIZE, 4 * units)),
+             recurrent=rng.normal(0, 0.3, (units, 4 * units)), bias=np.zeros(4 * units),
+             dense_w=rng.normal(0, 0.5, (units, n)), dense_b=np.zeros(n))
+    return out
