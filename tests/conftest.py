@@ -101,6 +101,26 @@ def _stop(process: subprocess.Popen) -> None:
         process.wait(timeout=5)
 
 
+def _answers(name: str) -> bool:
+    """Whether a JACK server called ``name`` runs (e.g. another test session's)."""
+    env = dict(os.environ, JACK_DEFAULT_SERVER=name)
+    lsp = shutil.which("jack_lsp")
+    if lsp:
+        return subprocess.run([lsp, "-s", name], env=env, capture_output=True,
+                              timeout=5).returncode == 0
+    return _rtmidi_answers(env)
+
+
+def _free_name(base: str) -> str:
+    """``base``, or ``base-2``.. when a concurrent session already runs a server by that name
+    (never clean or reuse a live server's files); a dead predecessor's name is reclaimed."""
+    for number in range(1, 8):
+        name = base if number == 1 else f"{base}-{number}"
+        if not _answers(name):
+            return name
+    pytest.fail(f"JACK server names {base}..{base}-7 are all in use")
+
+
 def _start_jackd(name: str, period: int, log: Path) -> JackServer:
     jackd = shutil.which("jackd")
     base = [jackd, "-n", name]
@@ -129,7 +149,7 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory):
     if missing:
         pytest.skip(missing)
     log = tmp_path_factory.mktemp("jack") / "jackd.log"
-    server = _start_jackd(SERVER_NAME, 64, log)
+    server = _start_jackd(_free_name(SERVER_NAME), 64, log)
     saved = {key: os.environ.get(key) for key in ("JACK_DEFAULT_SERVER",
                                                    "JACK_NO_AUDIO_RESERVATION")}
     os.environ["JACK_DEFAULT_SERVER"] = server.name
@@ -168,34 +188,49 @@ class Probe:
     def __post_init__(self) -> None:
         import rtmidi
 
-        self._in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=self.name, queue_size_limit=8192)
-        self._in.ignore_types(sysex=False, timing=False, active_sense=True)
-        self._in.open_virtual_port("in")
+        self._rtmidi = rtmidi
+        virtual = self._new_input(self.name)
+        virtual.open_virtual_port("in")
+        self._inputs = [virtual]
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
 
+    def _new_input(self, name: str):
+        midi_in = self._rtmidi.MidiIn(self._rtmidi.API_UNIX_JACK, name=name,
+                                      queue_size_limit=8192)
+        midi_in.ignore_types(sysex=False, timing=False, active_sense=True)
+        return midi_in
+
     def _poll(self) -> None:
         while not self._stop.is_set():
-            item = self._in.get_message()
-            if item is None:
+            got = False
+            for midi_in in list(self._inputs):
+                item = midi_in.get_message()
+                if item is not None:
+                    got = True
+                    with self._lock:
+                        self.messages.append((time.perf_counter(), tuple(item[0])))
+            if not got:
                 time.sleep(0.0005)
-                continue
-            with self._lock:
-                self.messages.append((time.perf_counter(), tuple(item[0])))
 
-    def connect(self, port: str, timeout: float = 10.0) -> None:
-        """Connect our input to the output port called ``port`` once it exists."""
+    def connect(self, port: str, timeout: float = 10.0) -> str:
+        """Connect a new input of ours to the output port named ``port`` (JACK may have renamed
+        the client, e.g. ``improv-01:x`` for ``improv:x``) once it exists; returns its name."""
+        client, _, short = port.partition(":")
+        reader = self._new_input(f"{self.name}-c")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            names = self._in.get_ports()
-            if port in names:
-                self._in.close_port()
-                self._in.open_port(names.index(port))
-                return
+            names = reader.get_ports()
+            hits = [i for i, n in enumerate(names) if n == port or (
+                n.partition(":")[2] == short and n.startswith(client + "-"))]
+            if hits:
+                reader.open_port(hits[0], "in")
+                self._inputs.append(reader)
+                return names[hits[0]]
             time.sleep(0.005)
-        raise AssertionError(f"port {port!r} never appeared (ports: {self._in.get_ports()})")
+        raise AssertionError(f"port {port!r} never appeared (ports: {reader.get_ports()})")
 
     def snapshot(self) -> list[tuple[float, tuple[int, ...]]]:
         with self._lock:
@@ -212,8 +247,9 @@ class Probe:
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=2)
-        self._in.close_port()
-        self._in.delete()
+        for midi_in in self._inputs:
+            midi_in.close_port()
+            midi_in.delete()
 
 
 def sounding(messages: list[tuple[float, tuple[int, ...]]], *, controllers: bool = True) -> set:

@@ -219,9 +219,7 @@ def test_only_chords(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("case", ["corrupt", "truncated", "no notes", "missing track", "unknown"])
-def test_cli_errors_exit_2(
-    case: str, band: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_errors_exit_2(case: str, band: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args: list[str] = []
     if case == "corrupt":
         path = tmp_path / "bad.mid"

@@ -121,9 +121,7 @@ def test_quantise_solo_skips_and_counts() -> None:
     skipped: Counter[str] = Counter()
     notes = quantise_solo(rows, skipped)
     assert [(n.onset, n.pitch) for n in notes] == [(0, 61), (48, 70)]
-    assert skipped == Counter(
-        {"same onset": 1, "zero duration": 1, "bad position": 2, "bad tempo": 1}
-    )
+    assert skipped == Counter({"same onset": 1, "zero duration": 1, "bad position": 2, "bad tempo": 1})
 
 
 def test_quantise_solo_uses_local_period() -> None:
@@ -226,6 +224,7 @@ def test_cache_hit_and_invalidation(tmp_path: Path) -> None:
     stat = (folder / "wjazzd_notes_with_chords.csv").stat()
     os.utime(folder / "wjazzd_notes_with_chords.csv", ns=(stat.st_atime_ns, time.time_ns() + 10**9))
     assert len(load(folder).lines) == 1
+    assert len(list((tmp_path / "cache").glob("corpus-*.pickle"))) == 1  # the stale entry is gone
 
 
 def test_cli_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -268,8 +267,6 @@ def test_full_database() -> None:
     for line in result.lines:
         onsets = [n.onset for n in line.notes]
         assert onsets[0] >= 0 and onsets == sorted(set(onsets))
-        assert all(
-            n.onset + n.duration <= m.onset for n, m in zip(line.notes, line.notes[1:], strict=False)
-        )
+        assert all(n.onset + n.duration <= m.onset for n, m in zip(line.notes, line.notes[1:], strict=False))
     cached = load(_wjazzd())
     assert cached.notes_kept == result.notes_kept

@@ -64,11 +64,20 @@ def _unpaired(messages, channel: int = 0) -> list[tuple[int, int]]:
 
 def _play_bars(jack, probe, model, bars: int, *extra: str):
     proc, port = _start(jack, model, "--bars", str(bars), "--count-in", "1", *extra)
-    probe.connect(port)
-    code, err = _finish(proc)
+    try:
+        probe.connect(port)
+        code, err = _finish(proc)
+    finally:
+        _kill(proc)
     assert code == 0, err
     probe.wait_for(lambda msgs: any(m[0] == CONTROL and m[1] == 120 for _, m in msgs), 2.0)
     return probe.snapshot(), err
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
 
 
 @pytest.mark.jack
@@ -118,17 +127,19 @@ def test_same_seed_same_notes(jack, probe, tiny_model):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_signal_mid_note_leaves_nothing_sounding(jack, probe, tiny_model, signum):
     proc, port = _start(jack, tiny_model, "--seed", "5")
-    probe.connect(port)
 
     def mid_note(msgs):  # at least two notes played and one sounding now
         return (len(_channel_notes(msgs)) >= 2
                 and any(key[0] == 0 for key in sounding(msgs, controllers=False)))
 
-    if not probe.wait_for(mid_note, 10.0):
-        proc.kill()
-        pytest.fail(f"no note sounding to interrupt: {probe.snapshot()}")
-    proc.send_signal(signum)
-    code, err = _finish(proc)
+    try:
+        probe.connect(port)
+        if not probe.wait_for(mid_note, 10.0):
+            pytest.fail(f"no note sounding to interrupt: {probe.snapshot()}")
+        proc.send_signal(signum)
+        code, err = _finish(proc)
+    finally:
+        _kill(proc)
     assert code == 0, err
     assert "Traceback" not in err
     probe.wait_for(lambda msgs: any(m[0] == CONTROL and m[1] == 120 for _, m in msgs), 2.0)

@@ -52,6 +52,20 @@ def test_percent_repeats_previous_bar() -> None:
     assert progression.bar_count == 3
 
 
+def test_percent_or_slash_next_to_chords_continue_the_chord() -> None:
+    assert layout(parse_progression("Dm7 G7 | Cmaj7 %")) == [
+        ("Dm7", 0, 2 * T),
+        ("G7", 2 * T, 2 * T),
+        ("Cmaj7", 4 * T, 4 * T),
+    ]
+    assert layout(parse_progression("C / / F | / G7")) == [
+        ("C", 0, 3 * T),
+        ("F", 3 * T, T),
+        ("F", 4 * T, 2 * T),
+        ("G7", 6 * T, 2 * T),
+    ]
+
+
 def test_repeat_signs_play_twice() -> None:
     progression = parse_progression("|: C | F :| G7 | C")
     assert [span.chord.symbol for span in progression.spans] == ["C", "F", "C", "F", "G7", "C"]
@@ -140,7 +154,7 @@ def test_time_and_key_helpers() -> None:
         ("C | Dm7:0 G7", r"bar 2: 'Dm7:0' must last more than 0 beats"),
         ("C | Dm7:0.01 G7", r"bar 2: 'Dm7:0.01' needs a whole number of ticks"),
         ("% | C", r"bar 1: '%' with no previous bar"),
-        ("C | D % ", r"bar 2: '%' must be alone"),
+        ("/ C | D", r"bar 1: '/' with no chord before it"),
         ("C | D :|", r"bar 2: ':\|' without a matching '\|:'"),
         ("C |: D | E", r"'\|:' at bar 2 is never closed"),
         ("|: C |: D :| :|", r"nested '\|:'"),

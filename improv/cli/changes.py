@@ -13,7 +13,7 @@ from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.tunes import find_tune, load_tune
 
 EPILOG = """examples:
-  improv changes "Dm7 G7 | Cmaj7 %"            two bars, the second repeats the first
+  improv changes "Dm7 G7 | Cmaj7 | %"          three bars, '%' repeats the bar before
   improv changes "time=3/4 |: Dm7:2 G7:1 | C6 :|"
   improv changes my_tune.toml                   a tune file (or a text file of changes)
   improv changes --tune "Autumn Leaves" --json  a built-in tune, as JSON
@@ -117,10 +117,17 @@ def progression_dict(progression: Progression) -> dict:
     }
 
 
+_SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+_SHARP_ROOTS = {"maj": {7, 2, 9, 4, 11}, "dom": {7, 2, 9, 4, 11}, "sus": {7, 2, 9, 4, 11},
+                "aug": {7, 2, 9, 4, 11}, "min": {4, 9, 11}}  # fmt: skip
+
+
 def _names(chord: Chord, pcs: frozenset[int] | tuple[int, ...]) -> list[str]:
-    """Note names in order up from the root (display only)."""
+    """Note names in order up from the root (display only: sharps in sharp keys, else flats)."""
     root = chord.root or 0
-    return [note_name(pc) for pc in sorted(pcs, key=lambda pc: (pc - root) % 12)]
+    sharp = chord.symbol[1:2] in ("#", "♯") or root in _SHARP_ROOTS.get(chord.quality, set())
+    spell = (lambda pc: _SHARP_NAMES[pc % 12]) if sharp else note_name
+    return [spell(pc) for pc in sorted(pcs, key=lambda pc: (pc - root) % 12)]
 
 
 def _text_lines(progression: Progression) -> list[str]:

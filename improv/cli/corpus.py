@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
+import re
 import sys
 import time
 from collections import Counter
@@ -12,6 +14,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from improv.errors import InputError
+
+log = logging.getLogger(__name__)
 
 EPILOG = """examples:
   improv corpus ../shared/data/wjazzd                 all 456 WJazzD solos
@@ -69,20 +73,25 @@ class Status:
         self.enabled = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.delay = delay
         self.started = time.monotonic()
+        self.last = 0.0
         self.label = ""
         self.shown = False
 
     def begin(self, label: str) -> None:
+        """Name the next phase (the one-second delay counts from the first phase)."""
         self.label = label
-        self.started = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
-        if not self.enabled or time.monotonic() - self.started < self.delay:
+        now = time.monotonic()
+        if not self.enabled or now - self.started < self.delay:
             return
+        if done < total and now - self.last < 0.1:
+            return
+        self.last = now
         width = 30
         filled = width * done // max(total, 1)
         bar = "#" * filled + "-" * (width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total}")
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total}\033[K")
         self.stream.flush()
         self.shown = True
 
@@ -128,6 +137,8 @@ def _summary(args: argparse.Namespace, status: Status) -> dict[str, Any]:
         path = Path(raw)
         kind = kind_of(path)
         options = _midi_options(args) if kind == "midi" else {}
+        if kind != "midi" and _midi_options(args):
+            log.warning("%s: --melody/--chords/--start/--end apply to MIDI files only", path)
         status.begin(f"reading {path.name}")
         result = load(path, use_cache=not args.no_cache, progress=status, **options)
         status.begin(f"encoding {path.name}")
@@ -184,10 +195,15 @@ def _seed_summary(args: argparse.Namespace) -> dict[str, Any]:
     from improv.theory.seed_grammar import seed_corpus
 
     options: dict[str, Any] = {}
-    if args.melody is not None:
-        options["melody"] = args.melody
-    if args.chords is not None:
-        options["chords"] = args.chords
+    for role, value in (("melody", args.melody), ("chords", args.chords)):
+        if value is None:
+            continue
+        channel = re.fullmatch(r"(?i)(?:ch|channel)\s*[:=]?\s*(\d+)", value.strip())
+        if channel:
+            options[role] = None
+            options[f"{role}_channel"] = int(channel.group(1))
+        else:
+            options[role] = value
     if args.start is not None:
         options["start"] = args.start
     if args.end is not None:

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         bars = args.choruses * changes.progression.bar_count
     bars = bars if bars is not None else changes.progression.bar_count
     check_number("--bars", bars, 1, 100000)
-    tempo = args.tempo or changes.tempo or 120.0
+    tempo = args.tempo if args.tempo is not None else (changes.tempo or 120.0)
     check_number("--tempo", tempo, 20, 400)
     temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
     check_number("--temperature", temperature, 0, 5)

@@ -165,6 +165,7 @@ def _code_version() -> str:
 
 
 def _cache_key(source: Path, kind: str, options: dict[str, Any]) -> str | None:
+    """``<source+options hash>-<content+code hash>``: the first part finds stale entries to prune."""
     try:
         stat = source.stat()
     except OSError:
@@ -175,17 +176,10 @@ def _cache_key(source: Path, kind: str, options: dict[str, Any]) -> str | None:
         if solos.is_file():
             s = solos.stat()
             extra = f"{s.st_size}:{s.st_mtime_ns}"
-    text = "|".join(
-        [
-            str(source.resolve()),
-            str(stat.st_size),
-            str(stat.st_mtime_ns),
-            extra,
-            repr(sorted(options.items())),
-            _code_version(),
-        ]
-    )
-    return hashlib.sha1(text.encode()).hexdigest()
+    what = f"{source.resolve()}|{sorted(options.items())!r}"
+    version = f"{stat.st_size}|{stat.st_mtime_ns}|{extra}|{_code_version()}"
+    short = hashlib.sha1(what.encode()).hexdigest()[:16]
+    return f"{short}-{hashlib.sha1(version.encode()).hexdigest()[:24]}"
 
 
 def _cache_get(key: str) -> ReadResult | None:
@@ -202,6 +196,7 @@ def _cache_get(key: str) -> ReadResult | None:
 
 
 def _cache_put(key: str, result: ReadResult) -> None:
+    """Write the entry atomically and drop older entries of the same source and options."""
     directory = cache_dir()
     tmp: str | None = None
     try:
@@ -209,8 +204,12 @@ def _cache_put(key: str, result: ReadResult) -> None:
         fd, tmp = tempfile.mkstemp(dir=directory, prefix=".corpus-", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, directory / f"corpus-{key}.pickle")
+        target = directory / f"corpus-{key}.pickle"
+        os.replace(tmp, target)
         tmp = None
+        for old in directory.glob(f"corpus-{key.split('-')[0]}-*.pickle"):
+            if old != target:
+                old.unlink(missing_ok=True)
     except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
         log.warning("could not write corpus cache in %s: %s", directory, exc)
     finally:

@@ -106,8 +106,11 @@ def open_midi(path: str | Path) -> MidiFile:
         mid = mido.MidiFile(str(path))
     except FileNotFoundError as exc:
         raise InputError(f"{path}: no such file") from exc
-    except Exception as exc:  # mido raises OSError, EOFError, ValueError, KeyError, ...
-        raise InputError(f"{path}: corrupt or truncated MIDI file ({exc})") from exc
+    except EOFError as exc:
+        raise InputError(f"{path}: corrupt or truncated MIDI file (it ends early)") from exc
+    except Exception as exc:  # mido raises OSError, ValueError, KeyError, ...
+        detail = str(exc) or type(exc).__name__
+        raise InputError(f"{path}: corrupt or truncated MIDI file ({detail})") from exc
     if mid.type == 2:
         raise InputError(f"{path}: MIDI type 2 (independent sequences) is not supported")
     tpq = mid.ticks_per_beat

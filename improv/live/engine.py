@@ -23,7 +23,7 @@ from typing import IO, Protocol
 from improv.errors import ImprovError, InputError, RuntimeFailure
 from improv.live.clock import Clock
 from improv.live.recorder import Recorder
-from improv.live.scheduler import NOTE_ON, PRIO_CONTROL, Emitter, Sink, panic_messages
+from improv.live.scheduler import NOTE_ON, PRIO_CONTROL, PRIO_FIRST, Emitter, Sink, panic_messages
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,7 @@ class Engine:
             self._reason = reason
             self._stop_time = time.perf_counter()
         self._stop.set()
+        self.emitter.stop()  # the emitter thread panics at once; the main loop catches up
 
     def run(self) -> EngineResult:
         """Play until done; always silences the output. Raises RuntimeFailure on a failure."""
@@ -179,7 +180,7 @@ class Engine:
                 self.emitter.push_note(beat, beat + 0.25, CLICK_CHANNEL, pitch,
                                        110 if accent else 80)
         if opts.clock_out:
-            self.emitter.push(0.0, (CLOCK_START,), PRIO_CONTROL - 1)
+            self.emitter.push(0.0, (CLOCK_START,), PRIO_FIRST)
         self._fill(opts.lookahead, check_late=False)
 
     def _generate(self) -> None:
@@ -288,7 +289,7 @@ class Engine:
             where = f"{int(beat // bpb) + 1}:{int(beat % bpb) + 1}"
         chord = self.chord_at(max(0.0, beat)) if self.chord_at is not None else ""
         last = self.emitter.last_note
-        name = note_name(last[1]) if last else "-"
+        name = note_name(last[1]) if last and last[0] == self.options.channel else "-"
         stats = self.emitter.stats
         return (f"{where:>8}  {chord:<8} note {name:<4} step {self.step_ms:5.1f} ms  "
                 f"late {stats.late}  dropped {stats.dropped}  rests {self.rests}")
@@ -315,7 +316,9 @@ class Engine:
         """Stop the generator, let the emitter panic, close the port, write the files."""
         self._stop.set()
         self.emitter.stop()
-        if not self.emitter.join(timeout=3.0):
+        if self.emitter.join(timeout=3.0):
+            self.emitter.panic()  # no-op when the emitter thread already did it
+        else:
             log.error("the emitter did not stop in time; sending the panic from the main thread")
             self._panic_direct()
         if self._generator.ident is not None:

@@ -162,7 +162,6 @@ class MidiInput:
         try:
             return self._queue.popleft()
         except IndexError:
-            self._ready.clear()
             return None
 
     def drain(self, limit: int | None = None) -> list[Message]:
@@ -177,9 +176,16 @@ class MidiInput:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until a message is queued (True) or ``timeout`` passes (False)."""
-        if self._queue:
-            return True
-        return self._ready.wait(timeout) or bool(self._queue)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._queue:
+            self._ready.clear()
+            if self._queue:  # queued between the check and the clear
+                break
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            self._ready.wait(remaining)
+        return True
 
     def __len__(self) -> int:
         return len(self._queue)

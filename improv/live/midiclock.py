@@ -138,6 +138,8 @@ class MidiClock:
         self._errors: deque[float] = deque(maxlen=48)  # recent phase errors (s)
         self._recent: deque[float] = deque(maxlen=TEMPO_SMOOTHING)  # recent period estimates
         self._clamp_sum = 0.0  # raw intervals over the current clamp run
+        self._undo_budget = 0  # ticks counted as lost that a burst may still show were late
+        self._pos_budget = 0  # of those, how many moved the song position
         # transport state
         self._pos = -1  # song position of the latest tick received while running
         self._next_pos: int | None = 0  # position of the next F8 if set by Start/Continue/SPP
@@ -280,12 +282,15 @@ class MidiClock:
         m = self._advance(t)
         if self._period is not None:
             self._recent.append(self._period)
-        if self.running:
-            if self._next_pos is not None:
-                self._pos = self._next_pos
-                self._next_pos = None
-            else:
-                self._pos += m
+        if not self.running:
+            self._pos_budget = 0
+        elif self._next_pos is not None:
+            self._pos = self._next_pos
+            self._next_pos = None
+            self._pos_budget = 0
+        else:
+            self._pos += m
+            self._pos_budget = m - 1 if m >= 2 else min(self._pos_budget, self._undo_budget)
 
     def _advance(self, t: float) -> int:
         """Update the tempo loop with a tick at ``t``; return how many tick periods it counts."""
@@ -303,8 +308,16 @@ class MidiClock:
             self._restart(self._n + 1, t)
             self._emit("dropout", t)
             return 1
-        m = max(1, round((t - self._t1) / period) + 1) if self._gap_aware(period) else 1
+        m = 1
+        if self._gap_aware(period):
+            m = round((t - self._t1) / period) + 1
+            if m <= 0 and self._undo_budget:  # right behind the last tick: that one was late
+                self._undo_gap(min(self._undo_budget, 1 - m), period)
+            elif m == 1:
+                self._undo_budget = 0  # on time: the gap before was real
+            m = max(1, m)
         if m >= 2:
+            self._undo_budget = m - 1
             self._gap_run += 1
             self._gap_run_extra += m - 1
             if self._gap_run >= 3:  # not lost ticks: the tempo dropped
@@ -344,6 +357,19 @@ class MidiClock:
         self._n, self._t_last = n, t
         return m
 
+    def _undo_gap(self, extra: int, period: float) -> None:
+        """Ticks counted as lost came late instead (a burst): take ``extra`` of them back."""
+        self._n -= extra
+        self._t1 -= extra * period
+        self.ticks_lost -= extra
+        self._undo_budget -= extra
+        if self._undo_budget == 0:
+            self._gap_run = max(0, self._gap_run - 1)
+        self._gap_run_extra = max(0, self._gap_run_extra - extra)
+        undo = min(extra, self._pos_budget)
+        self._pos -= undo
+        self._pos_budget -= undo
+
     def _spread(self) -> float:
         """Max - min of the recent phase errors: about one driver period when quantised."""
         if len(self._errors) < 2:
@@ -372,6 +398,7 @@ class MidiClock:
         self._locked = False
         self._gap_run = self._gap_run_extra = self._clamp_run = 0
         self._clamp_sum = 0.0
+        self._undo_budget = self._pos_budget = 0
         self._errors.clear()
         self._recent.clear()
         self._n, self._t_last = n, t

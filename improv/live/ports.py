@@ -184,14 +184,14 @@ def match_ports(query: str, names: Sequence[str], api: str = "") -> list[int]:
     q = normalise(query, api)
     if not q:
         return []
+    # the full name (with ALSA/WinMM numbers) first: it disambiguates equal stripped names
+    full = [i for i, n in enumerate(names) if normalise(n) == normalise(query)]
+    if full:
+        return full
     normed = [normalise(n, api) for n in names]
     exact = [i for i, n in enumerate(normed) if n == q]
     if exact:
         return exact
-    # the full name (with ALSA/WinMM numbers) may disambiguate between equal stripped names
-    full = [i for i, n in enumerate(names) if normalise(n) == normalise(query)]
-    if full:
-        return full
     words = q.split()
     ordered = [i for i, n in enumerate(normed) if _tokens_in_order(words, n.split())]
     if ordered:

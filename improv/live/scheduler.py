@@ -31,7 +31,7 @@ CC_SUSTAIN = 64
 CC_ALL_SOUND_OFF = 120
 CC_ALL_NOTES_OFF = 123
 # order of messages due on the same beat: note-offs first, then clock/controls, then note-ons
-PRIO_OFF, PRIO_CONTROL, PRIO_ON = 0, 1, 2
+PRIO_FIRST, PRIO_OFF, PRIO_CONTROL, PRIO_ON = -1, 0, 1, 2  # FIRST: e.g. MIDI Start
 
 Message = tuple[int, ...]
 

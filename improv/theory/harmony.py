@@ -223,7 +223,6 @@ class _Shape:
         self.alt = False
         self.power = False
         self.tensions: set[int] = set()
-        self.altered_fifth = False
 
     def tone_intervals(self) -> set[int]:
         tones = {0}
@@ -488,7 +487,6 @@ def _alteration(shape: _Shape, acc: str, number: int) -> None:
     step = 1 if acc in "#+" else -1
     if number == 5:
         shape.fifth = 7 + step
-        shape.altered_fifth = True
     elif number in (9, 11, 13, 6, 4, 2):
         base = _DEGREE[number]
         shape.tensions.add((base + step) % 12)

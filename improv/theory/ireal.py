@@ -7,7 +7,10 @@ together without a separator (``'Eh7A7b9'``), so beat positions are lost, and 27
 tunes (18 %) keep markup inside their measures: ``alt`` becomes ``at`` (the ``l`` is stripped as a
 size marker, 211 tunes), the end mark ``U`` (155), unexpanded ``N1``/``N2``/``N3`` endings (57, so the
 form is wrong, e.g. "A Ballad"), ``x``/``r`` repeat bars after alternates, ``W`` and ``S``.
-This module reads the documented format itself (nothing of pyRealParser's code is used).
+This module reads the documented format itself (nothing of pyRealParser's code is used) and
+loads all 1,460 tunes of that playlist (0 failures, about 0.5 s); on the 1,197 tunes where
+pyRealParser leaves no markup, 977 give the same bars, the rest differ by our documented choices
+(coda dropped, ``r`` = two bars, ``p`` slashes keep the chord before).
 
 Format (public descriptions of the iReal Pro URL format):
 
@@ -33,6 +36,8 @@ wraps to the top anyway) and the coda (from the last ``Q`` that starts the coda 
 is dropped. Chords in a bar: when the bar has exactly as many cells as beats (units of the time
 signature's denominator), cells are beats; otherwise the chords share the bar evenly in whole
 units, the first chords taking the remainder (three chords in 4/4 are 2+1+1 beats).
+Meter changes inside a tune (19 of the 1,460) keep each bar's true length; the progression's
+``beats_per_bar`` is the most common meter, so ``Progression.bars()`` is approximate there.
 """
 
 from __future__ import annotations
@@ -48,9 +53,10 @@ from improv.theory.library import (
     LoadFailure,
     beats_per_bar,
     build_progression,
+    changes_text,
+    even_split,
     most_common_meter,
 )
-from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.tunes import Tune
 
@@ -103,11 +109,11 @@ class Bar:
 # ---------------------------------------------------------------- URLs and fields
 
 
-def unscramble(body: str) -> str:
-    """Undo the ``irealb`` obfuscation of a chart (the text after :data:`MARKER`)."""
+def _shuffle(text: str) -> str:
+    """The block permutation of the ``irealb`` obfuscation (its own inverse)."""
     swaps = [*range(5), *range(10, 24)]
     out: list[str] = []
-    rest = body
+    rest = text
     while len(rest) > 51:
         block = list(rest[:50])
         for i in swaps:
@@ -115,8 +121,28 @@ def unscramble(body: str) -> str:
         out.append("".join(block))
         rest = rest[50:]
     out.append(rest)
-    text = "".join(out)
+    return "".join(out)
+
+
+def unscramble(body: str) -> str:
+    """Undo the ``irealb`` obfuscation of a chart (the text after :data:`MARKER`)."""
+    text = _shuffle(body)
     return text.replace("XyQ", "   ").replace("LZ", " |").replace("Kcl", "| x")
+
+
+def scramble(chart: str) -> str:
+    """Obfuscate a chart as iReal Pro exports it (marker included); ``unscramble`` reads it."""
+    return MARKER + _shuffle(chart)
+
+
+def make_url(songs: list[IrealSong], name: str | None = None) -> str:
+    """An ``irealb://`` URL (percent-encoded) for songs; a playlist when ``name`` is given."""
+    body = "===".join(
+        f"{s.title}={s.composer}=={s.style}={s.key}=={scramble(s.chart)}=={s.bpm}={s.repeats}" for s in songs
+    )
+    if name is not None:
+        body += f"==={name}"
+    return "irealb://" + urllib.parse.quote(body, safe="=")
 
 
 def find_urls(text: str) -> list[str]:
@@ -229,7 +255,10 @@ def parse_chart(chart: str, where: str = "") -> list[Bar]:
             end = chart.find(">", pos)
             if end < 0:
                 raise ChartError(f"unterminated comment '<' at character {pos}{_at(where)}")
-            bar.comments.append(chart[pos + 1 : end].strip())
+            comment = chart[pos + 1 : end]
+            if re.match(r"\*\d\d", comment):  # '*yy': a vertical offset, not text
+                comment = comment[3:]
+            bar.comments.append(comment.strip())
             pos = end + 1
         elif ch == "(":
             end = chart.find(")", pos)
@@ -418,13 +447,8 @@ def bar_chords(bar: Bar) -> list[tuple[str, int]]:
             starts.append(at)
             at += share + (1 if k < extra else 0)
     else:
-        total = num * unit
-        return _merge(
-            [
-                (_symbol(cells[e]), total // len(events) + (1 if k < total % len(events) else 0))
-                for k, e in enumerate(events)
-            ]
-        )
+        shares = even_split(len(events), num * unit)
+        return _merge([(_symbol(cells[e]), ticks) for e, ticks in zip(events, shares, strict=True)])
     out: list[tuple[str, int]] = []
     if starts[0] > 0:
         out.append(("", starts[0] * unit))
@@ -459,14 +483,29 @@ def _merge(chords: list[tuple[str, int]]) -> list[tuple[str, int]]:
 
 # iReal style -> (feel, default tempo); the first matching word wins, else swing at 140.
 _STYLES: tuple[tuple[str, str, float], ...] = (
-    ("bossa", "bossa", 130.0), ("samba", "bossa", 180.0), ("baiao", "bossa", 140.0),
-    ("waltz", "waltz", 150.0), ("up tempo", "swing", 240.0), ("medium up", "swing", 200.0),
-    ("medium", "swing", 140.0), ("slow", "swing", 90.0), ("ballad", "swing", 70.0),
-    ("latin", "straight", 160.0), ("even", "straight", 140.0), ("afro", "straight", 150.0),
-    ("rock", "straight", 120.0), ("pop", "straight", 110.0), ("funk", "straight", 100.0),
-    ("rnb", "straight", 100.0), ("soul", "straight", 100.0), ("reggae", "straight", 80.0),
-    ("bolero", "straight", 90.0), ("cha", "straight", 120.0), ("tango", "straight", 120.0),
-    ("shuffle", "swing", 120.0), ("swing", "swing", 160.0),
+    ("bossa", "bossa", 130.0),
+    ("samba", "bossa", 180.0),
+    ("baiao", "bossa", 140.0),
+    ("waltz", "waltz", 150.0),
+    ("up tempo", "swing", 240.0),
+    ("medium up", "swing", 200.0),
+    ("medium", "swing", 140.0),
+    ("slow", "swing", 90.0),
+    ("ballad", "swing", 70.0),
+    ("latin", "straight", 160.0),
+    ("even", "straight", 140.0),
+    ("afro", "straight", 150.0),
+    ("rock", "straight", 120.0),
+    ("pop", "straight", 110.0),
+    ("funk", "straight", 100.0),
+    ("rnb", "straight", 100.0),
+    ("soul", "straight", 100.0),
+    ("reggae", "straight", 80.0),
+    ("bolero", "straight", 90.0),
+    ("cha", "straight", 120.0),
+    ("tango", "straight", 120.0),
+    ("shuffle", "swing", 120.0),
+    ("swing", "swing", 160.0),
 )
 
 
@@ -496,8 +535,13 @@ def song_to_tune(song: IrealSong, where: str = "") -> Tune:
     if meter[0] == 3 and feel == "swing":
         feel = "waltz"
     return Tune(
-        title=song.title, composer=song.composer, key=key or "", form=_form(bars),
-        tempo=tempo, feel=feel, time=f"{meter[0]}/{meter[1]}",
+        title=song.title,
+        composer=song.composer,
+        key=key or "",
+        form=_form(bars),
+        tempo=tempo,
+        feel=feel,
+        time=f"{meter[0]}/{meter[1]}",
         changes=changes_text(progression, [sum(t for _, t in bar) for bar in chords]),
         progression=progression,
     )
@@ -519,34 +563,8 @@ def load_playlist(text: str, where: str = "", errors: list[LoadFailure] | None =
             except InputError as exc:
                 if errors is None:
                     raise
-                errors.append(LoadFailure(f"{where}: {song.title}" if where else song.title,
-                                          str(exc)))
+                errors.append(LoadFailure(f"{where}: {song.title}" if where else song.title, str(exc)))
     return tunes
-
-
-def changes_text(progression: Progression, bar_lengths: list[int]) -> str:
-    """The progression as text, bar by bar (``| D-7:2 G7:2 | C^7 |``); explicit beats are
-    written only where a bar's chords do not share it evenly."""
-    out = []
-    start = 0
-    spans = progression.spans
-    k = 0
-    for length in bar_lengths:
-        end = start + length
-        while spans[k].end <= start:
-            k += 1
-        pieces = []
-        j = k
-        while j < len(spans) and spans[j].start < end:
-            overlap = min(spans[j].end, end) - max(spans[j].start, start)
-            pieces.append((spans[j].chord.symbol, overlap))
-            j += 1
-        if len({ticks for _, ticks in pieces}) == 1:
-            out.append(" ".join(symbol for symbol, _ in pieces))
-        else:
-            out.append(" ".join(f"{symbol}:{ticks / TICKS_PER_BEAT:g}" for symbol, ticks in pieces))
-        start = end
-    return "| " + " | ".join(out) + " |"
 
 
 def _form(bars: list[Bar]) -> str:

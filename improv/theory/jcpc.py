@@ -20,8 +20,8 @@ import re
 from pathlib import Path
 
 from improv.errors import InputError
-from improv.theory.harmony import parse_chord, pitch_class
-from improv.theory.library import LoadFailure, build_progression, split_bar
+from improv.theory.harmony import note_name, parse_chord, pitch_class
+from improv.theory.library import LoadFailure, build_progression, changes_text, split_bar
 from improv.theory.progression import check_key, time_signature_beats
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.tunes import Tune
@@ -57,8 +57,10 @@ def parse_song(text: str, where: str = "") -> Tune:
     time = _time(header.get("timesig", "4 4"), prefix)
     beats = time_signature_beats(time, f"{prefix}TimeSig: ")
     bars = _bars(" ".join(body), prefix)
-    chords = [[(symbol, ticks) for symbol, ticks in zip(bar, split_bar(len(bar), beats),
-                                                        strict=True)] for bar in bars]
+    chords = [
+        [(symbol, ticks) for symbol, ticks in zip(bar, split_bar(len(bar), beats), strict=True)]
+        for bar in bars
+    ]
     declared = header.get("bars", "")
     if declared.isdigit() and int(declared) != len(bars):
         log.debug("%sheader says %s bars, %d are written", prefix, declared, len(bars))
@@ -66,9 +68,14 @@ def parse_song(text: str, where: str = "") -> Tune:
     key = _key(signature, bars, prefix)
     progression = build_progression(chords, beats, title=title, key=key, where=where or title)
     return Tune(
-        title=title, composer=header.get("composedby", ""), key=key or "", form="",
-        tempo=DEFAULT_TEMPO, feel="waltz" if time.startswith("3/") else "swing", time=time,
-        changes="| " + " | ".join(" ".join(bar) for bar in bars) + " |",
+        title=title,
+        composer=header.get("composedby", ""),
+        key=key or "",
+        form="",
+        tempo=DEFAULT_TEMPO,
+        feel="waltz" if time.startswith("3/") else "swing",
+        time=time,
+        changes=changes_text(progression, [beats * TICKS_PER_BEAT] * len(bars)),
         progression=progression,
     )
 
@@ -123,18 +130,27 @@ def _bars(body: str, prefix: str) -> list[list[str]]:
 
 
 def _key(signature: str, bars: list[list[str]], prefix: str) -> str | None:
-    """The tune's key from the key signature and the final chord (relative minor check)."""
+    """The tune's key from the key signature: its relative minor when, reading the last two
+    bars backwards, the first major or minor chord on either tonic is the minor one."""
     if not signature:
         return None
-    key = check_key(signature, f"{prefix}DBKeySig: ")
     try:
+        key = check_key(signature, f"{prefix}DBKeySig: ")
         tonic = pitch_class(key)
-        final = parse_chord(bars[-1][-1])
-    except (ValueError, InputError):
-        return key
-    if final.quality == "min" and final.root == (tonic + 9) % 12:
-        return bars[-1][-1].split("/")[0][: 2 if bars[-1][-1][1:2] in ("b", "#") else 1] + "m"
+    except (InputError, ValueError):
+        log.debug("%signoring key signature %r", prefix, signature)
+        return None
+    relative = (tonic + 9) % 12
+    for symbol in reversed([s for bar in bars[-2:] for s in bar]):
+        try:
+            chord = parse_chord(symbol)
+        except InputError:
+            continue
+        if chord.root == relative and chord.quality == "min":
+            return note_name(relative) + "m"
+        if chord.root in (tonic, relative) and chord.quality in ("maj", "min"):
+            break
     return key
 
 
-__all__ = ["TICKS_PER_BEAT", "load_directory", "load_file", "looks_like_jcpc", "parse_song"]
+__all__ = ["load_directory", "load_file", "looks_like_jcpc", "parse_song"]

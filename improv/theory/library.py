@@ -42,6 +42,8 @@ class LoadFailure:
     reason: str
 
     def __str__(self) -> str:
+        if self.reason.startswith(self.source):
+            return self.reason
         return f"{self.source}: {self.reason}"
 
 
@@ -64,10 +66,14 @@ def split_bar(count: int, beats: int) -> list[int]:
         share, extra = divmod(beats, count)
         return [(share + (1 if k < extra else 0)) * TICKS_PER_BEAT for k in range(count)]
     total = beats * TICKS_PER_BEAT
-    share, extra = divmod(total, count)
-    if share == 0:
+    if count > total:
         raise InputError(f"{count} chords do not fit in a bar of {beats} beats")
-    return [share + (1 if k < extra else 0) for k in range(count)]
+    return even_split(count, total)
+
+
+def even_split(count: int, total: int) -> list[int]:
+    """``total`` ticks shared by ``count`` chords, rounded as ``parse_progression`` does."""
+    return [round((k + 1) * total / count) - round(k * total / count) for k in range(count)]
 
 
 def build_progression(
@@ -130,6 +136,31 @@ def _with_bass(previous: Chord | None, symbol: str, place: str) -> Chord:
     return parse_chord(f"{base}/{bass}", place)
 
 
+def changes_text(progression: Progression, bar_lengths: list[int]) -> str:
+    """The progression as text, bar by bar (``| D-7:2 G7:2 | C^7 |``); explicit beats are
+    written only where a bar's chords do not share it evenly."""
+    out = []
+    start = 0
+    spans = progression.spans
+    k = 0
+    for length in bar_lengths:
+        end = start + length
+        while spans[k].end <= start:
+            k += 1
+        pieces = []
+        j = k
+        while j < len(spans) and spans[j].start < end:
+            overlap = min(spans[j].end, end) - max(spans[j].start, start)
+            pieces.append((spans[j].chord.symbol, overlap))
+            j += 1
+        if [ticks for _, ticks in pieces] == even_split(len(pieces), length):
+            out.append(" ".join(symbol for symbol, _ in pieces))
+        else:
+            out.append(" ".join(f"{symbol}:{ticks / TICKS_PER_BEAT:g}" for symbol, ticks in pieces))
+        start = end
+    return "| " + " | ".join(out) + " |"
+
+
 def most_common_meter(meters: list[tuple[int, int]]) -> tuple[int, int]:
     """The time signature most bars are in (the first one on a tie)."""
     counts = Counter(meters)
@@ -187,13 +218,10 @@ def _read_text(source: Path) -> str:
 
 
 def _looks_like_xml(source: Path) -> bool:
+    """A MusicXML score whatever its name: the root element shows in the first 4 KB."""
     try:
         with source.open("rb") as handle:
-            head = handle.read(512)
+            head = handle.read(4096)
     except OSError:
         return False
-    return (
-        b"<score-partwise" in head
-        or b"<score-timewise" in head
-        or (head.lstrip().startswith(b"<?xml") and b"irealb" not in head)
-    )
+    return b"<score-partwise" in head or b"<score-timewise" in head

@@ -12,7 +12,9 @@ Text format (``parse_progression``)::
   of a word starts a comment to the end of the line (``F#7`` is a chord).
 * Chords in a bar share its beats equally (rounded to whole ticks), unless given explicit beats:
   ``Dm7:3 G7:1``. Chords without beats share what the explicit ones leave.
-* ``%`` alone in a bar repeats the previous bar.
+* ``%`` alone in a bar repeats the previous bar. Next to other chords, ``%`` or ``/`` continues
+  the chord before it for its share of the bar: ``Cmaj7 %`` = ``Cmaj7`` for the whole bar,
+  ``C / / F`` = ``C:3 F:1``. At the start of a bar it continues the previous bar's last chord.
 * ``|: ... :|`` plays the enclosed bars twice (no nesting; every ``|:`` needs its ``:|``).
 * ``N.C.`` / ``NC`` is a bar (or part of one) with no chord.
 * Header tokens before the first chord: ``key=F`` (``key=Gm`` for minor), ``time=3/4`` or a
@@ -34,6 +36,7 @@ from improv.theory.timing import TICKS_PER_BEAT
 
 _KEY_RE = re.compile(r"[A-G][b#♭♯]?(m|-|min|minor|maj|major)?")
 _TIME_RE = re.compile(r"(\d+)/(\d+)")
+_CONTINUE = ("%", "/")
 _BEATS_RE = re.compile(r"(?P<chord>[^:]+):(?P<beats>\d+(?:\.\d+)?)")
 
 
@@ -139,8 +142,6 @@ def parse_progression(
                 if not expanded:
                     raise InputError(f"{prefix}bar {number}: '%' with no previous bar to repeat")
                 current = list(expanded[-1])
-            elif "%" in current:
-                raise InputError(f"{prefix}bar {number}: '%' must be alone in its bar")
             bars.append(current)
             expanded.append(current)
             bar_numbers.append(number)
@@ -191,7 +192,8 @@ def parse_progression(
     bar_ticks = beats_per_bar * TICKS_PER_BEAT
     for index, (bar, number) in enumerate(zip(expanded, bar_numbers, strict=True)):
         start = index * bar_ticks
-        for chord, offset, length in _bar_spans(bar, number, bar_ticks, prefix):
+        previous = spans[-1].chord if spans else None
+        for chord, offset, length in _bar_spans(bar, number, bar_ticks, prefix, previous):
             spans.append(ChordSpan(chord, start + offset, length))
     return Progression(tuple(spans), beats_per_bar, title, key)
 
@@ -242,16 +244,23 @@ def check_key(text: str, prefix: str = "") -> str:
     return text.strip()
 
 
-def _bar_spans(bar: list[str], number: int, bar_ticks: int, prefix: str) -> list[tuple[Chord, int, int]]:
-    """(chord, offset, length) of each chord in one bar."""
+def _bar_spans(
+    bar: list[str], number: int, bar_ticks: int, prefix: str, previous: Chord | None
+) -> list[tuple[Chord, int, int]]:
+    """(chord, offset, length) of each chord in one bar; '%' or '/' continue the chord before."""
     where_base = f"{prefix}bar {number}"
-    chords: list[Chord] = []
+    chords: list[Chord | None] = []  # None = continue the previous chord
     explicit: list[int | None] = []
     for position, token in enumerate(bar, start=1):
         match = _BEATS_RE.fullmatch(token)
         symbol = match.group("chord") if match else token
         where = f"bar {number}, chord {position}" + (f" of {prefix[:-2]}" if prefix else "")
-        chords.append(parse_chord(symbol, where))
+        if symbol in _CONTINUE:
+            if position == 1 and previous is None:
+                raise InputError(f"{where_base}: {symbol!r} with no chord before it to continue")
+            chords.append(None)
+        else:
+            chords.append(parse_chord(symbol, where))
         if match:
             ticks = float(match.group("beats")) * TICKS_PER_BEAT
             if ticks <= 0:
@@ -279,11 +288,15 @@ def _bar_spans(bar: list[str], number: int, bar_ticks: int, prefix: str) -> list
         raise InputError(f"{where_base}: too many chords for one bar")
     for k, i in enumerate(free):
         explicit[i] = round((k + 1) * remaining / len(free)) - round(k * remaining / len(free))
-    result = []
+    result: list[tuple[Chord, int, int]] = []
     offset = 0
     for chord, ticks in zip(chords, explicit, strict=True):
         assert ticks is not None
-        result.append((chord, offset, ticks))
+        if chord is None and result:  # continue the chord before, inside this bar
+            last, last_offset, last_ticks = result[-1]
+            result[-1] = (last, last_offset, last_ticks + ticks)
+        else:
+            result.append((chord or previous, offset, ticks))  # type: ignore[arg-type]
         offset += ticks
     return result
 

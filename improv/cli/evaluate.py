@@ -1,0 +1,169 @@
+"""`improv evaluate`: musical metrics of solos in MIDI files, over the changes they were played on."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from improv.cli.options import add_changes_options, check_number, resolve_changes
+from improv.errors import InputError
+from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.values import Line, Note
+
+log = logging.getLogger(__name__)
+SOLO_TRACK = "improv"
+
+
+def add_parser(subparsers) -> None:
+    """Register `improv evaluate`."""
+    p = subparsers.add_parser(
+        "evaluate",
+        help="measure how solos in MIDI files fit the changes",
+        description="Read the solo track of MIDI files (the track named 'improv', as `improv generate` "
+        "writes it, else the first track with notes) and measure it against the changes: chord-tone and "
+        "scale-tone ratios, range, intervals, rests, density, repetition, and optionally the longest "
+        "run copied from a training corpus and histogram distances to a reference corpus.",
+        epilog="examples:\n  improv evaluate solo.mid --tune \"Autumn Leaves\"\n"
+        '  improv evaluate a.mid b.mid --changes "Dm7 G7 | Cmaj7 %" --json\n'
+        "  improv evaluate solo.mid --reference ../shared/data/wjazzd --training ../shared/data/wjazzd",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE.mid", help="MIDI files to measure")
+    add_changes_options(p)
+    p.add_argument("--reference", metavar="CORPUS", type=Path,
+                   help="a corpus (e.g. a WJazzD folder) to compare histograms with")
+    p.add_argument("--training", metavar="CORPUS", type=Path,
+                   help="the training corpus, to find the longest run copied from it verbatim")
+    p.add_argument("--swing", type=float, default=0.0,
+                   help="undo this swing (0..0.75, as given to `improv generate`) before measuring; "
+                   "default 0: onsets as written")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=run)
+
+
+def read_solo(path: Path, swing: float = 0.0) -> list[Note]:
+    """The solo notes (ticks, 12 per beat) of a MIDI file: track 'improv', else the first with notes.
+
+    ``swing`` is undone (see ``improv.theory.timing.swing_beats``) before snapping to the grid.
+    """
+    import mido
+
+    try:
+        mid = mido.MidiFile(str(path))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise InputError(f"{path}: not a readable MIDI file ({exc or 'truncated'})") from None
+    if mid.type == 2:
+        raise InputError(f"{path}: type-2 MIDI files are not supported")
+    tracks = [_track_notes(track, mid.ticks_per_beat, swing) for track in mid.tracks]
+    named = [notes for track, notes in zip(mid.tracks, tracks, strict=True) if track.name == SOLO_TRACK]
+    for notes in named + tracks:
+        if notes:
+            return notes
+    raise InputError(f"{path}: no notes in any track")
+
+
+def unswing_beats(beats: float, amount: float) -> float:
+    """The inverse of ``swing_beats``: a swung time in beats back to straight time."""
+    if amount <= 0.0:
+        return beats
+    whole = float(int(beats // 1))
+    frac = beats - whole
+    offbeat = 0.5 + amount / 3.0
+    if frac <= offbeat:
+        return whole + frac / (2.0 * offbeat)
+    return whole + 0.5 + (frac - offbeat) / (2.0 * (1.0 - offbeat))
+
+
+def _track_notes(track, ticks_per_beat: int, swing: float = 0.0) -> list[Note]:
+    """Notes of one track, onsets/durations converted to our 12-tick grid (at least one tick long)."""
+    now = 0
+    sounding: dict[tuple[int, int], tuple[int, int]] = {}  # (channel, pitch) -> (start, velocity)
+    notes: list[Note] = []
+
+    def close(key: tuple[int, int], end: int) -> None:
+        start, velocity = sounding.pop(key)
+        onset = round(unswing_beats(start / ticks_per_beat, swing) * TICKS_PER_BEAT)
+        stop = round(unswing_beats(end / ticks_per_beat, swing) * TICKS_PER_BEAT)
+        notes.append(Note(onset, max(1, stop - onset), key[1], velocity))
+
+    for msg in track:
+        now += msg.time
+        if msg.type not in ("note_on", "note_off"):
+            continue
+        key = (msg.channel, msg.note)
+        if key in sounding:
+            close(key, now)
+        if msg.type == "note_on" and msg.velocity > 0:
+            sounding[key] = (now, msg.velocity)
+    for key in list(sounding):
+        close(key, now)
+    notes.sort(key=lambda n: (n.onset, n.pitch))
+    return notes
+
+
+def _load_lines(path: Path, what: str) -> list[Line]:
+    from improv.corpus.loader import load
+
+    result = load(path)
+    if not result.lines:
+        raise InputError(f"{what} {path}: no solos in it")
+    return result.lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure every file and print a table (metric rows, file columns) or JSON."""
+    from improv.evaluate import METRICS, CorpusIndex, Histograms, evaluate_line
+    from improv.theory.values import encode
+
+    check_number("--swing", args.swing, 0.0, 0.75)
+    changes = resolve_changes(args)
+    progression = changes.progression
+    solos = [(path, read_solo(path, args.swing)) for path in args.files]
+    reference = training = None
+    if args.reference:
+        reference = Histograms.of(_load_lines(args.reference, "--reference"))
+    if args.training:
+        lines = _load_lines(args.training, "--training")
+        training = CorpusIndex([[t.value for t in encode(line)] for line in lines])
+    results = []
+    for path, notes in solos:
+        line = Line(path.stem, notes, progression.chord_at, progression.beats_per_bar)
+        metrics = evaluate_line(
+            line, chorus_ticks=progression.length, training=training, reference=reference
+        )
+        results.append({"file": str(path), "changes": changes.title, **metrics})
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return 0
+    print(f"changes: {changes.title} ({progression.bar_count} bars)")
+    print(_table(results, METRICS))
+    return 0
+
+
+def _table(results: list[dict], metrics) -> str:
+    """Metric rows, one column per file."""
+    heads = [Path(r["file"]).name for r in results]
+    rows = [
+        [label, *(_cell(r.get(key)) for r in results)]
+        for key, label in metrics
+        if any(key in r for r in results)
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(["metric", *heads], *rows, strict=True)]
+    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w)
+                       for i, (h, w) in enumerate(zip(["metric", *heads], widths, strict=True)))]
+    for row in rows:
+        lines.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w)
+                               for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)

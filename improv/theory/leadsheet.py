@@ -1,0 +1,194 @@
+"""MusicXML lead sheets (chord symbols over a melody) to tunes, read with music21.
+
+The first part that holds chord symbols (``<harmony>``) gives the changes: each chord sounds
+from its offset to the next one; the last one to the end of the piece (rounded up to a whole
+bar); before the first chord the form wraps (the last chord goes on). ``<kind>none</kind>`` is
+N.C. The chord symbol text is rebuilt from the MusicXML root, kind, degrees and bass (music21's
+own ``figure`` misreads some, e.g. ``m7b5``) and read by ``parse_chord``. The time signature is
+the first one in the part (later changes are not followed: bars keep the first meter).
+Title, composer and tempo come from the score metadata when present.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from improv.errors import InputError
+from improv.theory.library import build_progression, changes_text
+from improv.theory.progression import time_signature_beats
+from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.tunes import Tune
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TEMPO = 120.0
+
+# MusicXML <kind> values (and music21's names for them) -> a suffix parse_chord reads.
+_KINDS = {
+    "major": "",
+    "minor": "m",
+    "augmented": "+",
+    "diminished": "dim",
+    "dominant": "7",
+    "dominant-seventh": "7",
+    "major-seventh": "maj7",
+    "minor-seventh": "m7",
+    "diminished-seventh": "o7",
+    "augmented-seventh": "7#5",
+    "half-diminished": "m7b5",
+    "half-diminished-seventh": "m7b5",
+    "major-minor": "mMaj7",
+    "minor-major-seventh": "mMaj7",
+    "major-sixth": "6",
+    "minor-sixth": "m6",
+    "dominant-ninth": "9",
+    "major-ninth": "maj9",
+    "minor-ninth": "m9",
+    "dominant-11th": "11",
+    "major-11th": "maj11",
+    "minor-11th": "m11",
+    "dominant-13th": "13",
+    "major-13th": "maj13",
+    "minor-13th": "m13",
+    "suspended-second": "sus2",
+    "suspended-fourth": "sus4",
+    "suspended-fourth-seventh": "7sus4",
+    "seventh-flat-five": "7b5",
+    "power": "5",
+    "pedal": "",
+    "augmented-ninth": "9#5",
+    "6/9": "69",
+    "major-sixth-add-ninth": "69",
+}
+
+
+def load_leadsheet(path: str | Path) -> Tune:
+    """A MusicXML file (.musicxml, .xml, .mxl) with chord symbols as a Tune."""
+    from music21 import converter, harmony, metadata, meter  # slow import: only when used
+
+    source = Path(path)
+    try:
+        score = converter.parse(str(source))
+    except Exception as exc:  # music21 raises many kinds on bad files
+        raise InputError(f"cannot read MusicXML {str(source)!r}: {exc}") from None
+    parts = list(getattr(score, "parts", [])) or [score]
+    part = next((p for p in parts if p.flatten().getElementsByClass(harmony.Harmony)), None)
+    if part is None:
+        raise InputError(
+            f"MusicXML {str(source)!r} has no chord symbols (<harmony>): "
+            "a lead sheet needs chords over the melody"
+        )
+    flat = part.flatten()
+    signatures = list(flat.getElementsByClass(meter.TimeSignature))
+    signature = signatures[0] if signatures else meter.TimeSignature("4/4")
+    time = signature.ratioString
+    beats = time_signature_beats(time, f"{source}: time signature: ")
+    bar_ticks = beats * TICKS_PER_BEAT
+    scale = bar_ticks / (signature.barDuration.quarterLength * TICKS_PER_BEAT)
+    events: list[tuple[int, str]] = []
+    for number, element in enumerate(flat.getElementsByClass(harmony.Harmony), 1):
+        tick = round(float(element.offset) * TICKS_PER_BEAT * scale)
+        symbol = chord_text(element, f"chord symbol {number} of {source}")
+        if events and events[-1][0] == tick:
+            events[-1] = (tick, symbol)  # two symbols at one offset: the later one wins
+        else:
+            events.append((tick, symbol))
+    end = round(float(flat.highestTime) * TICKS_PER_BEAT * scale)
+    end = max(end, events[-1][0] + 1)
+    end = -(-end // bar_ticks) * bar_ticks
+    meta = score.metadata if isinstance(getattr(score, "metadata", None), metadata.Metadata) else None
+    title = (meta.title or meta.movementName or "") if meta else ""
+    title = title or source.stem
+    composer = (meta.composer or "") if meta else ""
+    bars = _bars(events, end, bar_ticks)
+    progression = build_progression(bars, beats, title=title, where=str(source))
+    return Tune(
+        title=title,
+        composer=composer,
+        key="",
+        form="",
+        tempo=_tempo(flat),
+        feel="waltz" if time.startswith("3/") else "swing",
+        time=time,
+        changes=changes_text(progression, [bar_ticks] * len(bars)),
+        progression=progression,
+    )
+
+
+def chord_text(element: object, where: str) -> str:
+    """A parse_chord symbol for a music21 ChordSymbol / NoChord read from MusicXML."""
+    from music21 import harmony
+
+    if isinstance(element, harmony.NoChord):
+        return "NC"
+    root = element.root() if hasattr(element, "root") else None
+    if root is None:
+        raise InputError(f"{where} has no root")
+    kind = getattr(element, "chordKind", "") or ""
+    if kind in ("none", "NC"):
+        return "NC"
+    if kind in _KINDS:
+        suffix = _KINDS[kind]
+    else:
+        suffix = getattr(element, "chordKindStr", "") or ""
+        if not suffix:
+            raise InputError(f"{where}: chord kind {kind!r} is not supported")
+    text = _note(root.name) + suffix
+    for mod in element.getChordStepModifications():
+        text += _degree(mod)
+    bass = element.bass()
+    if bass is not None and bass.name != root.name:
+        text += "/" + _note(bass.name)
+    return text
+
+
+def _degree(mod: object) -> str:
+    """A MusicXML <degree> as symbol text: alter 5 -1 -> 'b5', add 9 -> 'add9', subtract 5 -> 'no5'."""
+    alter = int(getattr(mod.interval, "semitones", 0) or 0) if mod.interval is not None else 0
+    accidental = "#" if alter > 0 else "b" if alter < 0 else ""
+    degree = int(mod.degree)
+    if mod.modType == "subtract":
+        return f"no{degree}" if degree in (3, 5) else ""
+    if mod.modType == "add" and not accidental:
+        return f"add{degree}"
+    return f"{accidental}{degree}"
+
+
+def _note(name: str) -> str:
+    """music21 'B-' -> 'Bb'."""
+    return name.replace("-", "b")
+
+
+def _bars(events: list[tuple[int, str]], end: int, bar_ticks: int) -> list[list[tuple[str, int]]]:
+    """Cut the chord events into bars of (symbol, ticks); ``""`` continues the chord before."""
+    bars: list[list[tuple[str, int]]] = []
+    k = 0
+    for start in range(0, end, bar_ticks):
+        stop = start + bar_ticks
+        bar: list[tuple[str, int]] = []
+        position = start
+        while k < len(events) and events[k][0] < stop:
+            tick, symbol = events[k]
+            if tick > position:
+                bar.append(("", tick - position))
+                position = tick
+            bar.append((symbol, 0))
+            k += 1
+            nxt = events[k][0] if k < len(events) else end
+            length = min(nxt, stop) - position
+            bar[-1] = (symbol, length)
+            position += length
+        if position < stop:
+            bar.append(("", stop - position))
+        bars.append([(s, t) for s, t in bar if t > 0])
+    return bars
+
+
+def _tempo(flat: object) -> float:
+    from music21 import tempo
+
+    marks = list(flat.getElementsByClass(tempo.MetronomeMark))
+    if marks and marks[0].number and 20 <= marks[0].number <= 400:
+        return float(marks[0].number)
+    return DEFAULT_TEMPO
