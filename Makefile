@@ -52,7 +52,7 @@ lint: $(STAMP)
 
 # Retrain the shipped default model on the whole Weimar Jazz Database (needs ../shared/data).
 model: $(STAMP)
-	$(VENV)/bin/improv train --corpus $(WJAZZD) --out improv/models/default --epochs 40 --units 64 --seed 0
+	$(VENV)/bin/improv train --corpus $(WJAZZD) --out improv/models/default --epochs 25 --units 128 --seed 0
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

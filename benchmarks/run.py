@@ -1,7 +1,7 @@
 """Run every benchmark, print the tables and write them to benchmarks/RESULTS.md.
 
 Each benchmark measures the project and its baseline in the same run and reports the ratio. Usage:
-``python -m benchmarks.run [NAME ...]`` (names: preprocess, model, music, live, listen); `make bench` runs all.
+``python -m benchmarks.run [NAME ...]`` (preprocess, model, music, live, listen); `make bench` runs all.
 """
 
 from __future__ import annotations
@@ -50,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     names = list(sys.argv[1:] if argv is None else argv) or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHES)}", file=sys.stderr)
+        print(
+            f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHES)}", file=sys.stderr
+        )
         return 2
     header = (
         "# Benchmark results\n\n"

@@ -169,9 +169,7 @@ def load_device(name_or_path: str | Path) -> DeviceProfile:
         if candidate.is_file():
             return _load_file(candidate)
     names = sorted({p.stem for d in search_dirs() if d.is_dir() for p in d.glob("*.toml")})
-    raise InputError(
-        f"no device profile named {text!r} (available: {', '.join(names) or 'none'})"
-    )
+    raise InputError(f"no device profile named {text!r} (available: {', '.join(names) or 'none'})")
 
 
 def _load_file(path: Path) -> DeviceProfile:
@@ -254,9 +252,7 @@ def _patterns(table: Any, key: str, fail) -> dict[str, list[str]]:
             raise fail(sub, f"unknown platform (use {', '.join(PLATFORMS)})")
         if isinstance(patterns, str):
             patterns = [patterns]
-        if not isinstance(patterns, list) or not all(
-            isinstance(p, str) and p.strip() for p in patterns
-        ):
+        if not isinstance(patterns, list) or not all(isinstance(p, str) and p.strip() for p in patterns):
             raise fail(sub, "must be a port name pattern or a list of them")
         out[platform] = [p.strip() for p in patterns]
     return out

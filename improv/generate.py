@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -86,6 +87,7 @@ def build_improviser(
     velocity: int = 90,
     swing: float = 0.0,
     max_leap: int = 12,
+    sections: Sequence[str] | None = None,
 ) -> Improviser:
     """An improviser over ``progression`` with one seeded generator for every random choice."""
     model = model or load_model(model_dir)
@@ -97,8 +99,15 @@ def build_improviser(
         raise InputError(str(exc)) from exc
     model.cell.reset()
     return Improviser(
-        model.cell, model.vocab, progression, sampler,
-        register=register, velocity=velocity, swing=swing, max_leap=max_leap,
+        model.cell,
+        model.vocab,
+        progression,
+        sampler,
+        register=register,
+        velocity=velocity,
+        swing=swing,
+        max_leap=max_leap,
+        sections=sections,
     )
 
 

@@ -43,6 +43,16 @@ class Step:
     pitch: int | None
 
 
+@dataclass(frozen=True)
+class Location:
+    """Where a tick falls in the form: chorus (from 1), bar of the chorus (from 1), beat (from 1), section."""
+
+    chorus: int
+    bar: int
+    beat: float
+    section: str
+
+
 @dataclass
 class Range:
     """The register: lowest and highest MIDI pitch, and where anchors gravitate."""
@@ -76,6 +86,7 @@ class Improviser:
         velocity: int = 90,
         swing: float = 0.0,
         gate: float = 0.92,
+        sections: Sequence[str] | None = None,
     ) -> None:
         self.cell = cell
         self.vocab = vocab
@@ -94,6 +105,7 @@ class Improviser:
         self.prev_index: int | None = None
         self.repeats = 0
         self._bar = progression.beats_per_bar * TICKS_PER_BEAT
+        self.sections = tuple(sections) if sections else ("A",) * progression.bar_count
 
     # -- one value at a time -----------------------------------------------------------------------
     def step(self) -> Step:
@@ -113,8 +125,14 @@ class Improviser:
         """A pitch for the value, within the register, limiting repeated notes."""
         reg = self.register
         pitch = decode(
-            value, chord, self.prev_pitch, self.rng,
-            low=reg.low, high=reg.high, centre=self.centre, max_leap=self.max_leap,
+            value,
+            chord,
+            self.prev_pitch,
+            self.rng,
+            low=reg.low,
+            high=reg.high,
+            centre=self.centre,
+            max_leap=self.max_leap,
         )
         if pitch is None:
             return None
@@ -163,6 +181,14 @@ class Improviser:
                 )
         return notes
 
+    def location(self, tick: int | None = None) -> Location:
+        """Chorus, bar, beat and form section of a tick (default: the next value's)."""
+        tick = self.position if tick is None else tick
+        chorus, in_chorus = divmod(tick, self.progression.length)
+        bar, in_bar = divmod(in_chorus, self._bar)
+        section = self.sections[bar] if bar < len(self.sections) else self.sections[-1]
+        return Location(chorus + 1, bar + 1, 1 + in_bar / TICKS_PER_BEAT, section)
+
     # -- listening ---------------------------------------------------------------------------------
     def reseed(self, notes: Sequence[Note], weight: float = 0.7) -> int:
         """Prime the live state with a played phrase, from the current state (never from zero).
@@ -196,4 +222,3 @@ class Improviser:
     def jump(self, tick: int) -> None:
         """Move the position (a new chorus, a Song Position Pointer); the state is kept."""
         self.position = int(tick)
-

@@ -66,7 +66,9 @@ def test_parity_with_keras_over_200_steps():
     n_values, units = 40, 64
     model = train.build_model(n_values, COND_SIZE, units)
     # non-trivial weights: random, larger than Keras' init so the gates saturate now and then
-    model.get_layer("lstm").set_weights([w + rng.normal(0, 0.3, w.shape) for w in model.get_layer("lstm").get_weights()])
+    model.get_layer("lstm").set_weights(
+        [w + rng.normal(0, 0.3, w.shape) for w in model.get_layer("lstm").get_weights()]
+    )
     step_model = train.build_step_model(model)
     kernel, recurrent, bias = model.get_layer("lstm").get_weights()
     dense_w, dense_b = model.get_layer("dense").get_weights()

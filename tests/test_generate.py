@@ -27,8 +27,19 @@ def test_the_shipped_model_loads_and_carries_its_attribution():
 
 def test_generate_writes_a_type1_file_with_solo_and_chords(tmp_path):
     out = tmp_path / "solo.mid"
-    result = improv("generate", "--out", str(out), "--changes", "Dm7 G7 | Cmaj7 | %", "--bars", "8",
-                    "--seed", "3", "--tempo", "150")
+    result = improv(
+        "generate",
+        "--out",
+        str(out),
+        "--changes",
+        "Dm7 G7 | Cmaj7 | %",
+        "--bars",
+        "8",
+        "--seed",
+        "3",
+        "--tempo",
+        "150",
+    )
     assert result.returncode == 0, result.stderr
     mid = mido.MidiFile(out)
     assert mid.type == 1
@@ -54,7 +65,9 @@ def test_generate_never_imports_tensorflow(tmp_path):
         f"rc = main(['generate', '--out', r'{tmp_path / 'x.mid'}', '--bars', '4']); "
         "print(rc, 'tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
     assert out.stdout.split()[-3:] == ["0", "False", "False"]
 
 

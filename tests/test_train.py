@@ -25,8 +25,11 @@ def write_midi(path, line, tempo=120):
         events += [(n.onset * 8, 1, n.pitch), ((n.onset + n.duration) * 8, 0, n.pitch)]
     now = 0
     for tick, on, pitch in sorted(events, key=lambda e: (e[0], e[1])):
-        melody.append(mido.Message("note_on" if on else "note_off", note=pitch, velocity=80 if on else 0,
-                                   time=tick - now))
+        melody.append(
+            mido.Message(
+                "note_on" if on else "note_off", note=pitch, velocity=80 if on else 0, time=tick - now
+            )
+        )
         now = tick
     bars = max(n.onset for n in line.notes) // 48 + 1
     now = 0
@@ -37,7 +40,9 @@ def write_midi(path, line, tempo=120):
             chords.append(mido.Message("note_on", note=p, velocity=60, time=bar * 384 - now if i == 0 else 0))
             now = bar * 384
         for i, p in enumerate(pitches):
-            chords.append(mido.Message("note_off", note=p, velocity=0, time=(bar + 1) * 384 - 8 - now if i == 0 else 0))
+            chords.append(
+                mido.Message("note_off", note=p, velocity=0, time=(bar + 1) * 384 - 8 - now if i == 0 else 0)
+            )
             now = (bar + 1) * 384 - 8
     mid.tracks += [melody, chords]
     mid.save(path)
@@ -51,9 +56,29 @@ def test_train_command_writes_a_model_directory_that_generates(tmp_path):
         write_midi(files[-1], scale_line(f"piece{i}", bars=16, seed=i))
     out = tmp_path / "model"
     result = subprocess.run(
-        [sys.executable, "-m", "improv", "train", "--corpus", *map(str, files), "--out", str(out),
-         "--epochs", "2", "--units", "8", "--window", "16", "--val-split", "0.25", "--min-count", "1"],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "improv",
+            "train",
+            "--corpus",
+            *map(str, files),
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--units",
+            "8",
+            "--window",
+            "16",
+            "--val-split",
+            "0.25",
+            "--min-count",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert {p.name for p in out.iterdir()} >= {"model.keras", "cell.npz", "vocab.json", "card.json"}
@@ -66,9 +91,23 @@ def test_train_command_writes_a_model_directory_that_generates(tmp_path):
     with np.load(out / "cell.npz") as w:
         assert w["recurrent"].shape == (8, 32)
     gen = subprocess.run(
-        [sys.executable, "-m", "improv", "generate", "--out", str(tmp_path / "s.mid"), "--model", str(out),
-         "--bars", "4", "--seed", "1"],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "improv",
+            "generate",
+            "--out",
+            str(tmp_path / "s.mid"),
+            "--model",
+            str(out),
+            "--bars",
+            "4",
+            "--seed",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert gen.returncode == 0, gen.stderr
 
@@ -76,7 +115,18 @@ def test_train_command_writes_a_model_directory_that_generates(tmp_path):
 def test_train_refuses_a_corpus_with_one_piece(tmp_path):
     write_midi(tmp_path / "one.mid", scale_line(bars=4))
     result = subprocess.run(
-        [sys.executable, "-m", "improv", "train", "--corpus", str(tmp_path / "one.mid"), "--out",
-         str(tmp_path / "m")], capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "improv",
+            "train",
+            "--corpus",
+            str(tmp_path / "one.mid"),
+            "--out",
+            str(tmp_path / "m"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 2 and "at least two pieces" in result.stderr

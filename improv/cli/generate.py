@@ -66,8 +66,16 @@ def run(args: argparse.Namespace) -> int:
     check_number("--velocity", velocity, 1, 127)
     low, high = parse_range(args.range_) if args.range_ else (52, 84)
     improviser = build_improviser(
-        changes.progression, model_dir=args.model, seed=0 if args.seed is None else args.seed,
-        temperature=temperature, top_p=top_p, low=low, high=high, velocity=velocity, swing=swing,
+        changes.progression,
+        model_dir=args.model,
+        seed=0 if args.seed is None else args.seed,
+        temperature=temperature,
+        top_p=top_p,
+        low=low,
+        high=high,
+        velocity=velocity,
+        swing=swing,
+        sections=changes.sections,
     )
     notes = generate_solo(improviser, bars)
     mid = solo_to_midi(

@@ -21,6 +21,7 @@ class Changes:
     title: str
     tempo: float | None = None
     swing: float | None = None
+    sections: tuple[str, ...] | None = None  # a form-section label per bar, when the tune names its form
 
 
 def add_changes_options(p: argparse.ArgumentParser) -> None:
@@ -31,7 +32,9 @@ def add_changes_options(p: argparse.ArgumentParser) -> None:
         "--changes", metavar="TEXT|FILE", help='a progression, e.g. "Dm7 G7 | Cmaj7 %%", or a file'
     )
     group.add_argument(
-        "--library", metavar="FILE", type=Path,
+        "--library",
+        metavar="FILE",
+        type=Path,
         help="tunes to choose --tune from: an iReal Pro playlist, a JCPC song file/folder, MusicXML",
     )
 
@@ -42,11 +45,20 @@ def add_improviser_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed: same seed, same notes")
     p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0.9)")
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass, 0..1 (default 1)")
-    p.add_argument("--range", dest="range_", metavar="LOW..HIGH", default=None,
-                   help="register, note names or MIDI numbers (default E3..C6)")
+    p.add_argument(
+        "--range",
+        dest="range_",
+        metavar="LOW..HIGH",
+        default=None,
+        help="register, note names or MIDI numbers (default E3..C6)",
+    )
     p.add_argument("--velocity", type=int, default=None, help="base velocity 1..127 (default 90)")
-    p.add_argument("--swing", type=float, default=None,
-                   help="swing 0 (straight) .. 0.5 (triplet) .. 0.75 (dotted); default from the tune")
+    p.add_argument(
+        "--swing",
+        type=float,
+        default=None,
+        help="swing 0 (straight) .. 0.5 (triplet) .. 0.75 (dotted); default from the tune",
+    )
 
 
 def resolve_changes(args: argparse.Namespace) -> Changes:
@@ -75,7 +87,8 @@ def resolve_changes(args: argparse.Namespace) -> Changes:
     else:
         tune = tunes.find_tune(name or tunes.DEFAULT_TUNE, candidates)
     swing = tune.swing if tune.swing is not None else FEEL_SWING.get(tune.feel, 0.0)
-    return Changes(tune.progression, tune.title, float(tune.tempo), swing)
+    sections = tunes.form_sections(tune.form, tune.progression.bar_count)
+    return Changes(tune.progression, tune.title, float(tune.tempo), swing, sections)
 
 
 def parse_pitch(text: str) -> int:

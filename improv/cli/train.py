@@ -68,7 +68,11 @@ def run(args: argparse.Namespace) -> int:
     model, vocab, metrics = train.fit(lines, config)
     wjazzd = any(r.kind == "wjazzd" for r in results)
     train.export(
-        model, vocab, args.out, config=config, metrics=metrics,
+        model,
+        vocab,
+        args.out,
+        config=config,
+        metrics=metrics,
         corpus=[str(p) for p in args.corpus],
         attribution=train.WJAZZD_ATTRIBUTION if wjazzd else None,
     )

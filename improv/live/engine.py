@@ -23,7 +23,7 @@ from typing import IO, Protocol
 from improv.errors import ImprovError, InputError, RuntimeFailure
 from improv.live.clock import Clock
 from improv.live.recorder import Recorder
-from improv.live.scheduler import NOTE_ON, PRIO_CONTROL, PRIO_FIRST, Emitter, Sink, panic_messages
+from improv.live.scheduler import PRIO_CONTROL, PRIO_FIRST, Emitter, Sink, panic_messages
 
 log = logging.getLogger(__name__)
 
@@ -155,7 +155,9 @@ class Engine:
         previous = self._install_signals()
         try:
             self._prefill()
-            self.clock.start(time.perf_counter() + opts.start_delay)
+            # a negative latency offset sends early: start late enough that beat 0 is not late
+            delay = opts.start_delay + max(0.0, -opts.latency_offset_ms / 1000.0)
+            self.clock.start(time.perf_counter() + delay)
             self.emitter.start()
             self._generator.start()
             self._main_loop()
@@ -415,5 +417,5 @@ def note_name(pitch: int) -> str:
     return f"{_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
-__all__ = ["Engine", "EngineOptions", "EngineResult", "NoteSource", "PortWatch", "NOTE_ON",
-           "note_name", "swing_beat"]
+__all__ = ["Engine", "EngineOptions", "EngineResult", "NoteSource", "PortWatch", "note_name",
+           "swing_beat"]

@@ -273,9 +273,7 @@ class Listener:
         cfg = self.config
         return chord_part or cfg.chords_only or (cfg.split is not None and pitch < cfg.split)
 
-    def _note_on(
-        self, channel: int, pitch: int, velocity: int, t: float, chord_part: bool
-    ) -> list[Event]:
+    def _note_on(self, channel: int, pitch: int, velocity: int, t: float, chord_part: bool) -> list[Event]:
         tick = self.to_ticks(t)
         key = (channel, pitch)
         if self._is_chord_key(pitch, chord_part):

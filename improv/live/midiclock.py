@@ -371,10 +371,15 @@ class MidiClock:
         self._pos_budget -= undo
 
     def _spread(self) -> float:
-        """Max - min of the recent phase errors: about one driver period when quantised."""
+        """The 5-95 % range of the recent phase errors: about one driver period when quantised.
+
+        Percentiles, not max - min, so one burst of late ticks does not switch gap counting off.
+        """
         if len(self._errors) < 2:
             return 0.0
-        return max(self._errors) - min(self._errors)
+        ordered = sorted(self._errors)
+        last = len(ordered) - 1
+        return ordered[round(0.95 * last)] - ordered[round(0.05 * last)]
 
     def _gap_aware(self, period: float) -> bool:
         """Whether a long interval can be told from jitter: the spread must be well below a tick."""

@@ -79,9 +79,7 @@ class Cell:
         self.a, self.c = np.array(value[0], dtype=DTYPE), np.array(value[1], dtype=DTYPE)
 
     # -- stepping ----------------------------------------------------------------------------------
-    def step_logits(
-        self, value: int | None, cond: Sequence[int] | np.ndarray | None = None
-    ) -> np.ndarray:
+    def step_logits(self, value: int | None, cond: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
         """Advance one step and return the logits (a buffer reused by the next call: copy to keep).
 
         ``value`` is the previous value's index (None = the start vector of zeros). ``cond`` is either

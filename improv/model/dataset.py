@@ -81,9 +81,7 @@ def windows(
     return np.stack(prevs), np.stack(conds), np.stack(targets), np.stack(weights)
 
 
-def split_by_piece(
-    n: int, val_fraction: float, rng: np.random.Generator
-) -> tuple[list[int], list[int]]:
+def split_by_piece(n: int, val_fraction: float, rng: np.random.Generator) -> tuple[list[int], list[int]]:
     """Train and validation indices of whole pieces (never windows of one piece on both sides)."""
     order = rng.permutation(n)
     n_val = max(1, int(round(n * val_fraction))) if n > 1 and val_fraction > 0 else 0

@@ -120,9 +120,7 @@ def build_step_model(model: keras.Model) -> keras.Model:
     return step
 
 
-def fit(
-    lines: Sequence[Line], config: TrainConfig
-) -> tuple[keras.Model, Vocabulary, dict]:
+def fit(lines: Sequence[Line], config: TrainConfig) -> tuple[keras.Model, Vocabulary, dict]:
     """Encode, split by piece, fit with early stopping; returns the model, vocabulary and metrics."""
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
@@ -143,9 +141,7 @@ def fit(
     x_train, y_train, w_train = _arrays(train_seqs, config, cond_size)
     x_val, y_val, w_val = _arrays(val_seqs, config, cond_size)
     callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True
-        )
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
     ]
     started = time.perf_counter()
     history = model.fit(
@@ -174,10 +170,11 @@ def fit(
         "validation": {"nll": float(val_loss), "accuracy": float(val_acc)},
         "ngram_baseline": {
             "best_order": ngram.order,
-            "nll_by_order": {str(k): v for k, v in ngram_scores.items()},
-            "nll": ngram_scores[ngram.order],
+            "smoothing": ngram.smoothing,
+            "nll_by_model": ngram_scores,
+            "nll": min(ngram_scores.values()),
         },
-        "nll_improvement_over_ngram": 1.0 - float(val_loss) / ngram_scores[ngram.order],
+        "nll_improvement_over_ngram": 1.0 - float(val_loss) / min(ngram_scores.values()),
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
     }
     return model, vocab, metrics

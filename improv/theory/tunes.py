@@ -167,3 +167,22 @@ def find_tune(name: str, tunes: list[Tune] | None = None) -> Tune:
         raise InputError(f"tune name {name!r} is ambiguous: it matches {titles}")
     titles = ", ".join(repr(tune.title) for tune in pool)
     raise InputError(f"no tune called {name!r}; known tunes: {titles}")
+
+
+def form_sections(form: str, bar_count: int) -> tuple[str, ...]:
+    """A section label for every bar of a chorus, from a form like ``"AABA 32"`` or ``"ABAC"``.
+
+    The letters share the chorus evenly (``AABA`` over 32 bars: 8 bars each, labelled A1 A2 B A3). A form
+    with no letters, or letters that do not divide the bars, gives ``"A"`` for every bar.
+    """
+    letters = [ch for ch in (form.split() or [""])[0] if ch.isalpha() and ch.isupper()]
+    if not letters or bar_count % len(letters):
+        return ("A",) * bar_count
+    size = bar_count // len(letters)
+    seen: dict[str, int] = {}
+    labels = []
+    for letter in letters:
+        seen[letter] = seen.get(letter, 0) + 1
+        total = letters.count(letter)
+        labels += [f"{letter}{seen[letter]}" if total > 1 else letter] * size
+    return tuple(labels)
