@@ -184,6 +184,8 @@ class Probe:
 
     name: str = "probe"
     messages: list[tuple[float, tuple[int, ...]]] = field(default_factory=list)
+    # (input index, seconds since that input's first message by rtmidi deltas, message)
+    stamped: list[tuple[int, float, tuple[int, ...]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         import rtmidi
@@ -204,14 +206,22 @@ class Probe:
         return midi_in
 
     def _poll(self) -> None:
+        try:  # a late poll thread should not blur what arrives
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(5))
+        except (AttributeError, OSError):
+            pass
+        clocks = {}
         while not self._stop.is_set():
             got = False
-            for midi_in in list(self._inputs):
+            for index, midi_in in enumerate(list(self._inputs)):
                 item = midi_in.get_message()
                 if item is not None:
                     got = True
+                    # JACK-stamped time: the running sum of rtmidi's deltas on this input
+                    clocks[index] = clocks.get(index, 0.0) + item[1]
                     with self._lock:
                         self.messages.append((time.perf_counter(), tuple(item[0])))
+                        self.stamped.append((index, clocks[index], tuple(item[0])))
             if not got:
                 time.sleep(0.0005)
 

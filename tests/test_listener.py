@@ -178,7 +178,10 @@ def test_chord_channel_and_player_channel_filter() -> None:
 
 def test_cc_map_from_a_device_profile() -> None:
     profile = load_device("generic-keyboard")
-    lis = Listener(at_120, ListenerConfig(cc_map={**profile.cc_map(), 20: "panic", 21: "density"}))
+    profile.cc.update(panic=20, density=21)
+    config = ListenerConfig.from_device(profile, gate=3.0)
+    assert config.channel is None and config.sustain_ends_call and config.gate == 3.0
+    lis = Listener(at_120, config)
     (control,) = lis.feed(cc(1, 127), 0.25)
     assert control == Control("temperature", 1.0, 127, 1, 0, 6)
     (density,) = lis.feed(cc(21, 0), 0.3)

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from improv.errors import InputError
+from improv.live.listener import Listener, ListenerConfig, Phrase
 from improv.live.midi_input import MidiInput, TimeBase
 from improv.live.midiclock import MidiClock
 
@@ -205,6 +206,38 @@ def test_vanished_input_is_reopened_by_name(jack) -> None:
         inp.close()
         out.close_port()
         out.delete()
+
+
+@pytest.mark.jack
+def test_a_played_phrase_reaches_the_listener(jack) -> None:
+    import rtmidi
+
+    name = f"phrase{next(_names)}"
+    inp = MidiInput(rtmidi_jack(), virtual="in", client_name=name)
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"{name}-player")
+    origin = time.perf_counter()
+    listener = Listener(lambda t: (t - origin) / 0.1 * 12, ListenerConfig(gate=2.0))  # 600 BPM
+    try:
+        out.open_port(out.get_ports().index(f"{name}:in"))
+        for pitch in (60, 62, 64, 65):
+            out.send_message([0x90, pitch, 90])
+            out.send_message([0xFE])  # active sensing between notes is dropped
+            time.sleep(0.02)
+            out.send_message([0x80, pitch, 0])
+        phrases = []
+        deadline = time.monotonic() + 5.0
+        while not phrases and time.monotonic() < deadline:
+            inp.wait(0.01)
+            for data, t in inp.drain():
+                phrases += listener.feed(data, t)
+            phrases += listener.poll(time.perf_counter())
+        assert [type(p) for p in phrases] == [Phrase]
+        assert [n.pitch for n in phrases[0].notes] == [60, 62, 64, 65]
+        assert phrases[0].reason == "silence" and inp.ignored == 4
+    finally:
+        out.close_port()
+        out.delete()
+        inp.close()
 
 
 @pytest.mark.jack

@@ -93,8 +93,12 @@ def test_notes_arrive_paired_on_the_grid(jack, probe, tiny_model, tmp_path):
     # the count-in clicks (channel 10) come first and the note-ons sit on the 12-per-beat grid
     clicks = [t for t, m in messages if m[0] == NOTE_ON | 9 and m[2] > 0]
     assert clicks and clicks[0] < notes[0][0]
-    t0 = notes[0][0]
-    for t, _, _ in notes:
+    # times stamped by JACK on the reader input (rtmidi deltas), not by the poll thread
+    with probe._lock:
+        stamped = [(t, m) for i, t, m in probe.stamped if i == 1 and m[0] == NOTE_ON and m[2]]
+    assert len(stamped) == len(notes)
+    t0 = stamped[0][0]
+    for t, _ in stamped:
         ticks = (t - t0) / SPB * 12
         assert abs(ticks - round(ticks)) < 0.3, (t - t0, ticks)
     # what arrived is what the daemon says it sent
@@ -112,6 +116,7 @@ def test_same_seed_same_notes(jack, probe, tiny_model):
     first, _ = _play_bars(jack, probe, tiny_model, 2, "--seed", "11")
     with probe._lock:
         probe.messages.clear()
+        probe.stamped.clear()
     second, _ = _play_bars(jack, probe, tiny_model, 2, "--seed", "11")
 
     def shape(messages):

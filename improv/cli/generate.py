@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from improv.cli.options import (
+    DEFAULT_TEMPERATURE,
     add_changes_options,
     add_improviser_options,
     check_number,
@@ -16,7 +17,6 @@ from improv.cli.options import (
 from improv.errors import InputError
 
 log = logging.getLogger(__name__)
-DEFAULT_TEMPERATURE = 0.9
 
 
 def add_parser(subparsers) -> None:

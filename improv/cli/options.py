@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from improv.errors import InputError
 from improv.theory.progression import Progression, parse_progression
 
+DEFAULT_TEMPERATURE = 0.9
+DEFAULT_RANGE = "E3..C6"
 FEEL_SWING = {"swing": 0.5, "straight": 0.0, "bossa": 0.0, "waltz": 0.4}
 PITCH_NAMES = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 
@@ -43,7 +46,12 @@ def add_improviser_options(p: argparse.ArgumentParser) -> None:
     """--model, --seed, --temperature, --top-p, --range, --velocity, --swing."""
     p.add_argument("--model", metavar="DIR", type=Path, help="model directory (default: the shipped one)")
     p.add_argument("--seed", type=int, default=None, help="random seed: same seed, same notes")
-    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0.9)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=None,
+        help=f"sampling temperature (default {DEFAULT_TEMPERATURE})",
+    )
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass, 0..1 (default 1)")
     p.add_argument(
         "--range",
@@ -91,36 +99,31 @@ def resolve_changes(args: argparse.Namespace) -> Changes:
     return Changes(tune.progression, tune.title, float(tune.tempo), swing, sections)
 
 
-def parse_pitch(text: str) -> int:
+def parse_pitch(text: str, where: str = "--range") -> int:
     """A MIDI number or a note name with octave (C4 = 60): '52', 'E3', 'Bb5', 'F#2'."""
     text = text.strip()
-    if text.lstrip("-").isdigit():
+    match = re.fullmatch(r"([A-Ga-g])([#b]{0,2})(-?\d)", text)
+    if re.fullmatch(r"\d{1,3}", text):
         value = int(text)
+    elif match:
+        letter, accidentals, octave = match.groups()
+        shift = accidentals.count("#") - accidentals.count("b")
+        value = (int(octave) + 1) * 12 + PITCH_NAMES[letter.lower()] + shift
     else:
-        if len(text) < 2 or text[0].lower() not in PITCH_NAMES:
-            raise InputError(f"not a pitch: {text!r} (use a MIDI number or a name like E3, Bb5)")
-        pc = PITCH_NAMES[text[0].lower()]
-        rest = text[1:]
-        while rest and rest[0] in "b#":
-            pc += -1 if rest[0] == "b" else 1
-            rest = rest[1:]
-        try:
-            value = (int(rest) + 1) * 12 + pc
-        except ValueError as exc:
-            raise InputError(f"not a pitch: {text!r} (use a MIDI number or a name like E3, Bb5)") from exc
+        raise InputError(f"{where}: {text!r} is not a pitch (use a MIDI number or a name like E3, F#4, Bb5)")
     if not 0 <= value <= 127:
-        raise InputError(f"pitch {text!r} is outside MIDI 0..127")
+        raise InputError(f"{where}: {text!r} is outside MIDI pitches 0..127")
     return value
 
 
-def parse_range(text: str) -> tuple[int, int]:
+def parse_range(text: str, where: str = "--range") -> tuple[int, int]:
     """'E3..C6' or '52..84' -> (low, high), at least an octave apart."""
-    if ".." not in text:
-        raise InputError(f"--range {text!r}: expected LOW..HIGH, e.g. E3..C6 or 52..84")
-    low_text, high_text = text.split("..", 1)
-    low, high = parse_pitch(low_text), parse_pitch(high_text)
+    parts = text.split("..")
+    if len(parts) != 2:
+        raise InputError(f"{where}: {text!r} is not LOW..HIGH (e.g. E3..C6 or 52..84)")
+    low, high = (parse_pitch(part, where) for part in parts)
     if high - low < 12:
-        raise InputError(f"--range {text!r}: must span at least an octave (low < high)")
+        raise InputError(f"{where}: {text!r} must span at least an octave, low to high")
     return low, high
 
 

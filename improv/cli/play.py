@@ -5,20 +5,21 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from improv import config as cfg
+from improv.cli.options import DEFAULT_RANGE, DEFAULT_TEMPERATURE, Changes, parse_range, resolve_changes
 from improv.errors import InputError
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHANGES = "Dm7 | G7 | Cmaj7 | Cmaj7"
+DEFAULT_TEMPO = 120.0
 DEFAULTS: dict[str, Any] = {
-    "tempo": 120.0, "swing": 0.0, "tune": None, "changes": None, "library": None, "model": None,
-    "seed": None, "temperature": 1.0, "channel": 1, "velocity": None, "range": "E3..C6",
+    "tempo": None, "swing": None, "tune": None, "changes": None, "library": None, "model": None,
+    "seed": None, "temperature": None, "channel": 1, "velocity": None, "range": None,
     "bars": None, "count_in": 0, "latency_offset": 0.0, "clock_out": False, "record": None,
     "port": None, "virtual": None, "api": None, "json_events": None, "lookahead": 1.0,
 }
@@ -63,7 +64,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                             "amount), 0.75 dotted")
     music.add_argument("--tune", metavar="NAME", help="a tune from the library")
     music.add_argument("--changes", metavar="TEXT", help='chord changes, e.g. "Dm7 G7 | Cmaj7 %%"')
-    music.add_argument("--library", metavar="DIR", help="tune library directory for --tune")
+    music.add_argument(
+        "--library", metavar="FILE",
+        help="tunes for --tune: an iReal Pro playlist, a JCPC song file or folder, a MusicXML lead sheet",
+    )
     music.add_argument("--model", metavar="DIR", help="model directory (default: the shipped one)")
     music.add_argument("--seed", type=int, metavar="N", help="random seed (default: random)")
     music.add_argument("--temperature", type=float, metavar="T", help="sampling temperature")
@@ -89,7 +93,12 @@ def run(args: argparse.Namespace) -> int:
     from_file = cfg.load_play_config(args.config) if args.config else {}
     values = cfg.merge(cli, from_file, DEFAULTS)
     opts = validate(values, cli, args.config)
-    progression = _progression(opts)
+    changes = _changes(opts)
+    progression = changes.progression
+    if opts["tempo"] is None:
+        opts["tempo"] = changes.tempo or DEFAULT_TEMPO
+    if opts["swing"] is None:
+        opts["swing"] = changes.swing or 0.0
 
     from improv.live import ports
     from improv.live.engine import Engine, EngineOptions, PortWatch
@@ -99,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     watch = None
     try:
         log.info("playing on %s (%s)", port.label, ports.api_name(api))
-        improviser = _improviser(opts, progression)
+        improviser = _improviser(opts, changes)
         heartbeat = ports.JackHeartbeat() if api == ports.rtmidi.API_UNIX_JACK else None
         watch = PortWatch(port, heartbeat)
         engine = Engine(
@@ -149,7 +158,7 @@ def validate(values: dict[str, Any], cli: dict[str, Any], config_file: str | Non
     opts["velocity"] = number("velocity", 1, 127, int)
     opts["temperature"] = number("temperature", 0.05, 5.0)
     if opts["temperature"] is None:
-        opts["temperature"] = 1.0
+        opts["temperature"] = DEFAULT_TEMPERATURE
     opts["seed"] = number("seed", 0, 2**63 - 1, int)
     opts["bars"] = number("bars", 1, 1_000_000, int)
     opts["count_in"] = number("count_in", 0, 16, int)
@@ -159,8 +168,8 @@ def validate(values: dict[str, Any], cli: dict[str, Any], config_file: str | Non
     if isinstance(swing, bool):
         swing = 0.5 if swing else 0.0
     opts["swing"] = swing
-    opts["swing"] = number("swing", 0.0, 0.9) if swing is not None else 0.0
-    opts["low"], opts["high"] = parse_range(str(values["range"]), where("range"))
+    opts["swing"] = number("swing", 0.0, 0.75) if swing is not None else None
+    opts["low"], opts["high"] = parse_range(str(values["range"] or DEFAULT_RANGE), where("range"))
     opts["clock_out"] = bool(values["clock_out"])
     virtual = values["virtual"]
     if virtual is True:
@@ -182,38 +191,6 @@ def validate(values: dict[str, Any], cli: dict[str, Any], config_file: str | Non
     return opts
 
 
-_NOTE = re.compile(r"^([A-Ga-g])([#b]{0,2})(-?\d)$")
-_STEPS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
-
-
-def parse_pitch(text: str, where: str) -> int:
-    """A MIDI pitch from a number (0..127) or a note name with octave (C4 = 60, F#3, Bb5)."""
-    text = text.strip()
-    if re.fullmatch(r"\d{1,3}", text):
-        pitch = int(text)
-    else:
-        match = _NOTE.match(text)
-        if not match:
-            raise InputError(f"{where}: {text!r} is not a note (use e.g. E3, F#4, Bb5 or 0..127)")
-        letter, accidentals, octave = match.groups()
-        shift = accidentals.count("#") - accidentals.count("b")
-        pitch = (int(octave) + 1) * 12 + _STEPS[letter.lower()] + shift
-    if not 0 <= pitch <= 127:
-        raise InputError(f"{where}: {text!r} is outside MIDI pitches 0..127")
-    return pitch
-
-
-def parse_range(text: str, where: str) -> tuple[int, int]:
-    """``LOW..HIGH`` as two MIDI pitches at least an octave apart."""
-    parts = text.split("..")
-    if len(parts) != 2:
-        raise InputError(f"{where}: {text!r} is not LOW..HIGH (e.g. E3..C6 or 52..84)")
-    low, high = (parse_pitch(part, where) for part in parts)
-    if high - low < 12:
-        raise InputError(f"{where}: {text!r} must span at least an octave, low to high")
-    return low, high
-
-
 def _writable(path: Path, where: str) -> Path:
     if path.is_dir():
         raise InputError(f"{where}: {path} is a directory")
@@ -226,33 +203,24 @@ def _writable(path: Path, where: str) -> Path:
 
 
 # ---------------------------------------------------------------------------------- music
-def _progression(opts: dict):
-    """The progression to play: --tune from the library, --changes, or a ii-V-I."""
-    from improv.theory.progression import parse_progression
-
-    if opts["tune"]:
-        try:
-            from improv.theory.tunes import find_tune
-        except ImportError:
-            raise InputError("--tune: the tune library is not available in this build; "
-                             "use --changes") from None
-        kwargs = {"library": opts["library"]} if opts["library"] else {}
-        tune = find_tune(opts["tune"], **kwargs)
-        return getattr(tune, "progression", tune)
-    return parse_progression(opts["changes"] or DEFAULT_CHANGES, source="--changes")
+def _changes(opts: dict) -> Changes:
+    """What to play over: --tune (from the built-in tunes or --library), --changes, or the default tune."""
+    return resolve_changes(
+        SimpleNamespace(tune=opts["tune"], changes=opts["changes"], library=opts["library"])
+    )
 
 
-def _improviser(opts: dict, progression):
+def _improviser(opts: dict, changes: Changes):
     """The real improviser (imported lazily: the live path never loads TensorFlow)."""
     from improv.generate import build_improviser
 
     kwargs: dict[str, Any] = dict(
         model_dir=opts["model"], seed=opts["seed"], temperature=opts["temperature"],
-        low=opts["low"], high=opts["high"], swing=opts["swing"],
+        low=opts["low"], high=opts["high"], swing=opts["swing"], sections=changes.sections,
     )
     if opts["velocity"] is not None:
         kwargs["velocity"] = opts["velocity"]
-    return build_improviser(progression, **kwargs)
+    return build_improviser(changes.progression, **kwargs)
 
 
 def _chord_symbol(progression, beat: float) -> str:

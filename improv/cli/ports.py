@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from improv.errors import InputError
 from improv.live import ports
@@ -57,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _apis(name: str | None) -> list[str]:
     """The API names to list: the one asked for (option or env), else all compiled in."""
-    import os
-
     source = "--api"
     if not name:
         name = os.environ.get(ports.API_ENV) or None

@@ -24,7 +24,9 @@ import logging
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+from improv.devices import DeviceProfile
 from improv.theory.harmony import NOTE_NAMES
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Note
@@ -177,6 +179,19 @@ class ListenerConfig:
     cc_map: Mapping[int, str] = field(default_factory=dict)  # CC number -> parameter
     grid: Sequence[int] = JAZZ_GRID
     max_phrase_notes: int = 512
+
+    @classmethod
+    def from_device(cls, profile: DeviceProfile, **overrides: Any) -> ListenerConfig:
+        """The settings a device profile implies (channel, gate CC, sustain, CC map), then
+        ``overrides`` (e.g. ``gate=`` from the command line)."""
+        values: dict[str, Any] = {
+            "channel": None if profile.channel is None else profile.channel - 1,
+            "gate_cc": profile.gate_cc,
+            "sustain_ends_call": profile.sustain_ends_call,
+            "cc_map": profile.cc_map(),
+        }
+        values.update(overrides)
+        return cls(**values)
 
 
 class Listener:
