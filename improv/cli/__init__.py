@@ -5,12 +5,19 @@ Errors for users are `ImprovError`s: printed as one line, exit code 2 (usage/inp
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import logging
-import sys
+import os
 
-from improv.errors import ImprovError
+# One BLAS/OpenMP thread: the cell's products are small, and on a 2-core machine a second BLAS thread
+# only competes with the live emitter (realtime.md 1b). Set before anything imports numpy.
+for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+
+from improv.errors import ImprovError  # noqa: E402
 
 # name -> module under improv.cli; each module defines add_parser(subparsers) and run(args) -> int
 COMMANDS = (
@@ -36,12 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=_version())
-    parser.add_argument(
-        "--log-level",
-        default="WARNING",
-        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="logging level (default WARNING)",
-    )
+    _add_log_level(parser, default="WARNING")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         try:
@@ -51,7 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # command not built yet
             raise
         module.add_parser(subparsers)
+    for sub in subparsers.choices.values():
+        _add_log_level(sub, default=argparse.SUPPRESS)  # also accepted after the command
     return parser
+
+
+def _add_log_level(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--log-level",
+        default=default,
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level (default WARNING)",
+    )
 
 
 def _version() -> str:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from improv.corpus.loader import ReadResult, StepChords
 from improv.errors import InputError
-from improv.theory.harmony import NO_CHORD, NOTE_NAMES, Chord, parse_chord
+from improv.theory.harmony import Chord, parse_chord
+from improv.theory.leadsheet import chord_text
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Line, Note
 
@@ -25,37 +26,6 @@ log = logging.getLogger(__name__)
 _M21_FLAT = re.compile(r"(?<![A-Za-z])([A-G])-")
 
 # music21 chord kinds -> a suffix parse_chord reads
-_KIND_SUFFIX = {
-    "major": "",
-    "minor": "m",
-    "augmented": "+",
-    "diminished": "dim",
-    "dominant": "7",
-    "dominant-seventh": "7",
-    "major-seventh": "maj7",
-    "minor-seventh": "m7",
-    "diminished-seventh": "dim7",
-    "augmented-seventh": "7#5",
-    "half-diminished": "m7b5",
-    "half-diminished-seventh": "m7b5",
-    "major-minor": "mMaj7",
-    "minor-major-seventh": "mMaj7",
-    "major-sixth": "6",
-    "minor-sixth": "m6",
-    "dominant-ninth": "9",
-    "major-ninth": "maj9",
-    "minor-ninth": "m9",
-    "dominant-11th": "11",
-    "minor-11th": "m11",
-    "dominant-13th": "13",
-    "major-13th": "maj13",
-    "minor-13th": "m13",
-    "suspended-second": "sus2",
-    "suspended-fourth": "sus4",
-    "power": "5",
-}
-
-
 def _ticks(quarter_length: float | Fraction) -> int:
     return round(Fraction(quarter_length).limit_denominator(10_000) * TICKS_PER_BEAT)
 
@@ -127,46 +97,9 @@ def read_musicxml(path: str | Path) -> ReadResult:
 
 
 def _chord(cs: object, where: str) -> Chord:
-    """The Chord of a music21 ChordSymbol, rebuilt from root, kind, degrees and bass.
-
-    music21 figures spell flats as ``-`` (``B-7``), which chord-symbol dialects read as minor, so
-    the symbol is rebuilt in the spelling `parse_chord` reads; an unknown kind falls back to the
-    figure with its flats respelled.
-    """
-    from music21 import harmony
-
-    if isinstance(cs, harmony.NoChord):
-        return NO_CHORD
-    root = cs.root()  # type: ignore[attr-defined]
-    figure = (getattr(cs, "figure", "") or "").strip()
-    kind = getattr(cs, "chordKind", "") or ""
-    if root is None:
-        raise InputError(f"{where}: chord symbol {figure!r} has no root")
-    suffix = _KIND_SUFFIX.get(kind)
-    if suffix is None:
-        symbol = _M21_FLAT.sub(r"\1b", figure)
-    else:
-        symbol = NOTE_NAMES[root.pitchClass] + suffix + _degrees(cs, suffix)
-        bass = cs.bass()  # type: ignore[attr-defined]
-        if bass is not None and bass.pitchClass != root.pitchClass:
-            symbol += "/" + NOTE_NAMES[bass.pitchClass]
-    return parse_chord(symbol, f"{where} ({figure!r})")
-
-
-def _degrees(cs: object, suffix: str) -> str:
-    """Written alterations and added tensions (``b9``, ``#11``, ``add9``); omissions are ignored."""
-    has_seventh = any(ch.isdigit() and ch != "5" for ch in suffix)
-    text = ""
-    for mod in getattr(cs, "chordStepModifications", []):
-        if mod.modType not in ("add", "alter"):
-            continue
-        semis = int(mod.interval.semitones) if mod.interval is not None else 0
-        accidental = "b" if semis < 0 else "#" if semis > 0 else ""
-        if mod.modType == "add" and not has_seventh and not accidental:
-            text += f"add{mod.degree}"
-        else:
-            text += f"{accidental}{mod.degree}"
-    return text
+    """The Chord of a music21 ChordSymbol (rebuilt from root, kind, degrees and bass: music21 figures
+    spell flats as ``-``, which chord dialects read as minor)."""
+    return parse_chord(chord_text(cs, where), where)
 
 
 def _pickup(part: object) -> int:

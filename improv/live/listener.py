@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from improv.devices import DeviceProfile
-from improv.theory.harmony import NOTE_NAMES
+from improv.theory.harmony import NOTE_NAMES, Chord, parse_chord
+from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Note
 
@@ -262,8 +263,10 @@ class Listener:
         if not self._phrase or self._held or self._sustain or self._last_activity is None:
             return []
         tick = self.to_ticks(now)
-        if tick - self._last_activity >= self.config.gate * TICKS_PER_BEAT:
-            return [self._close("silence", tick)]
+        gate = self.config.gate * TICKS_PER_BEAT
+        if tick - self._last_activity >= gate:
+            # the gate closed when the silence reached ``gate`` beats, not when we looked
+            return [self._close("silence", self._last_activity + gate)]
         return []
 
     def flush(self, t: float) -> list[Event]:
@@ -337,7 +340,7 @@ class Listener:
         self._phrase.clear()
         self._last_activity = None
         start = notes[0].onset if notes else int(round(tick))
-        end = max(int(math.ceil(tick)), start)
+        end = max(int(math.floor(tick + 0.25)), start)  # a little timing jitter does not move it
         log.debug("call ended (%s): %d notes, ticks %d..%d", reason, len(notes), start, end)
         return Phrase(notes, start, end, reason)
 
@@ -363,3 +366,62 @@ class Listener:
             tick = snap(self.to_ticks(t), cfg.grid)
             events.append(Control(param, value / 127.0, value, cc, channel, tick))
         return events
+
+
+# ---------------------------------------------------------------------------------- chord following
+
+
+class ChordFollower:
+    """A progression whose chord the player can override from a tick on (chord following).
+
+    It has the interface the improviser reads (``chord_at``, ``length``, ``beats_per_bar``,
+    ``bar_count``, ``bar_ticks``, ``spans``). An override lasts to the end of the form's chord it
+    replaces, or, when ``sticky`` (no progression given: play over whatever the player comps),
+    until the next override.
+    """
+
+    def __init__(self, base: Progression, *, sticky: bool = False, keep: int = 256) -> None:
+        self.base = base
+        self.sticky = sticky
+        self.keep = keep
+        self._overrides: list[tuple[int, float, Chord]] = []  # (start, until, chord)
+
+    @property
+    def spans(self) -> tuple:
+        return self.base.spans
+
+    @property
+    def length(self) -> int:
+        return self.base.length
+
+    @property
+    def beats_per_bar(self) -> int:
+        return self.base.beats_per_bar
+
+    @property
+    def bar_count(self) -> int:
+        return self.base.bar_count
+
+    @property
+    def bar_ticks(self) -> int:
+        return self.base.bar_ticks
+
+    def override(self, tick: int, symbol: str) -> Chord:
+        """The chord ``symbol`` sounds from ``tick`` on; returns it parsed."""
+        chord = parse_chord(symbol, "the played chord")
+        if self.sticky:
+            until = math.inf
+            self._overrides = [(s, min(u, tick), c) for s, u, c in self._overrides]
+        else:
+            chorus = tick - tick % self.base.length
+            until = chorus + self.base.span_at(tick).end
+        self._overrides.append((tick, until, chord))
+        del self._overrides[: -self.keep]
+        return chord
+
+    def chord_at(self, tick: int) -> Chord:
+        """The played chord covering ``tick`` (the latest), else the form's."""
+        for start, until, chord in reversed(self._overrides):
+            if start <= tick < until:
+                return chord
+        return self.base.chord_at(tick)

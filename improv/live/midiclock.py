@@ -431,3 +431,65 @@ class MidiClock:
         assert t_now is not None
         self._period = slope
         self._t1 = t_now + slope
+
+
+class TransportClock:
+    """The engine's clock (``time_at`` / ``beat_at`` / ``seconds``) backed by a :class:`MidiClock`.
+
+    Beats are quarter notes from the incoming Start. The feeding thread calls :meth:`update` after
+    each message; readers (the emitter, converting beats to times as late as possible) see one
+    consistent snapshot. While stopped, or before a tempo is known, ``time_at`` is +inf (nothing
+    is due) and ``beat_at`` is the frozen song position.
+    """
+
+    def __init__(self, clock: MidiClock, latency_offset_ms: float = 0.0,
+                 default_tempo: float = 120.0) -> None:
+        self.midi = clock
+        self.offset = latency_offset_ms / 1000.0
+        self.started = True
+        self._default_spb = 60.0 / default_tempo
+        self._snap: tuple[bool, float, float, float | None] = (False, -1.0, 0.0, None)
+
+    def update(self) -> None:
+        """Take a new snapshot of the follower (call from the thread that feeds it)."""
+        c = self.midi
+        period = c.period
+        ready = c.running and period is not None and c._n >= 0
+        self._snap = (ready, float(c.tick + 1), c._t1, period)
+
+    @property
+    def running(self) -> bool:
+        return self._snap[0]
+
+    @property
+    def tempo(self) -> float:
+        bpm = self.midi.tempo_bpm
+        return bpm if bpm is not None else 60.0 / self._default_spb
+
+    @property
+    def seconds_per_beat(self) -> float:
+        period = self._snap[3]
+        return period * CLOCKS_PER_BEAT if period else self._default_spb
+
+    def time_at(self, beat: float) -> float:
+        """perf_counter seconds of ``beat`` (+inf while stopped)."""
+        ready, next_tick, t1, period = self._snap
+        if not ready or period is None:
+            return math.inf
+        return t1 + (beat * CLOCKS_PER_BEAT - next_tick) * period + self.offset
+
+    def beat_at(self, t: float | None = None) -> float:
+        """The song position (quarter notes) at perf_counter ``t`` (default now)."""
+        import time
+
+        ready, next_tick, t1, period = self._snap
+        if not ready or period is None:
+            return (next_tick - 1.0) / CLOCKS_PER_BEAT if next_tick > 0 else 0.0
+        now = time.perf_counter() if t is None else t
+        return (next_tick + (now - self.offset - t1) / period) / CLOCKS_PER_BEAT
+
+    def seconds(self, beats: float) -> float:
+        return beats * self.seconds_per_beat
+
+    def start(self, at: float | None = None, beat: float = 0.0) -> None:
+        """The transport, not the engine, starts this clock: a no-op."""
