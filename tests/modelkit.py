@@ -52,3 +52,13 @@ def random_model_dir(path: Path, seed: int = 0, units: int = 16, cond: bool = Tr
 def chord(symbol: str):
     """Shorthand for parse_chord."""
     return parse_chord(symbol)
+
+
+def run_improv(*args: str, timeout: float = 300, check: bool = False):
+    """Run the `improv` command line in a subprocess, as a user would; returns the CompletedProcess."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "improv", *args], capture_output=True, text=True, timeout=timeout, check=check
+    )

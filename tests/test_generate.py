@@ -7,15 +7,13 @@ import sys
 
 import mido
 import pytest
-from modelkit import random_model_dir
+from modelkit import random_model_dir, run_improv
 
 from improv.generate import default_model_dir, load_model
 
 
 def improv(*args: str, check: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "improv", *args], capture_output=True, text=True, timeout=120, check=check
-    )
+    return run_improv(*args, timeout=120, check=check)
 
 
 def test_the_shipped_model_loads_and_carries_its_attribution():

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import mido
 import numpy as np
 import pytest
-from modelkit import scale_line
+from modelkit import run_improv, scale_line
 
 pytestmark = pytest.mark.train
 
@@ -55,31 +53,8 @@ def test_train_command_writes_a_model_directory_that_generates(tmp_path):
         files.append(tmp_path / f"piece{i}.mid")
         write_midi(files[-1], scale_line(f"piece{i}", bars=16, seed=i))
     out = tmp_path / "model"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "improv",
-            "train",
-            "--corpus",
-            *map(str, files),
-            "--out",
-            str(out),
-            "--epochs",
-            "2",
-            "--units",
-            "8",
-            "--window",
-            "16",
-            "--val-split",
-            "0.25",
-            "--min-count",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    args = ["--epochs", "2", "--units", "8", "--window", "16", "--val-split", "0.25", "--min-count", "1"]
+    result = run_improv("train", "--corpus", *map(str, files), "--out", str(out), *args)
     assert result.returncode == 0, result.stderr[-2000:]
     assert {p.name for p in out.iterdir()} >= {"model.keras", "cell.npz", "vocab.json", "card.json"}
     card = json.loads((out / "card.json").read_text())
@@ -90,43 +65,11 @@ def test_train_command_writes_a_model_directory_that_generates(tmp_path):
     assert card["command"].startswith("improv train") or "train" in card["command"]
     with np.load(out / "cell.npz") as w:
         assert w["recurrent"].shape == (8, 32)
-    gen = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "improv",
-            "generate",
-            "--out",
-            str(tmp_path / "s.mid"),
-            "--model",
-            str(out),
-            "--bars",
-            "4",
-            "--seed",
-            "1",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    gen = run_improv("generate", "--out", str(tmp_path / "s.mid"), "--model", str(out), "--bars", "4")
     assert gen.returncode == 0, gen.stderr
 
 
 def test_train_refuses_a_corpus_with_one_piece(tmp_path):
     write_midi(tmp_path / "one.mid", scale_line(bars=4))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "improv",
-            "train",
-            "--corpus",
-            str(tmp_path / "one.mid"),
-            "--out",
-            str(tmp_path / "m"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_improv("train", "--corpus", str(tmp_path / "one.mid"), "--out", str(tmp_path / "m"))
     assert result.returncode == 2 and "at least two pieces" in result.stderr

@@ -11,19 +11,40 @@ from __future__ import annotations
 import json
 import logging
 import math
+import queue
 import signal
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from improv.errors import ImprovError, InputError, RuntimeFailure
 from improv.live.clock import Clock
-from improv.live.recorder import Recorder
-from improv.live.scheduler import PRIO_CONTROL, PRIO_FIRST, Emitter, Sink, panic_messages
+from improv.live.listener import ChordChange, Control, Listener, Phrase
+from improv.live.midiclock import MidiClock, TransportClock
+from improv.live.scheduler import (
+    PRIO_CONTROL,
+    PRIO_FIRST,
+    PRIO_OFF,
+    PRIO_ON,
+    Emitter,
+    Sink,
+    panic_messages,
+)
+from improv.live.session import (
+    Performer,
+    PlayedNote,
+    SessionLog,
+    answer_length,
+    answer_start,
+    param_value,
+    write_midi,
+)
+from improv.theory.timing import TICKS_PER_BEAT
 
 log = logging.getLogger(__name__)
 
@@ -97,31 +118,74 @@ def swing_beat(beat: float) -> float:
     return whole + 2.0 / 3.0 + (frac - 0.5) * (2.0 / 3.0)
 
 
-class Engine:
-    """Plays a note source on a sink until ``bars`` are done, the source ends or a stop signal."""
+@dataclass
+class InputSource:
+    """One MIDI input the engine reads: ``drain(limit) -> [(bytes, perf_counter seconds)]``.
 
-    def __init__(self, notes: Iterable[TimedNoteLike], sink: Sink, options: EngineOptions,
-                 *, chord_at: Callable[[float], str] | None = None,
-                 watch: PortWatch | None = None) -> None:
+    ``role`` is "player" (phrases, controls, passthrough), "chords" (chord following only) or
+    "clock" (transport only); ``clock`` True also feeds its system messages to the clock follower.
+    """
+
+    port: Any
+    role: str = "player"
+    clock: bool = False
+
+
+@dataclass
+class Listening:
+    """What the engine listens to, and how."""
+
+    sources: list[InputSource]
+    listener: Listener
+    chord_listener: Listener | None = None
+    midiclock: MidiClock | None = None  # follow this clock (from a source with clock=True)
+    passthrough: bool = False
+    trade_guard: float = 0.06  # s before the end of the player's turn when it is handed over
+    poll_interval: float = 0.001
+
+
+class Engine:
+    """Plays a note source on a sink until ``bars`` are done, the source ends or a stop signal.
+
+    The source is any iterator of timed notes, or a :class:`Performer` (it may have nothing to
+    play for a while; it gets the listening events through a queue the generator thread drains).
+    """
+
+    def __init__(self, notes: Iterable[TimedNoteLike] | Performer, sink: Sink,
+                 options: EngineOptions, *, chord_at: Callable[[float], str] | None = None,
+                 watch: PortWatch | None = None, listening: Listening | None = None,
+                 session_log: SessionLog | None = None) -> None:
         self.options = options
         self.sink = sink
         self.chord_at = chord_at
         self.watch = watch
-        self.clock = Clock(options.tempo, options.latency_offset_ms)
-        keep = options.json_events is not None or options.record is not None
-        self.emitter = Emitter(sink, self.clock, channels=(options.channel,), keep_events=keep,
-                               realtime=options.realtime, on_error=self._failed)
+        self.listening = listening
+        self.session_log = session_log
+        follow = listening is not None and listening.midiclock is not None
+        if follow:
+            self.clock: Clock | TransportClock = TransportClock(
+                listening.midiclock, options.latency_offset_ms, options.tempo)
+        else:
+            self.clock = Clock(options.tempo, options.latency_offset_ms)
+        self._keep = options.json_events is not None
+        self.emitter = self._new_emitter((options.channel,))
         if options.clock_out:
             self.emitter.stop_messages = [(CLOCK_STOP,)]
-        self.recorder = Recorder(options.record, options.tempo) if options.record else None
-        self._notes = iter(notes)
+        self._retired: list = []  # stats of emitters replaced by a transport stop or a panic
+        self.performer = notes if isinstance(notes, Performer) else None
+        self._notes = iter(()) if self.performer is not None else iter(notes)
         self._pending: TimedNoteLike | None = None
-        self._offset = float(options.count_in * options.beats_per_bar)
+        self._taken = 0  # notes taken from the source (queued, skipped or pending)
+        self._played: dict[int, PlayedNote] = {}  # note index -> as queued (record, replay)
+        self._player: list[tuple[float, tuple[int, ...]]] = []  # the player's messages (record)
+        self._offset = 0.0 if follow else float(options.count_in * options.beats_per_bar)
         self._end = (self._offset + options.bars * options.beats_per_bar
                      if options.bars is not None else None)
         self._next_tick = 0  # next MIDI clock tick (24 per beat) to queue
         self._source_done = False
+        self._paused = follow  # following a clock: wait for Start / Continue
         self._stop = threading.Event()
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._reason = ""
         self._error: BaseException | None = None
         self._stop_time: float | None = None
@@ -129,9 +193,25 @@ class Engine:
         self.rests = 0
         self.step_ms = 0.0
         self.max_step_ms = 0.0
+        self.params: list[dict] = []  # parameter changes applied (also in the JSON events)
+        self.phrases = 0
         self._json: IO[str] | None = None
+        self._json_extra: deque = deque()
         self._generator = threading.Thread(target=self._generate, name="improv-generator",
                                            daemon=True)
+        self._listener_thread = threading.Thread(target=self._listen, name="improv-listen",
+                                                 daemon=True)
+        # listen-thread state
+        self._mode = self.performer.settings.mode if self.performer is not None else "solo"
+        self._turn_notes: list = []
+        self._turns_done: set[int] = set()
+        self._turns_started: set[int] = set()
+        self._stalled = False
+        self._thru_held: set[tuple[int, int]] = set()
+
+    def _new_emitter(self, channels: Iterable[int]) -> Emitter:
+        return Emitter(self.sink, self.clock, channels=channels, keep_events=self._keep,
+                       realtime=self.options.realtime, on_error=self._failed)
 
     # ------------------------------------------------------------------------------ public
     def request_stop(self, reason: str = "stop") -> None:
@@ -140,7 +220,12 @@ class Engine:
             self._reason = reason
             self._stop_time = time.perf_counter()
         self._stop.set()
+        self._inbox.put(None)
         self.emitter.stop()  # the emitter thread panics at once; the main loop catches up
+
+    def post(self, event: dict) -> None:
+        """Hand an event to the generator thread (the performer's owner); thread-safe."""
+        self._inbox.put(("event", event))
 
     def run(self) -> EngineResult:
         """Play until done; always silences the output. Raises RuntimeFailure on a failure."""
@@ -154,11 +239,14 @@ class Engine:
         sys.setswitchinterval(0.001)
         previous = self._install_signals()
         try:
-            self._prefill()
-            # a negative latency offset sends early: start late enough that beat 0 is not late
-            delay = opts.start_delay + max(0.0, -opts.latency_offset_ms / 1000.0)
-            self.clock.start(time.perf_counter() + delay)
-            self.emitter.start()
+            if not self._paused:
+                self._prefill()
+                # a negative latency offset sends early: start late enough that beat 0 is not late
+                delay = opts.start_delay + max(0.0, -opts.latency_offset_ms / 1000.0)
+                self.clock.start(time.perf_counter() + delay)
+                self.emitter.start()
+            if self.listening is not None:
+                self._listener_thread.start()
             self._generator.start()
             self._main_loop()
         except BaseException as exc:  # whatever happens, the panic below runs
@@ -186,17 +274,123 @@ class Engine:
         self._fill(opts.lookahead, check_late=False)
 
     def _generate(self) -> None:
-        """The generator thread: keep the queue ``lookahead`` beats ahead of the clock."""
+        """The generator thread: apply what was heard, keep the queue ``lookahead`` beats ahead."""
         opts = self.options
-        period = min(0.02, self.clock.seconds(opts.lookahead) / 4)
         try:
             while not self._stop.is_set():
-                horizon = self.clock.beat_at() + opts.lookahead
-                if self._fill(horizon, check_late=True):
-                    return
-                self._stop.wait(period)
+                if not self._paused:
+                    horizon = self.clock.beat_at() + opts.lookahead
+                    if self._fill(horizon, check_late=True):
+                        return
+                period = min(0.02, self.clock.seconds(opts.lookahead) / 4)
+                try:
+                    item = self._inbox.get(timeout=period)
+                except queue.Empty:
+                    continue
+                while item is not None:
+                    self._handle(item)
+                    try:
+                        item = self._inbox.get_nowait()
+                    except queue.Empty:
+                        item = None
         except BaseException as exc:
             self._failed(exc)
+
+    def _handle(self, item: tuple) -> None:
+        """One inbox item, in the generator thread."""
+        kind = item[0]
+        perf = self.performer
+        if kind == "event":
+            event = item[1]
+            if event.get("type") == "param" and event.get("param") == "panic":
+                self._silence(start=not self._paused)
+                return
+            if perf is None:
+                return
+            if self.session_log is not None:
+                self.session_log.event(perf.steps, event)
+            perf.apply(event)
+        elif kind == "transport":
+            self._transport(item[1], item[2])
+
+    def _transport(self, kind: str, clock_tick: int) -> None:
+        """Start / Continue / Stop / Song Position from the followed clock."""
+        if kind in ("stop", "stall"):
+            if not self._paused:
+                self._silence(start=False)
+                self._paused = True
+            return
+        if kind == "position" and self._paused:
+            return  # Continue will start there
+        # start, continue, position while running, resume after a stall: play from the position
+        beat = max(0, clock_tick) / 24.0
+        tick = int(math.ceil(beat * TICKS_PER_BEAT))
+        self._silence(start=True)
+        if self.performer is not None:
+            self.post_jump(tick)
+        self._next_tick = int(math.ceil(beat * 24))
+        self._paused = False
+
+    def post_jump(self, tick: int) -> None:
+        """Jump the performer (generator thread only): logged like every event."""
+        event = {"type": "jump", "tick": int(tick)}
+        if self.session_log is not None:
+            self.session_log.event(self.performer.steps, event)
+        self.performer.apply(event)
+
+    def _silence(self, *, start: bool) -> None:
+        """Note-offs for everything sounding and drop what is queued (a panic), then go on with a
+        fresh emitter (started when ``start``). Generator thread only."""
+        old = self.emitter
+        new = self._new_emitter(old.channels)
+        new.events = old.events
+        self.emitter = new
+        old.stop()
+        if not old.join(timeout=1.0) or old._thread.ident is None:
+            old.panic()
+        self._retired.append(old.stats)
+        now = self.clock.beat_at() - self._offset
+        self._forget_after(now)
+        if self._pending is not None:
+            self._skip(self._taken - 1, "silenced")
+            self._pending = None
+        if start:
+            new.start()
+
+    def _forget_after(self, beat: float) -> None:
+        """Notes queued but cut by a panic: drop (or shorten) them in the record and the log."""
+        for index in sorted(self._played)[-64:]:
+            note = self._played[index]
+            if note.offset <= beat:
+                continue
+            if note.onset >= beat:
+                del self._played[index]
+                self._skip(index, "silenced")
+            else:
+                self._played[index] = PlayedNote(note.onset, beat, note.channel, note.pitch,
+                                                 note.velocity)
+                if self.session_log is not None:
+                    self.session_log.write({"type": "cut", "note": index,
+                                            "offset": round(beat, 6)})
+
+    def _skip(self, index: int, why: str) -> None:
+        if self.session_log is not None:
+            self.session_log.skip(index, why)
+
+    def _take(self) -> TimedNoteLike | None:
+        """The next note from the source; None when it ended (or the performer waits)."""
+        t0 = time.perf_counter()
+        if self.performer is not None:
+            note = self.performer.next_note()
+        else:
+            note = next(self._notes, None)
+            if note is None:
+                self._source_done = True
+        self.step_ms = (time.perf_counter() - t0) * 1000.0
+        self.max_step_ms = max(self.max_step_ms, self.step_ms)
+        if note is not None:
+            self._taken += 1
+        return note
 
     def _fill(self, horizon: float, *, check_late: bool) -> bool:
         """Queue notes and clock ticks starting before ``horizon``; True when all is queued."""
@@ -206,12 +400,8 @@ class Engine:
             horizon = min(horizon, end)
         while not self._source_done and not self._stop.is_set():
             if self._pending is None:
-                t0 = time.perf_counter()
-                note = next(self._notes, None)
-                self.step_ms = (time.perf_counter() - t0) * 1000.0
-                self.max_step_ms = max(self.max_step_ms, self.step_ms)
+                note = self._take()
                 if note is None:
-                    self._source_done = True
                     break
                 self._pending = note
             note = self._pending
@@ -223,16 +413,20 @@ class Engine:
             if onset >= horizon:
                 break
             self._pending = None
+            index = self._taken - 1
             if check_late and clock.time_at(onset) < time.perf_counter() + 0.001:
                 self.rests += 1  # too late to play on time: a rest instead of a late burst
+                self._skip(index, "late")
                 continue
             stop = note.onset + note.duration
             offset = (swing_beat(stop) if opts.swing else stop) + self._offset
             if end is not None:
                 offset = min(offset, end)
             velocity = opts.velocity if opts.velocity is not None else note.velocity
-            emitter.push_note(onset, offset, opts.channel, int(note.pitch),
-                              max(1, min(127, int(velocity))))
+            velocity = max(1, min(127, int(velocity)))
+            emitter.push_note(onset, offset, opts.channel, int(note.pitch), velocity)
+            self._played[index] = PlayedNote(onset - self._offset, offset - self._offset,
+                                             opts.channel, int(note.pitch), velocity)
             self.notes_queued += 1
         if opts.clock_out:
             last = horizon if end is None else min(horizon, end)
@@ -253,6 +447,174 @@ class Engine:
             self._error = exc
         self.request_stop("error")
 
+    # ------------------------------------------------------------------------------ listening
+    def _listen(self) -> None:
+        """The listen thread: read the inputs, feed the listener and the clock, post events."""
+        lis = self.listening
+        try:
+            while not self._stop.is_set():
+                got = False
+                for source in lis.sources:
+                    for data, t in source.port.drain(256):
+                        got = True
+                        self._on_message(source, data, t)
+                now = time.perf_counter()
+                self._events(lis.listener.poll(now), now)
+                self._check_turn(now)
+                self._check_clock(now)
+                if not got:
+                    time.sleep(lis.poll_interval)
+        except BaseException as exc:
+            self._failed(exc)
+
+    def _on_message(self, source: InputSource, data: bytes, t: float) -> None:
+        if not data:
+            return
+        lis = self.listening
+        if data[0] >= 0xF0:
+            if source.clock and lis.midiclock is not None:
+                lis.midiclock.feed(data, t)
+                self.clock.update()
+                self._clock_events(t)
+            return
+        if source.role == "clock":
+            return
+        if source.role == "chords":
+            if lis.chord_listener is not None:
+                self._events(lis.chord_listener.feed(data, t), t)
+            return
+        beat = self.clock.beat_at(t) - self._offset
+        message = tuple(data)
+        self._player.append((beat, message))
+        if self.session_log is not None:
+            self.session_log.input(beat, message)
+        if lis.passthrough:
+            self._thru(message)
+        self._events(lis.listener.feed(data, t), t)
+
+    def _to_ticks(self, t: float) -> float:
+        return (self.clock.beat_at(t) - self._offset) * TICKS_PER_BEAT
+
+    def _events(self, events: list, t: float) -> None:
+        for event in events:
+            if isinstance(event, Phrase):
+                self._phrase(event, t)
+            elif isinstance(event, ChordChange):
+                self.post({"type": "chord", "tick": int(event.tick), "symbol": event.symbol})
+            elif isinstance(event, Control):
+                self._control(event, t)
+
+    def _phrase(self, phrase: Phrase, t: float) -> None:
+        notes = [[n.onset, n.duration, n.pitch, n.velocity] for n in phrase.notes]
+        if self._mode == "trade":
+            self._turn_notes.extend(notes)
+            return
+        if not notes:
+            return
+        self.phrases += 1
+        perf = self.performer
+        start = answer_start(phrase.end)
+        now = time.perf_counter()
+        while self.clock.time_at(start / TICKS_PER_BEAT + self._offset) < now + 0.004:
+            start += 3  # the slot must still be ahead of us
+        bpb = self.options.beats_per_bar
+        bars = perf.settings.response_bars if perf is not None else None
+        length = answer_length(phrase.end - phrase.start, bars, bpb)
+        log.info("call ended (%s): %d notes; answer at tick %d for %d ticks", phrase.reason,
+                 len(notes), start, length)
+        self.post({"type": "phrase", "notes": notes, "start": phrase.start, "end": phrase.end,
+                   "reason": phrase.reason, "answer": start, "length": length})
+
+    def _control(self, control: Control, t: float) -> None:
+        perf = self.performer
+        low, high = (perf.imp.register.low, perf.imp.register.high) if perf else (52, 84)
+        value = param_value(control.param, control.value, low, high)
+        if control.param == "gate":
+            return  # the listener ended the call already
+        if control.param == "mode":
+            self._mode = value
+        event = {"type": "param", "param": control.param, "value": value, "raw": control.raw}
+        self.post(event)
+        record = {"t": round(t, 6), "type": "param", "param": control.param, "value": value,
+                  "cc": control.cc, "raw": control.raw,
+                  "beat": round(self.clock.beat_at(t) - self._offset, 6)}
+        self.params.append(record)
+        self._json_extra.append(record)
+        log.info("%s = %s (CC%d %d)", control.param, value, control.cc, control.raw)
+
+    def _check_turn(self, now: float) -> None:
+        """Trading: hand the player's turn over just before it ends; forget what came before."""
+        perf = self.performer
+        if self._mode != "trade" or perf is None or self._paused:
+            return
+        tick = self._to_ticks(now)
+        block_ticks = perf.block_ticks
+        block = int(tick // block_ticks)
+        if block % 2 == 0:
+            return
+        if block not in self._turns_started:
+            self._turns_started.add(block)
+            self.listening.listener.flush(now)  # notes before the turn are not the call
+            self._turn_notes = []
+        guard = self.listening.trade_guard / self.clock.seconds_per_beat * TICKS_PER_BEAT
+        if block in self._turns_done or tick < (block + 1) * block_ticks - guard:
+            return
+        self._turns_done.add(block)
+        for phrase in self.listening.listener.flush(now):
+            self._turn_notes.extend([n.onset, n.duration, n.pitch, n.velocity]
+                                    for n in phrase.notes)
+        first = block * block_ticks - 3
+        notes = sorted(n for n in self._turn_notes if n[0] >= first)
+        self._turn_notes = []
+        self.phrases += 1
+        self.post({"type": "turn", "block": block, "notes": notes})
+
+    def _clock_events(self, t: float) -> None:
+        midiclock = self.listening.midiclock
+        for event in midiclock.drain_events():
+            if event.kind in ("start", "continue", "stop", "position"):
+                log.info("clock %s at song position %d", event.kind, event.tick)
+                self._inbox.put(("transport", event.kind, event.tick))
+            else:
+                log.info("clock %s (tempo %.1f BPM)", event.kind, midiclock.tempo_bpm or 0.0)
+        if self._stalled and midiclock.running:
+            self._stalled = False
+            log.warning("the MIDI clock is back; resuming at song position %d", midiclock.tick)
+            self._inbox.put(("transport", "resume", midiclock.tick + 1))
+
+    def _check_clock(self, now: float) -> None:
+        midiclock = None if self.listening is None else self.listening.midiclock
+        if midiclock is None or not midiclock.running or self._stalled:
+            return
+        if midiclock.period is not None and midiclock.is_stale(now):
+            self._stalled = True
+            log.warning("the MIDI clock stopped arriving (no Stop): silent until it returns")
+            self._inbox.put(("transport", "stall", midiclock.tick + 1))
+
+    def _thru(self, message: tuple[int, ...]) -> None:
+        """Echo the player to the output, through the emitter's note bookkeeping."""
+        status = message[0] & 0xF0
+        channel = message[0] & 0x0F
+        if len(message) < 3 and status in (0x80, 0x90, 0xA0, 0xB0, 0xE0):
+            return
+        emitter = self.emitter
+        if self._paused or not emitter._thread.is_alive():
+            self.sink.send(message)
+            key = (channel, message[1])
+            if status == 0x90 and message[2] > 0:
+                self._thru_held.add(key)
+            elif status in (0x80, 0x90):
+                self._thru_held.discard(key)
+            return
+        emitter.channels.add(channel)
+        beat = self.clock.beat_at()
+        if status == 0x90 and message[2] > 0:
+            emitter.push(beat, message, PRIO_ON)
+        elif status in (0x80, 0x90):
+            emitter.push(beat, (0x80 | channel, message[1], 0), PRIO_OFF)
+        else:
+            emitter.push(beat, message, PRIO_CONTROL)
+
     # ------------------------------------------------------------------------------ main loop
     def _main_loop(self) -> None:
         opts = self.options
@@ -260,7 +622,8 @@ class Engine:
         last_bar = -1
         next_watch = 0.0
         while not self._stop.is_set():
-            if self.emitter.done.wait(0.1):
+            emitter = self.emitter
+            if emitter.done.wait(0.1) and emitter is self.emitter:
                 self.request_stop("bars" if self._end is not None else "source ended")
                 break
             self._flush_events()
@@ -275,7 +638,7 @@ class Engine:
                 sys.stderr.flush()
             else:
                 bar = math.floor(beat / opts.beats_per_bar)
-                if bar != last_bar and beat >= 0:
+                if bar != last_bar and beat >= 0 and not self._paused:
                     last_bar = bar
                     log.info("%s", self.status_text(beat))
         if tty:
@@ -285,7 +648,9 @@ class Engine:
     def status_text(self, beat: float) -> str:
         """bar:beat, chord, last note, step time, late/dropped/rest counts."""
         bpb = self.options.beats_per_bar
-        if beat < 0:
+        if self._paused:
+            where = "stopped"
+        elif beat < 0:
             where = f"count-in {int(math.floor(beat + self._offset)) % bpb + 1}"
         else:
             where = f"{int(beat // bpb) + 1}:{int(beat % bpb) + 1}"
@@ -297,11 +662,15 @@ class Engine:
                 f"late {stats.late}  dropped {stats.dropped}  rests {self.rests}")
 
     def _flush_events(self) -> None:
-        """Move sent messages from the emitter to the JSON-lines file and the recorder."""
+        """Move sent messages from the emitter to the JSON-lines file."""
         events = self.emitter.events
+        out, clock = self._json, self.clock
+        while self._json_extra:
+            record = self._json_extra.popleft()
+            if out is not None:
+                out.write(json.dumps(record) + "\n")
         if events is None:
             return
-        out, rec, clock = self._json, self.recorder, self.clock
         while events:
             due, sent, beat, message = events.popleft()
             if beat is None:
@@ -310,29 +679,39 @@ class Engine:
                 record = {"t": round(sent, 6), "scheduled": None if due is None else round(due, 6),
                           "beat": round(beat - self._offset, 6), "msg": list(message)}
                 out.write(json.dumps(record) + "\n")
-            if rec is not None and beat >= self._offset:  # the count-in is not recorded
-                rec.add(beat - self._offset, message)
 
     # ------------------------------------------------------------------------------ shutdown
     def _shutdown(self) -> None:
-        """Stop the generator, let the emitter panic, close the port, write the files."""
+        """Stop the threads, let the emitter panic, close the port, write the files."""
         self._stop.set()
+        self._inbox.put(None)
+        if self._listener_thread.ident is not None:
+            self._listener_thread.join(timeout=1.0)
+        if self._generator.ident is not None:
+            self._generator.join(timeout=1.0)
         self.emitter.stop()
         if self.emitter.join(timeout=3.0):
             self.emitter.panic()  # no-op when the emitter thread already did it
         else:
             log.error("the emitter did not stop in time; sending the panic from the main thread")
             self._panic_direct()
-        if self._generator.ident is not None:
-            self._generator.join(timeout=1.0)
+        for channel, pitch in sorted(self._thru_held):
+            self.sink.send((0x80 | channel, pitch, 0))
         close = getattr(self.sink, "close", None)
         if close is not None:
             close()
         self._flush_events()
         if self._json is not None:
             self._json.close()
-        if self.recorder is not None:
-            self.recorder.write()
+        if self.session_log is not None:
+            taken = self._taken - (1 if self._pending is not None else 0)
+            self.session_log.close(notes=taken, reason=self._reason or "stop")
+        if self.options.record is not None:
+            notes = [self._played[k] for k in sorted(self._played)]
+            write_midi(self.options.record, self._player, notes, tempo=self.options.tempo,
+                       beats_per_bar=self.options.beats_per_bar)
+            log.info("recorded %d notes and %d player messages to %s", len(notes),
+                     len(self._player), self.options.record)
 
     def _panic_direct(self) -> None:
         for message in panic_messages(list(self.emitter.active), self.emitter.channels):
@@ -361,12 +740,13 @@ class Engine:
             signal.signal(signum, handler)
 
     def _result(self) -> EngineResult:
-        stats = self.emitter.stats
+        all_stats = [*self._retired, self.emitter.stats]
         error = self._error
         result = EngineResult(
-            reason=self._reason or "stop", notes=self.notes_queued, sent=stats.sent,
-            late=stats.late, dropped=stats.dropped, rests_for_lateness=self.rests,
-            max_late_ms=stats.max_late_ms, max_step_ms=self.max_step_ms,
+            reason=self._reason or "stop", notes=self.notes_queued,
+            sent=sum(s.sent for s in all_stats), late=sum(s.late for s in all_stats),
+            dropped=sum(s.dropped for s in all_stats), rests_for_lateness=self.rests,
+            max_late_ms=max(s.max_late_ms for s in all_stats), max_step_ms=self.max_step_ms,
             realtime=self.emitter.is_realtime, start_time=self.clock.time_at(0.0),
             first_note_time=self.emitter.first_note_time, stop_time=self._stop_time)
         if error is not None:
@@ -417,5 +797,6 @@ def note_name(pitch: int) -> str:
     return f"{_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
-__all__ = ["Engine", "EngineOptions", "EngineResult", "NoteSource", "PortWatch", "note_name",
+__all__ = ["Engine", "EngineOptions", "EngineResult", "InputSource", "Listening", "NoteSource",
+           "PortWatch", "note_name",
            "swing_beat"]
