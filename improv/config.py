@@ -37,8 +37,22 @@ PLAY_KEYS: dict[str, tuple[type, ...]] = {
     "api": (str,),
     "json_events": (str,),
     "lookahead": (int, float),
+    "input": (str,),
+    "virtual_input": (str, bool),
+    "input_channel": (int,),
+    "passthrough": (bool,),
+    "mode": (str,),
+    "gate": (int, float),
+    "response_bars": (int,),
+    "reseed_weight": (int, float),
+    "chords_from": (str,),
+    "split": (str, int),
+    "chords_channel": (int,),
+    "clock": (str,),
+    "device": (str,),
+    "session_log": (str,),
 }
-PATH_KEYS = ("library", "model", "record", "json_events")
+PATH_KEYS = ("library", "model", "record", "json_events", "session_log")
 _TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}
 
 

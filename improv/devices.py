@@ -49,6 +49,7 @@ PARAMETERS = (
     "mode",
     "reseed_weight",
     "panic",
+    "gate",  # ends a call (the same as gate_cc)
 )
 PLATFORMS = ("linux", "darwin", "windows")
 APIS = ("alsa", "jack", "coremidi", "winmm")

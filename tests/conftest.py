@@ -309,3 +309,17 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
              recurrent=rng.normal(0, 0.3, (units, 4 * units)), bias=np.zeros(4 * units),
              dense_w=rng.normal(0, 0.5, (units, n)), dense_b=np.zeros(n))
     return out
+
+
+# ------------------------------------------------------------------------------------ listening
+@pytest.fixture(scope="session", autouse=True)
+def _session_logs_in_tmp(tmp_path_factory: pytest.TempPathFactory):
+    """`improv play` writes a session log every time: keep the tests' logs out of ~/.cache."""
+    if os.environ.get("IMPROV_CACHE"):
+        yield
+        return
+    os.environ["IMPROV_CACHE"] = str(tmp_path_factory.mktemp("improv-cache"))
+    try:
+        yield
+    finally:
+        os.environ.pop("IMPROV_CACHE", None)

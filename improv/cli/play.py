@@ -5,29 +5,48 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 from improv import config as cfg
-from improv.cli.options import DEFAULT_RANGE, DEFAULT_TEMPERATURE, Changes, parse_range, resolve_changes
+from improv.cli.options import (
+    DEFAULT_RANGE,
+    DEFAULT_TEMPERATURE,
+    Changes,
+    parse_pitch,
+    parse_range,
+    resolve_changes,
+)
 from improv.errors import InputError
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TEMPO = 120.0
+# 0.7: the call steers the answer (its contour, register and rhythm come through in the state)
+# while 30 % of the improviser's own line survives, so an answer is a reply, not an echo, and
+# the solo keeps one thread through the whole session. 1.0 makes answers imitations.
+DEFAULT_RESEED_WEIGHT = 0.7
 DEFAULTS: dict[str, Any] = {
     "tempo": None, "swing": None, "tune": None, "changes": None, "library": None, "model": None,
     "seed": None, "temperature": None, "channel": 1, "velocity": None, "range": None,
     "bars": None, "count_in": 0, "latency_offset": 0.0, "clock_out": False, "record": None,
     "port": None, "virtual": None, "api": None, "json_events": None, "lookahead": 1.0,
+    "input": None, "virtual_input": None, "input_channel": None, "passthrough": False,
+    "mode": "solo", "gate": 2.0, "response_bars": None, "reseed_weight": DEFAULT_RESEED_WEIGHT,
+    "chords_from": None, "split": None, "chords_channel": None, "clock": None, "device": None,
+    "session_log": None,
 }
 
 EPILOG = """examples:
   improv play --virtual --changes "Dm7 | G7 | Cmaj7 | %" --tempo 140
   improv play --port "IAC Bus" --tune "Autumn Leaves" --swing --bars 32 --record solo.mid
   improv play --api jack --virtual improv --config configs/default.toml --seed 7
+  improv play --input keystation --mode respond --gate 1.5 --passthrough
+  improv play --device daw-clock --clock input --mode trade 4 --tune "Blue Bossa"
+  improv play --input "MPK" --chords-from "MPK" --split C4 --device generic-keyboard
 
 Stop with Ctrl-C (or SIGTERM): every sounding note gets its note-off, then All Notes Off and All
 Sound Off are sent. Options can live in a TOML file (--config, see configs/default.toml); the
@@ -80,7 +99,42 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                          help="how far generation runs ahead of playback (default 1 beat)")
     session.add_argument("--record", metavar="FILE.mid", help="also write what was played")
     session.add_argument("--json-events", metavar="FILE",
-                         help="one JSON line per message sent (scheduled and actual time)")
+                         help="one JSON line per message sent (scheduled and actual time) and "
+                              "per parameter changed by a controller")
+    session.add_argument("--session-log", metavar="FILE.jsonl",
+                         help="the session log for `improv replay` (default: a new file under "
+                              "$IMPROV_CACHE/sessions or ~/.cache/improv/sessions)")
+    listen = p.add_argument_group("listening")
+    listen.add_argument("--input", metavar="NAME", help="the player's MIDI input (part of its name)")
+    listen.add_argument("--virtual-input", metavar="NAME", nargs="?", const="in",
+                        help="create a virtual input the player connects to (default name: in)")
+    listen.add_argument("--input-channel", type=int, metavar="1..16",
+                        help="only listen to this channel (default: all)")
+    listen.add_argument("--passthrough", action=argparse.BooleanOptionalAction, default=None,
+                        help="echo the player's notes to the output")
+    listen.add_argument("--mode", nargs="+", metavar="MODE",
+                        help="solo (default: plays on, the player reseeds it), respond (call and "
+                             "response) or trade N (N bars each)")
+    listen.add_argument("--gate", type=float, metavar="BEATS",
+                        help="beats of silence that end a call (default 2)")
+    listen.add_argument("--response-bars", type=int, metavar="N",
+                        help="answers last N bars (default: as long as the call)")
+    listen.add_argument("--reseed-weight", type=float, metavar="0..1",
+                        help=f"how much a call takes over the state (default "
+                             f"{DEFAULT_RESEED_WEIGHT})")
+    listen.add_argument("--chords-from", metavar="NAME",
+                        help="follow the chords held on this MIDI input")
+    listen.add_argument("--split", metavar="NOTE",
+                        help="keys of the main input below NOTE are chords (e.g. C4)")
+    listen.add_argument("--chords-channel", type=int, metavar="1..16",
+                        help="notes of the main input on this channel are chords")
+    listen.add_argument("--clock", metavar="NAME",
+                        help="follow MIDI clock from this input ('input': the --input port)")
+    listen.add_argument("--device", metavar="NAME",
+                        help="a device profile (`improv devices` lists them)")
+    listen.add_argument("--learn", metavar="PARAM",
+                        help="map the next controller moved on the input to PARAM, save the "
+                             "--device profile, then play")
     p.set_defaults(run=run)
 
 
@@ -90,29 +144,111 @@ KEYS = tuple(DEFAULTS)
 def run(args: argparse.Namespace) -> int:
     _single_threaded_math()
     cli = {key: getattr(args, key, None) for key in KEYS}
+    if cli["mode"] is not None:
+        cli["mode"] = " ".join(cli["mode"])
     from_file = cfg.load_play_config(args.config) if args.config else {}
     values = cfg.merge(cli, from_file, DEFAULTS)
+    profile = _device(values["device"])
     opts = validate(values, cli, args.config)
     changes = _changes(opts)
-    progression = changes.progression
     if opts["tempo"] is None:
         opts["tempo"] = changes.tempo or DEFAULT_TEMPO
     if opts["swing"] is None:
         opts["swing"] = changes.swing or 0.0
+    if opts["seed"] is None:
+        opts["seed"] = secrets.randbelow(2**31)
 
     from improv.live import ports
-    from improv.live.engine import Engine, EngineOptions, PortWatch
 
-    api = ports.resolve_api(opts["api"])
+    if profile is None:
+        _check_listening(opts)  # before looking for a MIDI system: a usage error comes first
+    api = ports.resolve_api(opts["api"] or (profile.api if profile else None))
+    _apply_profile(opts, profile, api)
+    _check_listening(opts)
+    if getattr(args, "learn", None):
+        from improv.cli.devices import learn
+
+        profile = learn(api, args.learn, opts["device"] or "my-controller",
+                        port=opts["input"], virtual=opts["virtual_input"])
     port = ports.OutputPort(api, port=opts["port"], virtual=opts["virtual"])
-    watch = None
+    inputs: list = []
     try:
         log.info("playing on %s (%s)", port.label, ports.api_name(api))
-        improviser = _improviser(opts, changes)
-        heartbeat = ports.JackHeartbeat() if api == ports.rtmidi.API_UNIX_JACK else None
-        watch = PortWatch(port, heartbeat)
+        result = _play(opts, changes, profile, api, port, inputs)
+    finally:
+        for item in inputs:
+            item.close()
+        port.close()
+    log.info("ended (%s): %d notes, %d messages, %d late, %d dropped, %d rests for lateness",
+             result.reason, result.notes, result.sent, result.late, result.dropped,
+             result.rests_for_lateness)
+    return 0
+
+
+def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
+    """Open the inputs, build the performer, the listeners and the engine, and play."""
+    from dataclasses import asdict
+
+    from improv.live import ports
+    from improv.live.engine import Engine, EngineOptions, InputSource, Listening, PortWatch
+    from improv.live.listener import ChordFollower, Listener, ListenerConfig
+    from improv.live.midi_input import MidiInput
+    from improv.live.midiclock import MidiClock
+    from improv.live.session import Performer, PerformerSettings, SessionLog, default_log_path
+
+    progression = changes.progression
+    follow = bool(opts["chords_from"] or opts["split"] is not None
+                  or opts["chords_channel"] is not None)
+    chords = ChordFollower(progression, sticky=changes.title == "N.C.") if follow else None
+    improviser = _improviser(opts, changes, chords)
+    mode, trade_bars = opts["mode"]
+    settings = PerformerSettings(mode=mode, trade_bars=trade_bars or 4,
+                                 response_bars=opts["response_bars"],
+                                 reseed_weight=opts["reseed_weight"])
+    performer = Performer(improviser, settings, chords=chords)
+    listening = None
+    if opts["input"] or opts["virtual_input"]:
+        main = MidiInput(api, port=opts["input"], virtual=opts["virtual_input"],
+                         client_name="improv-in")
+        inputs.append(main)
+        log.info("listening on %s", main.label)
+        sources = [InputSource(main, "player", clock=opts["clock"] == "input")]
+        if opts["clock"] not in (None, "input"):
+            clock_in = MidiInput(api, port=opts["clock"], client_name="improv-clock")
+            inputs.append(clock_in)
+            sources.append(InputSource(clock_in, "clock", clock=True))
+        chord_listener = None
+        if opts["chords_from"]:
+            chord_in = MidiInput(api, port=opts["chords_from"], client_name="improv-chords")
+            inputs.append(chord_in)
+            sources.append(InputSource(chord_in, "chords"))
+            chord_listener = Listener(lambda t: 0.0, ListenerConfig(chords_only=True))
+        overrides = dict(gate=opts["gate"], split=opts["split"],
+                         chord_channel=None if opts["chords_channel"] is None
+                         else opts["chords_channel"] - 1,
+                         channel=None if opts["input_channel"] is None
+                         else opts["input_channel"] - 1)
+        config = (ListenerConfig.from_device(profile, **overrides) if profile
+                  else ListenerConfig(**overrides))
+        listening = Listening(sources, Listener(lambda t: 0.0, config), chord_listener,
+                              MidiClock() if opts["clock"] else None, bool(opts["passthrough"]))
+    session_log = SessionLog(opts["session_log"] or default_log_path())
+    end = (opts["bars"] * progression.beats_per_bar) if opts["bars"] else None
+    from improv.live.session import model_hash, progression_record
+
+    model_dir = _model_dir(opts)
+    session_log.header(
+        seed=opts["seed"], model=str(model_dir), model_hash=model_hash(model_dir),
+        progression=progression_record(progression, changes.sections),
+        follow_chords=follow, chords_sticky=bool(chords and chords.sticky),
+        performer=asdict(settings), channel=opts["channel"] - 1, end=end, tempo=opts["tempo"],
+        options={k: opts[k] for k in NOTE_KEYS})
+    log.info("session log: %s", session_log.path)
+    heartbeat = ports.JackHeartbeat() if api == ports.rtmidi.API_UNIX_JACK else None
+    watch = PortWatch(port, heartbeat)
+    try:
         engine = Engine(
-            improviser, port,
+            performer, port,
             EngineOptions(
                 tempo=opts["tempo"], channel=opts["channel"] - 1, bars=opts["bars"],
                 beats_per_bar=progression.beats_per_bar, count_in=opts["count_in"],
@@ -120,18 +256,82 @@ def run(args: argparse.Namespace) -> int:
                 clock_out=opts["clock_out"], json_events=opts["json_events"],
                 record=opts["record"],
             ),
-            chord_at=lambda beat: _chord_symbol(progression, beat),
-            watch=watch,
+            chord_at=lambda beat: _chord_symbol(chords or progression, beat),
+            watch=watch, listening=listening, session_log=session_log,
         )
-        result = engine.run()
+        return engine.run()
     finally:
-        port.close()
-        if watch is not None:
-            watch.close()
-    log.info("ended (%s): %d notes, %d messages, %d late, %d dropped, %d rests for lateness",
-             result.reason, result.notes, result.sent, result.late, result.dropped,
-             result.rests_for_lateness)
-    return 0
+        watch.close()
+
+
+# options that decide the notes (kept in the session log)
+NOTE_KEYS = ("tempo", "swing", "tune", "changes", "temperature", "velocity", "low", "high",
+             "bars", "count_in", "channel", "mode", "gate", "response_bars", "reseed_weight",
+             "split", "chords_channel", "lookahead")
+
+
+def _device(name: str | None):
+    if not name:
+        return None
+    from improv.devices import load_device
+
+    return load_device(name)
+
+
+def _apply_profile(opts: dict, profile, api: int) -> None:
+    """Fill options the command line left open from the device profile."""
+    if profile is None:
+        return
+    import rtmidi
+
+    from improv.live import ports
+
+    if not opts["input"] and not opts["virtual_input"]:
+        if profile.virtual:
+            opts["virtual_input"] = profile.virtual
+        else:
+            opts["input"] = _first_matching(profile.port_patterns(), api, rtmidi.MidiIn, ports)
+    if opts["input_channel"] is None and profile.channel is not None:
+        opts["input_channel"] = profile.channel
+    if opts["clock"] is None and profile.clock != "internal":
+        opts["clock"] = profile.clock
+    if opts["port_from_default"] and profile.output_patterns():
+        found = _first_matching(profile.output_patterns(), api, rtmidi.MidiOut, ports)
+        if found:
+            opts["port"], opts["virtual"] = found, None
+
+
+def _first_matching(patterns: list[str], api: int, kind, ports) -> str | None:
+    """The first pattern that names exactly one existing port, as that port's full name."""
+    if not patterns:
+        return None
+    client = kind(api, name="improv-probe")
+    try:
+        names = list(client.get_ports())
+    finally:
+        client.delete()
+    for pattern in patterns:
+        hits = ports.match_ports(pattern, names, ports.api_name(api))
+        if len(hits) == 1:
+            return names[hits[0]]
+    return None
+
+
+def _check_listening(opts: dict) -> None:
+    listening = opts["input"] or opts["virtual_input"]
+    if opts["input"] and opts["virtual_input"]:
+        raise InputError("choose one of --input NAME or --virtual-input [NAME], not both")
+    needs = [key for key in ("passthrough", "chords_from", "clock", "split", "chords_channel")
+             if opts[key] not in (None, False)]
+    if opts["mode"][0] != "solo":
+        needs.append("mode")
+    if needs and not listening:
+        raise InputError(f"--{needs[0].replace('_', '-')} needs an input: --input NAME or "
+                         "--virtual-input [NAME]")
+    if opts["clock"] and opts["count_in"]:
+        raise InputError("--count-in cannot be used with --clock (the clock's Start starts)")
+    if opts["clock"] and opts["clock_out"]:
+        raise InputError("--clock-out cannot be used with --clock (follow or lead, not both)")
 
 
 # ---------------------------------------------------------------------------------- validation
@@ -186,9 +386,41 @@ def validate(values: dict[str, Any], cli: dict[str, Any], config_file: str | Non
     for key in ("record", "json_events"):
         if values[key]:
             opts[key] = _writable(Path(values[key]), where(key))
+    opts["input_channel"] = number("input_channel", 1, 16, int)
+    opts["chords_channel"] = number("chords_channel", 1, 16, int)
+    opts["gate"] = number("gate", 0.25, 32)
+    opts["response_bars"] = number("response_bars", 1, 64, int)
+    opts["reseed_weight"] = number("reseed_weight", 0.0, 1.0)
+    opts["mode"] = _mode(str(values["mode"] or "solo"), where("mode"))
+    if values["split"] is not None:
+        opts["split"] = parse_pitch(str(values["split"]), where("split"))
+    opts["passthrough"] = bool(values["passthrough"])
+    vin = values["virtual_input"]
+    opts["virtual_input"] = "in" if vin is True else (vin or None)
+    opts["port_from_default"] = values["port"] is None and values["virtual"] in (None, "improv")
+    if values["session_log"]:
+        opts["session_log"] = _writable(Path(values["session_log"]), where("session_log"))
     if values["model"] and not Path(values["model"]).is_dir():
         raise InputError(f"{where('model')}: model directory {values['model']} does not exist")
     return opts
+
+
+def _mode(text: str, where: str) -> tuple[str, int | None]:
+    """'solo', 'respond' or 'trade N' -> (mode, N)."""
+    from improv.live.session import MODES
+
+    words = text.split()
+    if not words or words[0] not in MODES:
+        raise InputError(f"{where}: {text!r} is not a mode (solo, respond or trade N)")
+    if words[0] != "trade":
+        if len(words) > 1:
+            raise InputError(f"{where}: {words[0]} takes no number")
+        return words[0], None
+    if len(words) == 1:
+        return "trade", 4
+    if len(words) > 2 or not words[1].isdigit() or not 1 <= int(words[1]) <= 32:
+        raise InputError(f"{where}: trade takes a number of bars 1..32, e.g. --mode trade 4")
+    return "trade", int(words[1])
 
 
 def _writable(path: Path, where: str) -> Path:
@@ -204,13 +436,21 @@ def _writable(path: Path, where: str) -> Path:
 
 # ---------------------------------------------------------------------------------- music
 def _changes(opts: dict) -> Changes:
-    """What to play over: --tune (from the built-in tunes or --library), --changes, or the default tune."""
+    """What to play over: --tune (from the built-in tunes or --library), --changes, or the default tune.
+
+    Following the player's chords with no tune or changes given: N.C. until the player comps.
+    """
+    following = opts["chords_from"] or opts["split"] is not None or opts["chords_channel"]
+    if following and not (opts["tune"] or opts["changes"] or opts["library"]):
+        from improv.theory.progression import parse_progression
+
+        return Changes(parse_progression("N.C."), "N.C.")
     return resolve_changes(
         SimpleNamespace(tune=opts["tune"], changes=opts["changes"], library=opts["library"])
     )
 
 
-def _improviser(opts: dict, changes: Changes):
+def _improviser(opts: dict, changes: Changes, progression=None):
     """The real improviser (imported lazily: the live path never loads TensorFlow)."""
     from improv.generate import build_improviser
 
@@ -220,7 +460,13 @@ def _improviser(opts: dict, changes: Changes):
     )
     if opts["velocity"] is not None:
         kwargs["velocity"] = opts["velocity"]
-    return build_improviser(changes.progression, **kwargs)
+    return build_improviser(progression or changes.progression, **kwargs)
+
+
+def _model_dir(opts: dict) -> Path:
+    from improv.generate import default_model_dir
+
+    return Path(opts["model"]).resolve() if opts["model"] else default_model_dir()
 
 
 def _chord_symbol(progression, beat: float) -> str:

@@ -208,6 +208,10 @@ class Engine:
         self._turns_started: set[int] = set()
         self._stalled = False
         self._thru_held: set[tuple[int, int]] = set()
+        if listening is not None:  # listeners place what they hear on this engine's timeline
+            listening.listener.to_ticks = self._to_ticks
+            if listening.chord_listener is not None:
+                listening.chord_listener.to_ticks = self._to_ticks
 
     def _new_emitter(self, channels: Iterable[int]) -> Emitter:
         return Emitter(self.sink, self.clock, channels=channels, keep_events=self._keep,
@@ -401,7 +405,9 @@ class Engine:
         while not self._source_done and not self._stop.is_set():
             if self._pending is None:
                 note = self._take()
-                if note is None:
+                if note is None:  # the performer has nothing to play yet
+                    if self.performer is not None and end is not None and horizon >= end:
+                        self._source_done = True
                     break
                 self._pending = note
             note = self._pending
@@ -550,7 +556,7 @@ class Engine:
         tick = self._to_ticks(now)
         block_ticks = perf.block_ticks
         block = int(tick // block_ticks)
-        if block % 2 == 0:
+        if tick < 0 or block % 2 == 0:
             return
         if block not in self._turns_started:
             self._turns_started.add(block)

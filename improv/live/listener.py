@@ -187,7 +187,7 @@ class ListenerConfig:
         ``overrides`` (e.g. ``gate=`` from the command line)."""
         values: dict[str, Any] = {
             "channel": None if profile.channel is None else profile.channel - 1,
-            "gate_cc": profile.gate_cc,
+            "gate_cc": profile.gate_cc if profile.gate_cc is not None else profile.cc.get("gate"),
             "sustain_ends_call": profile.sustain_ends_call,
             "cc_map": profile.cc_map(),
         }

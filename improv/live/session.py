@@ -359,6 +359,7 @@ def replay(header: dict, records: list[dict], improviser, *, chords=None) -> Rep
                      live=False)
     events = [r for r in records if r["type"] == "event"]
     skips = {int(r["note"]) for r in records if r["type"] == "skip"}
+    cuts = {int(r["note"]): float(r["offset"]) for r in records if r["type"] == "cut"}
     ends = [r for r in records if r["type"] == "end"]
     if not ends:
         raise InputError("the session log has no end line (the session did not finish cleanly)")
@@ -380,7 +381,11 @@ def replay(header: dict, records: list[dict], improviser, *, chords=None) -> Rep
             index += 1
             continue
         if taken not in skips:
-            notes.append(clip_note(note, channel, end))
+            played = clip_note(note, channel, end)
+            if taken in cuts:
+                played = PlayedNote(played.onset, cuts[taken], channel, played.pitch,
+                                    played.velocity)
+            notes.append(played)
         taken += 1
     player = [(float(r["beat"]), tuple(r["msg"])) for r in records if r["type"] == "input"]
     return ReplayResult(notes, player, header)

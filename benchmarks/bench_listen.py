@@ -1,0 +1,261 @@
+"""Listening benchmark (issue 5): answer latency, clock following, priming.
+
+* answer: `improv play --mode respond` (shipped model, 120 BPM, gate 1 beat) through a JACK dummy
+  server (-p 256). A client sends calls of 4 eighths aligned to the daemon's beat grid (from its
+  MIDI Start); for each answer: gate closing (last note-off + gate) -> first answer note-on
+  arriving, and that note-on's arrival against its grid slot (answers start on the next 16th).
+* clock: a separate process sends 24-ppqn clock through JACK at 20, 100, 120, 140 and 300 BPM;
+  our polled input feeds MidiClock: the tempo error 2 beats after Start, and the beat-ahead phase
+  error (prediction of tick k+24 made at tick k, against its arrival stamp) p99.
+* prime: Improviser.reseed of a 32-note phrase with the shipped model (median, p99).
+
+Run: ``python -m benchmarks.bench_listen`` (BENCH_CALLS, default 12).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from benchmarks.bench_live import _pct, _Receiver, _Server
+
+PERIOD = 256
+TEMPO = 120.0
+SPB = 60.0 / TEMPO
+
+
+def _summary(values: list[float]) -> dict:
+    if not values:
+        return {"median": None, "p99": None, "max": None, "n": 0}
+    return {"median": round(statistics.median(values), 2), "p99": round(_pct(values, 0.99), 2),
+            "max": round(max(values), 2), "n": len(values)}
+
+
+# ---------------------------------------------------------------------------------- priming
+def bench_prime(repeats: int = 300) -> dict:
+    import numpy as np
+
+    from improv.generate import build_improviser
+    from improv.theory.tunes import DEFAULT_TUNE, find_tune
+    from improv.theory.values import Note
+
+    tune = find_tune(DEFAULT_TUNE)
+    imp = build_improviser(tune.progression, seed=1)
+    rng = np.random.default_rng(0)
+    phrase, tick = [], 0
+    for _ in range(32):
+        length = int(rng.choice([3, 6, 6, 12]))
+        phrase.append(Note(tick, length, int(rng.integers(55, 80)), 90))
+        tick += length
+    for _ in range(10):
+        imp.reseed(phrase, 0.7)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        imp.reseed(phrase, 0.7)
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"ms": _summary(times), "notes": len(phrase)}
+
+
+# ---------------------------------------------------------------------------------- clock
+CLOCK_SENDER = textwrap.dedent(
+    """
+    import sys, time, rtmidi
+    target, bpm, beats = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="clksrc")
+    deadline = time.monotonic() + 10
+    while target not in out.get_ports():
+        if time.monotonic() > deadline:
+            sys.exit("no port " + target)
+        time.sleep(0.01)
+    out.open_port(out.get_ports().index(target))
+    time.sleep(0.3)
+    period = 60.0 / (24 * bpm)
+    t0 = time.perf_counter() + 0.02
+    out.send_message([0xFA])
+    for n in range(int(beats * 24)):
+        due = t0 + n * period
+        while time.perf_counter() < due:
+            if due - time.perf_counter() > 0.002:
+                time.sleep(0.001)
+        out.send_message([0xF8])
+    out.close_port()
+    """
+)
+
+
+def bench_clock(env: dict, tempos=(20.0, 100.0, 120.0, 140.0, 300.0)) -> dict:
+    import rtmidi
+
+    from improv.live.midi_input import MidiInput
+    from improv.live.midiclock import MidiClock
+
+    out = {}
+    for bpm in tempos:
+        beats = 4 if bpm < 60 else 16
+        inp = MidiInput(rtmidi.API_UNIX_JACK, virtual="clk", client_name=f"bclk{int(bpm)}")
+        try:
+            sender = subprocess.run([sys.executable, "-c", CLOCK_SENDER, f"bclk{int(bpm)}:clk",
+                                     str(bpm), str(beats)], env=env, capture_output=True,
+                                    text=True, timeout=60 + beats * 60 / bpm)
+            time.sleep(0.2)
+            messages = inp.drain()
+        finally:
+            inp.close()
+        if sender.returncode != 0:
+            out[bpm] = {"error": sender.stderr.strip()[-300:]}
+            continue
+        clock = MidiClock()
+        ticks: list[float] = []
+        predictions: dict[int, float] = {}
+        errors: list[float] = []
+        tempo_after_2 = None
+        for data, t in messages:
+            clock.feed(data, t)
+            if data[0] != 0xF8 or not clock.running:
+                continue
+            k = clock.tick
+            ticks.append(t)
+            if k in predictions:
+                errors.append(abs(t - predictions.pop(k)) * 1000)
+            if k >= 48:
+                guess = clock.tick_time(k + 24)
+                if guess is not None:
+                    predictions[k + 24] = guess
+            if k == 48:
+                tempo_after_2 = clock.tempo_bpm
+        out[bpm] = {
+            "tempo_error_after_2_beats": None if tempo_after_2 is None
+            else round(abs(tempo_after_2 - bpm), 3),
+            "phase_error_ms": _summary(errors), "ticks": len(ticks)}
+    return out
+
+
+# ---------------------------------------------------------------------------------- answers
+def bench_answers(env: dict, tmp: Path, calls: int) -> dict:
+    import rtmidi
+
+    bars = 2 * calls + 2
+    events = tmp / "answers.jsonl"
+    cmd = [sys.executable, "-m", "improv", "play", "--api", "jack", "--virtual", "bans",
+           "--virtual-input", "bans", "--mode", "respond", "--gate", "1", "--tempo", str(TEMPO),
+           "--bars", str(bars), "--clock-out", "--seed", "4", "--json-events", str(events),
+           "--session-log", str(tmp / "answers.session.jsonl")]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    rx = _Receiver()
+    player = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="bplayer")
+    player.open_virtual_port("out")
+    try:
+        rx.connect("bans")
+        deadline = time.monotonic() + 15
+        while subprocess.run(["jack_connect", "bplayer:out", "improv-in:bans"], env=env,
+                             capture_output=True).returncode != 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the daemon's input never appeared")
+            time.sleep(0.05)
+        while not any(m == (0xFA,) for _, m in list(rx.got)):
+            if time.monotonic() > deadline:
+                raise RuntimeError("no MIDI Start from the daemon")
+            time.sleep(0.002)
+        t0 = next(t for t, m in list(rx.got) if m == (0xFA,))
+        gates = []
+        for call in range(calls):
+            start = 1.0 + call * 8.0  # a call every two bars
+            for i in range(4):
+                on = start + i * 0.5
+                for beat, msg in ((on, [0x90, 60 + 2 * i, 100]), (on + 0.4, [0x80, 60 + 2 * i, 0])):
+                    due = t0 + beat * SPB
+                    while time.perf_counter() < due:
+                        if due - time.perf_counter() > 0.002:
+                            time.sleep(0.001)
+                    player.send_message(msg)
+            gates.append(t0 + (start + 1.5 + 0.4 + 1.0) * SPB)
+        proc.communicate(timeout=bars * 4 * SPB + 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        player.close_port()
+        player.delete()
+        rx._stop.set()
+    got = list(rx.got)
+    ons = [t for t, m in got if len(m) == 3 and m[0] == 0x90 and m[2] > 0]
+    sent = [json.loads(line) for line in events.read_text().splitlines()]
+    sent_ons = [e for e in sent if "msg" in e and e["msg"][0] == 0x90 and e["msg"][2] > 0]
+    gate_to_note, slot_error = [], []
+    for gate in gates:
+        first = next((t for t in ons if t > gate), None)
+        if first is None:
+            continue
+        gate_to_note.append((first - gate) * 1000)
+        beat = next((e["beat"] for e in sent_ons if e["t"] >= gate - 0.005), None)
+        if beat is not None:
+            slot_error.append((first - (t0 + beat * SPB)) * 1000)
+    return {"gate_to_first_note_ms": _summary(gate_to_note),
+            "first_note_vs_its_slot_ms": _summary(slot_error), "calls": calls,
+            "answered": len(gate_to_note), "slot_ms": round(SPB / 4 * 1000, 1)}
+
+
+def run() -> dict:
+    result: dict = {"prime": bench_prime()}
+    calls = int(os.environ.get("BENCH_CALLS", "12"))
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        server = _Server(f"benchlisten{os.getpid()}", PERIOD, tmp / "jackd.log")
+        env = dict(os.environ, JACK_DEFAULT_SERVER=server.name, JACK_NO_AUDIO_RESERVATION="1",
+                   IMPROV_CACHE=str(tmp))
+        saved = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_AUDIO_RESERVATION")}
+        os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_AUDIO_RESERVATION="1")
+        try:
+            result["jackd"] = f"dummy -p {PERIOD} ({server.mode}), period {PERIOD / 48:.2f} ms"
+            result["clock"] = bench_clock(env)
+            result["answers"] = bench_answers(env, tmp, calls)
+        finally:
+            server.stop()
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    return result
+
+
+def markdown(result: dict) -> str:
+    lines = [f"JACK: {result.get('jackd', '-')}", ""]
+    ans = result.get("answers", {})
+    if ans:
+        g, s = ans["gate_to_first_note_ms"], ans["first_note_vs_its_slot_ms"]
+        lines += [
+            f"Call and response, {ans['answered']}/{ans['calls']} calls answered (answers start on "
+            f"the next 16th after the gate, {ans['slot_ms']} ms at 120 BPM):", "",
+            "| measure | median | p99 | max |", "|---|---|---|---|",
+            f"| gate closed -> first answer note arrives (ms) | {g['median']} | {g['p99']} | "
+            f"{g['max']} |",
+            f"| first answer note arrival - its grid slot (ms; target <= 20) | {s['median']} | "
+            f"{s['p99']} | {s['max']} |", ""]
+    lines += ["Clock following (24 ppqn through JACK into MidiInput + MidiClock):", "",
+              "| BPM | tempo error after 2 beats (BPM; target <= 0.5) | beat-ahead phase error "
+              "median / p99 (ms; target p99 <= period + 2) |", "|---|---|---|"]
+    for bpm, row in result.get("clock", {}).items():
+        if "error" in row:
+            lines.append(f"| {bpm:g} | failed: {row['error']} | |")
+            continue
+        ph = row["phase_error_ms"]
+        lines.append(f"| {bpm:g} | {row['tempo_error_after_2_beats']} | {ph['median']} / "
+                     f"{ph['p99']} |")
+    prime = result["prime"]["ms"]
+    lines += ["", f"Priming a {result['prime']['notes']}-note phrase (Improviser.reseed, shipped "
+              f"model): median {prime['median']} ms, p99 {prime['p99']} ms (target <= 1 ms)."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(markdown(run()))

@@ -1,0 +1,376 @@
+"""Listening through a real JACK server: call and response, MIDI clock, CC control, learn, replay.
+
+`improv play` runs as a subprocess with a virtual input; the test sends the player's phrase (or a
+clock) from its own rtmidi client, aligned to beat 0 from the daemon's MIDI Start (--clock-out),
+and reads what the daemon sent from its --json-events log, what arrived from a probe, and the
+session log.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import mido
+import pytest
+from conftest import NOTE_ON, sounding
+
+from improv.cli import main
+
+TEMPO = 240.0
+SPB = 60.0 / TEMPO
+_names = itertools.count()
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+class Player:
+    """An rtmidi JACK output (in the test process) connected to the daemon's input."""
+
+    def __init__(self, name: str = "player") -> None:
+        import rtmidi
+
+        self.out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=name)
+        self.out.open_virtual_port("out")
+        self.label = f"{name}:out"
+
+    def connect(self, port: str, timeout: float = 10.0) -> None:
+        """Connect our output to the daemon's input ``port`` once it exists (jack_connect)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = subprocess.run(["jack_connect", self.label, port], capture_output=True)
+            if result.returncode == 0:
+                return
+            time.sleep(0.02)
+        raise AssertionError(f"could not connect {self.label} to {port}")
+
+    def play(self, t0: float, events: list[tuple[float, list[int]]]) -> None:
+        """Send each message at beat ``b`` after the perf_counter time ``t0`` of beat 0."""
+        for beat, message in events:
+            due = t0 + beat * SPB
+            while time.perf_counter() < due:
+                if due - time.perf_counter() > 0.002:
+                    time.sleep(0.001)
+            self.out.send_message(message)
+
+    def close(self) -> None:
+        self.out.close_port()
+        self.out.delete()
+
+
+def _clear(probe) -> None:
+    with probe._lock:
+        probe.messages.clear()
+        probe.stamped.clear()
+
+
+def _start(jack, model: Path, tmp: Path, *extra: str, name: str | None = None):
+    name = name or f"l{next(_names)}"
+    events, session = tmp / f"{name}.jsonl", tmp / f"{name}.session.jsonl"
+    cmd = [sys.executable, "-m", "improv", "--log-level", "INFO", "play", "--api", "jack",
+           "--virtual", name, "--virtual-input", name, "--model", str(model),
+           "--json-events", str(events), "--session-log", str(session), *extra]
+    proc = subprocess.Popen(cmd, env=jack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    return proc, f"improv:{name}", f"improv-in:{name}", events, session
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 30.0) -> str:
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"improv play did not end in {timeout} s:\n{err}")
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    return err
+
+
+def _sent(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _ons(sent: list[dict], channel: int = 0) -> list[tuple[float, int, int]]:
+    return [(round(e["beat"], 4), e["msg"][1], e["msg"][2]) for e in sent
+            if "msg" in e and e["msg"] and e["msg"][0] == NOTE_ON | channel and e["msg"][2] > 0]
+
+
+def _phrase(pitches: list[int], start: float, step: float = 0.5) -> list[tuple[float, list[int]]]:
+    events = []
+    for i, pitch in enumerate(pitches):
+        on = start + i * step
+        events += [(on, [0x90, pitch, 100]), (on + step * 0.8, [0x80, pitch, 0])]
+    return sorted(events, key=lambda e: e[0])
+
+
+GARBAGE = [(0.1, [0xF0, 0x7D, 1, 2, 3, 0xF7]), (0.2, [0xF4]), (0.3, [0xFE]),
+           (0.4, [0xA0, 60, 10]), (0.5, [0xE0, 0, 64])]
+
+
+def _respond(jack, probe, model: Path, tmp: Path, pitches: list[int], seed: int = 5,
+             extra: tuple[str, ...] = ()):
+    """A respond-mode session: the phrase from beat 2, gate 1 beat; returns what was sent."""
+    record = tmp / f"r{next(_names)}.mid"
+    _clear(probe)
+    proc, out, inp, events, session = _start(
+        jack, model, tmp, "--mode", "respond", "--gate", "1", "--tempo", str(TEMPO),
+        "--bars", "4", "--clock-out", "--seed", str(seed), "--record", str(record), *extra)
+    player = Player(f"pl{next(_names)}")
+    try:
+        probe.connect(out)
+        player.connect(inp)
+        assert probe.wait_for(lambda m: any(msg == (0xFA,) for _, msg in m), 10.0), "no Start"
+        t0 = next(t for t, msg in probe.snapshot() if msg == (0xFA,))
+        player.play(t0, GARBAGE + _phrase(pitches, 2.0))
+        _finish(proc)
+    finally:
+        player.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return _sent(events), record, session
+
+
+# ---------------------------------------------------------------------------------- tests
+
+
+@pytest.mark.jack
+def test_respond_answers_after_the_gate_deterministically(jack, probe, tiny_model, tmp_path):
+    call = [60, 62, 64, 65, 67, 69]  # eighths from beat 2: the last ends at 4.9, gate 1 beat
+    first, record, session = _respond(jack, probe, tiny_model, tmp_path, call)
+    answer = _ons(first)
+    assert answer, first
+    gate_beat = 2.0 + 5 * 0.5 + 0.4 + 1.0  # the last note-off + 1 beat of silence
+    assert answer[0][0] > gate_beat - 1e-6  # nothing before the call ended
+    assert answer[0][0] <= gate_beat + 0.5  # on the next 16th (+ one more when it was too close)
+    assert all(beat < gate_beat + 4 + 1 for beat, _, _ in answer)  # as long as the call
+    # the recording: track 1 the player (as received), track 2 improv (what was sent)
+    mid = mido.MidiFile(record)
+    player_notes = [m.note for m in mid.tracks[0] if m.type == "note_on" and m.velocity]
+    improv_notes = [m.note for m in mid.tracks[1] if m.type == "note_on" and m.velocity]
+    assert player_notes == call
+    assert improv_notes == [pitch for _, pitch, _ in answer]
+    # same seed, same phrase: the same answer; another phrase: another answer
+    again, _, _ = _respond(jack, probe, tiny_model, tmp_path, call)
+    assert _ons(again) == answer
+    other, _, _ = _respond(jack, probe, tiny_model, tmp_path, [72, 71, 67, 64, 60, 55])
+    assert _ons(other) and _ons(other) != answer
+    # replay reproduces the recorded session note for note, with no ports
+    out = tmp_path / "replay.mid"
+    assert main(["replay", str(session), "--out", str(out)]) == 0
+
+    def notes(path: Path) -> list[tuple]:
+        track = mido.MidiFile(path).tracks[1]
+        tick, result = 0, []
+        for msg in track:
+            tick += msg.time
+            if msg.type in ("note_on", "note_off"):
+                result.append((tick, msg.type, msg.note, msg.velocity))
+        return result
+
+    assert notes(out) == notes(record) and notes(out)
+
+
+@pytest.mark.jack
+def test_trading_passthrough_and_chord_following(jack, probe, tiny_model, tmp_path):
+    proc, out, inp, events, session = _start(
+        jack, tiny_model, tmp_path, "--mode", "trade", "1", "--tempo", str(TEMPO), "--bars", "4",
+        "--clock-out", "--seed", "2", "--passthrough", "--split", "C4", "--changes",
+        "Cmaj7 | Cmaj7 | Cmaj7 | Cmaj7")
+    _clear(probe)
+    player = Player(f"pl{next(_names)}")
+    call = [72, 74, 76, 79]
+    phrase = [(b, [0x92, m[1], m[2]] if m[0] == 0x90 else [0x82, m[1], 0])
+              for b, m in _phrase(call, 4.0)]
+    chord = [(4.0, [0x92, p, 90]) for p in (41, 45, 48, 51)]  # F A C Eb below C4: F7
+    chord += [(7.5, [0x82, p, 0]) for p in (41, 45, 48, 51)]
+    try:
+        probe.connect(out)
+        player.connect(inp)
+        assert probe.wait_for(lambda m: any(msg == (0xFA,) for _, msg in m), 10.0)
+        t0 = next(t for t, msg in probe.snapshot() if msg == (0xFA,))
+        player.play(t0, sorted(chord + phrase, key=lambda e: e[0]))
+        _finish(proc)
+    finally:
+        player.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    sent = _sent(events)
+    mine = _ons(sent)
+    assert mine and all(b < 4.0 or 8.0 <= b < 12.0 for b, _, _ in mine), mine  # bars 1 and 3
+    assert any(b >= 8.0 for b, _, _ in mine)  # it played again after listening
+    echoed = [pitch for _, pitch, _ in _ons(sent, channel=2)]
+    assert sorted(echoed) == sorted(call + [41, 45, 48, 51])  # the player, echoed
+    assert sounding([(e["t"], tuple(e["msg"])) for e in sent if "msg" in e],
+                    controllers=False) == set()
+    logged = [json.loads(line)["event"] for line in session.read_text().splitlines()
+              if json.loads(line)["type"] == "event"]
+    turns = [e for e in logged if e["type"] == "turn"]
+    assert turns and turns[0]["block"] == 1 and [n[2] for n in turns[0]["notes"]] == call
+    assert {"type": "chord", "tick": 48, "symbol": "F7"} in logged
+
+
+CLOCK_SENDER = textwrap.dedent(
+    """
+    import json, sys, time, rtmidi
+    target, bpm = sys.argv[1], float(sys.argv[2])
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="clk")
+    deadline = time.monotonic() + 10
+    while target not in out.get_ports():
+        if time.monotonic() > deadline:
+            sys.exit("no port " + target)
+        time.sleep(0.01)
+    out.open_port(out.get_ports().index(target))
+    time.sleep(0.3)
+    period = 60.0 / (24 * bpm)
+    t0 = time.perf_counter() + 0.05
+    n = 0
+    sent = {}
+    def tick(count, position=None):
+        global n
+        for _ in range(count):
+            due = t0 + n * period
+            while time.perf_counter() < due:
+                if due - time.perf_counter() > 0.002:
+                    time.sleep(0.001)
+            out.send_message([0xF8])
+            if position is not None:
+                sent[position] = time.perf_counter()
+                position += 1
+            n += 1
+        return position
+    def now(message):
+        out.send_message(message)
+        return time.perf_counter()
+    tick(48)                                   # 2 beats of clock while stopped: the tempo
+    starts = now([0xFA])
+    tick(24 * 4 + 12, 0)                       # 4.5 beats: stop in the middle of a bar
+    stop = now([0xFC])
+    tick(24)                                   # clock goes on while stopped
+    now([0xF2, 32, 0])                         # song position: 16th 32 = beat 8
+    cont = now([0xFB])
+    tick(24 * 3, 192)
+    end = now([0xFC])
+    tick(12)
+    out.close_port()
+    print(json.dumps({"start": starts, "stop": stop, "continue": cont, "end": end,
+                      "ticks": sent}))
+    """
+)
+
+
+@pytest.mark.jack
+def test_follows_midi_clock_start_stop_spp_continue(jack, probe, tiny_model, tmp_path):
+    proc, out, inp, events, _ = _start(jack, tiny_model, tmp_path, "--clock", "input",
+                                       "--seed", "3", "--tempo", "180")
+    try:
+        probe.connect(out)
+        sender = subprocess.run([sys.executable, "-c", CLOCK_SENDER, inp, "100"],
+                                env=jack.env(), capture_output=True, text=True, timeout=30)
+        assert sender.returncode == 0, sender.stderr
+        probe.wait_for(lambda m: False, 0.3)
+        proc.send_signal(2)
+        _finish(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    times = json.loads(sender.stdout)
+    ticks = {int(k): v for k, v in times["ticks"].items()}
+    sent = _sent(events)
+    ons = [e for e in sent if e["msg"][0] == NOTE_ON and e["msg"][2] > 0]
+    before = [e for e in ons if e["t"] < times["stop"]]
+    after = [e for e in ons if e["t"] > times["continue"]]
+    assert before and after, ons
+    assert not [e for e in ons if times["stop"] < e["t"] < times["continue"]]  # silent
+    assert all(e["beat"] >= 8.0 - 1e-6 for e in after)  # the song position moved to beat 8
+    # onsets on the incoming clock's grid: each note-on went out at its tick's arrival time
+    errors = [(e["t"] - ticks[round(e["beat"] * 24)]) * 1000 for e in before + after
+              if round(e["beat"] * 24) in ticks and e["beat"] >= 1]
+    assert errors and max(abs(x) for x in errors) < 15.0, errors
+    # Stop: every note got its note-off, then the panic, right after the Stop
+    upto = [(e["t"], tuple(e["msg"])) for e in sent if e["t"] < times["continue"]]
+    assert sounding(upto, controllers=False) == set()
+    panic = [e["t"] for e in sent if times["stop"] < e["t"] < times["continue"]
+             and e["msg"][0] == 0xB0 and e["msg"][1] == 120]
+    assert panic and panic[0] - times["stop"] < 0.15
+
+
+@pytest.mark.jack
+def test_mapped_cc_changes_a_parameter_and_is_logged(jack, probe, tiny_model, tmp_path,
+                                                     monkeypatch):
+    devices = tmp_path / "devices"
+    devices.mkdir()
+    (devices / "knobs.toml").write_text('name = "knobs"\n[cc]\ntemperature = 74\n')
+    monkeypatch.setenv("IMPROV_DEVICES", str(devices))
+    proc, out, inp, events, session = _start(
+        jack, tiny_model, tmp_path, "--device", "knobs", "--tempo", str(TEMPO), "--bars", "3",
+        "--clock-out", "--seed", "1")
+    _clear(probe)
+    player = Player(f"pl{next(_names)}")
+    try:
+        probe.connect(out)
+        player.connect(inp)
+        assert probe.wait_for(lambda m: any(msg == (0xFA,) for _, msg in m), 10.0)
+        t0 = next(t for t, msg in probe.snapshot() if msg == (0xFA,))
+        player.play(t0, [(1.0, [0xB0, 74, 127]), (2.0, [0xB0, 74, 0]), (2.1, [0xB0, 20, 5])])
+        _finish(proc)
+    finally:
+        player.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    params = [e for e in _sent(events) if e.get("type") == "param"]
+    assert [(p["param"], p["value"], p["cc"]) for p in params] == [
+        ("temperature", 2.0, 74), ("temperature", 0.1, 74)]
+    logged = [json.loads(line) for line in session.read_text().splitlines()]
+    changes = [r["event"] for r in logged if r["type"] == "event"]
+    assert [c["value"] for c in changes if c["type"] == "param"] == [2.0, 0.1]
+
+
+@pytest.mark.jack
+def test_learn_maps_the_next_moved_cc_and_writes_the_profile(jack, tmp_path):
+    devices = tmp_path / "devices"
+    env = dict(jack.env(), IMPROV_DEVICES=str(devices))
+    player = Player(f"pl{next(_names)}")
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "improv", "devices", "--learn", "reseed_weight", "--device",
+             "mine", "--input", player.label, "--api", "jack"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 15
+        while proc.poll() is None and time.monotonic() < deadline:
+            player.out.send_message([0xB0, 21, 64])
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=5)
+    finally:
+        player.close()
+    assert proc.returncode == 0, err
+    assert "CC21" in out
+    text = (devices / "mine.toml").read_text()
+    assert "reseed_weight = 21" in text
+
+
+def test_listening_options_need_an_input(capsys):
+    assert main(["play", "--mode", "respond"]) == 2
+    assert "--mode" in capsys.readouterr().err
+    assert main(["play", "--mode", "trade", "x", "--virtual-input"]) == 2
+    assert "trade" in capsys.readouterr().err
+    assert main(["play", "--reseed-weight", "2"]) == 2
+    assert "--reseed-weight" in capsys.readouterr().err
+
+
+def test_invalid_device_profile_names_the_key(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "bad"\n[cc]\ntemprature = 1\n')
+    assert main(["play", "--device", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "cc.temprature" in err and len(err.strip().splitlines()) == 1
