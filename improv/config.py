@@ -28,6 +28,7 @@ PLAY_KEYS: dict[str, tuple[type, ...]] = {
     "velocity": (int,),
     "range": (str,),
     "bars": (int,),
+    "choruses": (int,),
     "count_in": (int,),
     "latency_offset": (int, float),
     "clock_out": (bool,),

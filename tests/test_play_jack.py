@@ -112,6 +112,24 @@ def test_notes_arrive_paired_on_the_grid(jack, probe, tiny_model, tmp_path):
 
 
 @pytest.mark.jack
+def test_choruses_play_whole_forms_and_stop(jack, probe, tiny_model, tmp_path):
+    events = tmp_path / "events.jsonl"
+    proc, port = _start(jack, tiny_model, "--changes", "C7 | F7", "--choruses", "2", "--seed", "4",
+                        "--json-events", str(events))
+    try:
+        probe.connect(port)
+        code, err = _finish(proc)
+    finally:
+        _kill(proc)
+    assert code == 0, err
+    assert "ended (bars)" in err
+    sent = [json.loads(line) for line in events.read_text().splitlines() if '"msg"' in line]
+    onsets = [e["beat"] for e in sent if e["msg"][0] == NOTE_ON and e["msg"][2] > 0]
+    assert onsets and max(onsets) < 2 * 2 * 4  # two choruses of a two-bar form
+    assert max(onsets) >= 4  # and it did go past the first chorus
+
+
+@pytest.mark.jack
 def test_same_seed_same_notes(jack, probe, tiny_model):
     first, _ = _play_bars(jack, probe, tiny_model, 2, "--seed", "11")
     with probe._lock:

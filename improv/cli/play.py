@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import secrets
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -30,13 +29,41 @@ DEFAULT_TEMPO = 120.0
 # the solo keeps one thread through the whole session. 1.0 makes answers imitations.
 DEFAULT_RESEED_WEIGHT = 0.7
 DEFAULTS: dict[str, Any] = {
-    "tempo": None, "swing": None, "tune": None, "changes": None, "library": None, "model": None,
-    "seed": None, "temperature": None, "channel": 1, "velocity": None, "range": None,
-    "bars": None, "count_in": 0, "latency_offset": 0.0, "clock_out": False, "record": None,
-    "port": None, "virtual": None, "api": None, "json_events": None, "lookahead": 1.0,
-    "input": None, "virtual_input": None, "input_channel": None, "passthrough": False,
-    "mode": "solo", "gate": 2.0, "response_bars": None, "reseed_weight": DEFAULT_RESEED_WEIGHT,
-    "chords_from": None, "split": None, "chords_channel": None, "clock": None, "device": None,
+    "tempo": None,
+    "swing": None,
+    "tune": None,
+    "changes": None,
+    "library": None,
+    "model": None,
+    "seed": None,
+    "temperature": None,
+    "channel": 1,
+    "velocity": None,
+    "range": None,
+    "bars": None,
+    "choruses": None,
+    "count_in": 0,
+    "latency_offset": 0.0,
+    "clock_out": False,
+    "record": None,
+    "port": None,
+    "virtual": None,
+    "api": None,
+    "json_events": None,
+    "lookahead": 1.0,
+    "input": None,
+    "virtual_input": None,
+    "input_channel": None,
+    "passthrough": False,
+    "mode": "solo",
+    "gate": 2.0,
+    "response_bars": None,
+    "reseed_weight": DEFAULT_RESEED_WEIGHT,
+    "chords_from": None,
+    "split": None,
+    "chords_channel": None,
+    "clock": None,
+    "device": None,
     "session_log": None,
 }
 
@@ -65,26 +92,50 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="FILE.toml", help="read options from a TOML file")
     out = p.add_argument_group("output")
     out.add_argument("--port", metavar="NAME", help="open an existing MIDI output (part of its name)")
-    out.add_argument("--virtual", metavar="NAME", nargs="?", const="improv",
-                     help="create a virtual output others connect to (default name: improv)")
-    out.add_argument("--api", metavar="NAME",
-                     help="MIDI API: alsa, jack, coremidi, winmm (default: env IMPROV_MIDI_API)")
+    out.add_argument(
+        "--virtual",
+        metavar="NAME",
+        nargs="?",
+        const="improv",
+        help="create a virtual output others connect to (default name: improv)",
+    )
+    out.add_argument(
+        "--api", metavar="NAME", help="MIDI API: alsa, jack, coremidi, winmm (default: env IMPROV_MIDI_API)"
+    )
     out.add_argument("--channel", type=int, metavar="1..16", help="MIDI channel (default 1)")
-    out.add_argument("--velocity", type=int, metavar="1..127",
-                     help="base velocity (default 90; accents are shaped around it)")
-    out.add_argument("--latency-offset", type=float, metavar="MS",
-                     help="send every message MS milliseconds later (negative: earlier)")
-    out.add_argument("--clock-out", action=argparse.BooleanOptionalAction, default=None,
-                     help="send MIDI clock, Start and Stop so hardware can follow")
+    out.add_argument(
+        "--velocity",
+        type=int,
+        metavar="1..127",
+        help="base velocity (default 90; accents are shaped around it)",
+    )
+    out.add_argument(
+        "--latency-offset",
+        type=float,
+        metavar="MS",
+        help="send every message MS milliseconds later (negative: earlier)",
+    )
+    out.add_argument(
+        "--clock-out",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="send MIDI clock, Start and Stop so hardware can follow",
+    )
     music = p.add_argument_group("music")
     music.add_argument("--tempo", type=float, metavar="BPM", help="tempo (default 120)")
-    music.add_argument("--swing", type=float, nargs="?", const=0.5, metavar="AMOUNT",
-                       help="swing the eighths: 0 straight, 0.5 triplet (the default with no "
-                            "amount), 0.75 dotted")
+    music.add_argument(
+        "--swing",
+        type=float,
+        nargs="?",
+        const=0.5,
+        metavar="AMOUNT",
+        help="swing the eighths: 0 straight, 0.5 triplet (the default with no amount), 0.75 dotted",
+    )
     music.add_argument("--tune", metavar="NAME", help="a tune from the library")
     music.add_argument("--changes", metavar="TEXT", help='chord changes, e.g. "Dm7 G7 | Cmaj7 %%"')
     music.add_argument(
-        "--library", metavar="FILE",
+        "--library",
+        metavar="FILE",
         help="tunes for --tune: an iReal Pro playlist, a JCPC song file or folder, a MusicXML lead sheet",
     )
     music.add_argument("--model", metavar="DIR", help="model directory (default: the shipped one)")
@@ -93,48 +144,87 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     music.add_argument("--range", metavar="LOW..HIGH", help="register, e.g. E3..C6 or 52..84")
     session = p.add_argument_group("session")
     session.add_argument("--bars", type=int, metavar="N", help="stop after N bars (default: never)")
-    session.add_argument("--count-in", type=int, metavar="BARS",
-                         help="bars of clicks (channel 10) before the first note")
-    session.add_argument("--lookahead", type=float, metavar="BEATS",
-                         help="how far generation runs ahead of playback (default 1 beat)")
+    session.add_argument(
+        "--choruses", type=int, metavar="N", help="stop after N choruses of the form (instead of --bars)"
+    )
+    session.add_argument(
+        "--count-in", type=int, metavar="BARS", help="bars of clicks (channel 10) before the first note"
+    )
+    session.add_argument(
+        "--lookahead",
+        type=float,
+        metavar="BEATS",
+        help="how far generation runs ahead of playback (default 1 beat)",
+    )
     session.add_argument("--record", metavar="FILE.mid", help="also write what was played")
-    session.add_argument("--json-events", metavar="FILE",
-                         help="one JSON line per message sent (scheduled and actual time) and "
-                              "per parameter changed by a controller")
-    session.add_argument("--session-log", metavar="FILE.jsonl",
-                         help="the session log for `improv replay` (default: a new file under "
-                              "$IMPROV_CACHE/sessions or ~/.cache/improv/sessions)")
+    session.add_argument(
+        "--json-events",
+        metavar="FILE",
+        help="one JSON line per message sent (scheduled and actual time) and "
+        "per parameter changed by a controller",
+    )
+    session.add_argument(
+        "--session-log",
+        metavar="FILE.jsonl",
+        help="the session log for `improv replay` (default: a new file under "
+        "$IMPROV_CACHE/sessions or ~/.cache/improv/sessions)",
+    )
     listen = p.add_argument_group("listening")
     listen.add_argument("--input", metavar="NAME", help="the player's MIDI input (part of its name)")
-    listen.add_argument("--virtual-input", metavar="NAME", nargs="?", const="in",
-                        help="create a virtual input the player connects to (default name: in)")
-    listen.add_argument("--input-channel", type=int, metavar="1..16",
-                        help="only listen to this channel (default: all)")
-    listen.add_argument("--passthrough", action=argparse.BooleanOptionalAction, default=None,
-                        help="echo the player's notes to the output")
-    listen.add_argument("--mode", nargs="+", metavar="MODE",
-                        help="solo (default: plays on, the player reseeds it), respond (call and "
-                             "response) or trade N (N bars each)")
-    listen.add_argument("--gate", type=float, metavar="BEATS",
-                        help="beats of silence that end a call (default 2)")
-    listen.add_argument("--response-bars", type=int, metavar="N",
-                        help="answers last N bars (default: as long as the call)")
-    listen.add_argument("--reseed-weight", type=float, metavar="0..1",
-                        help=f"how much a call takes over the state (default "
-                             f"{DEFAULT_RESEED_WEIGHT})")
-    listen.add_argument("--chords-from", metavar="NAME",
-                        help="follow the chords held on this MIDI input")
-    listen.add_argument("--split", metavar="NOTE",
-                        help="keys of the main input below NOTE are chords (e.g. C4)")
-    listen.add_argument("--chords-channel", type=int, metavar="1..16",
-                        help="notes of the main input on this channel are chords")
-    listen.add_argument("--clock", metavar="NAME",
-                        help="follow MIDI clock from this input ('input': the --input port)")
-    listen.add_argument("--device", metavar="NAME",
-                        help="a device profile (`improv devices` lists them)")
-    listen.add_argument("--learn", metavar="PARAM",
-                        help="map the next controller moved on the input to PARAM, save the "
-                             "--device profile, then play")
+    listen.add_argument(
+        "--virtual-input",
+        metavar="NAME",
+        nargs="?",
+        const="in",
+        help="create a virtual input the player connects to (default name: in)",
+    )
+    listen.add_argument(
+        "--input-channel", type=int, metavar="1..16", help="only listen to this channel (default: all)"
+    )
+    listen.add_argument(
+        "--passthrough",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="echo the player's notes to the output",
+    )
+    listen.add_argument(
+        "--mode",
+        nargs="+",
+        metavar="MODE",
+        help="solo (default: plays on, the player reseeds it), respond (call and "
+        "response) or trade N (N bars each)",
+    )
+    listen.add_argument(
+        "--gate", type=float, metavar="BEATS", help="beats of silence that end a call (default 2)"
+    )
+    listen.add_argument(
+        "--response-bars", type=int, metavar="N", help="answers last N bars (default: as long as the call)"
+    )
+    listen.add_argument(
+        "--reseed-weight",
+        type=float,
+        metavar="0..1",
+        help=f"how much a call takes over the state (default {DEFAULT_RESEED_WEIGHT})",
+    )
+    listen.add_argument("--chords-from", metavar="NAME", help="follow the chords held on this MIDI input")
+    listen.add_argument(
+        "--split", metavar="NOTE", help="keys of the main input below NOTE are chords (e.g. C4)"
+    )
+    listen.add_argument(
+        "--chords-channel",
+        type=int,
+        metavar="1..16",
+        help="notes of the main input on this channel are chords",
+    )
+    listen.add_argument(
+        "--clock", metavar="NAME", help="follow MIDI clock from this input ('input': the --input port)"
+    )
+    listen.add_argument("--device", metavar="NAME", help="a device profile (`improv devices` lists them)")
+    listen.add_argument(
+        "--learn",
+        metavar="PARAM",
+        help="map the next controller moved on the input to PARAM, save the --device profile, then play",
+    )
     p.set_defaults(run=run)
 
 
@@ -142,7 +232,6 @@ KEYS = tuple(DEFAULTS)
 
 
 def run(args: argparse.Namespace) -> int:
-    _single_threaded_math()
     cli = {key: getattr(args, key, None) for key in KEYS}
     if cli["mode"] is not None:
         cli["mode"] = " ".join(cli["mode"])
@@ -157,6 +246,8 @@ def run(args: argparse.Namespace) -> int:
         opts["swing"] = changes.swing or 0.0
     if opts["seed"] is None:
         opts["seed"] = secrets.randbelow(2**31)
+    if opts["choruses"] is not None:
+        opts["bars"] = opts["choruses"] * changes.progression.bar_count
 
     from improv.live import ports
 
@@ -168,8 +259,13 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "learn", None):
         from improv.cli.devices import learn
 
-        profile = learn(api, args.learn, opts["device"] or "my-controller",
-                        port=opts["input"], virtual=opts["virtual_input"])
+        profile = learn(
+            api,
+            args.learn,
+            opts["device"] or "my-controller",
+            port=opts["input"],
+            virtual=opts["virtual_input"],
+        )
     port = ports.OutputPort(api, port=opts["port"], virtual=opts["virtual"])
     inputs: list = []
     try:
@@ -179,9 +275,15 @@ def run(args: argparse.Namespace) -> int:
         for item in inputs:
             item.close()
         port.close()
-    log.info("ended (%s): %d notes, %d messages, %d late, %d dropped, %d rests for lateness",
-             result.reason, result.notes, result.sent, result.late, result.dropped,
-             result.rests_for_lateness)
+    log.info(
+        "ended (%s): %d notes, %d messages, %d late, %d dropped, %d rests for lateness",
+        result.reason,
+        result.notes,
+        result.sent,
+        result.late,
+        result.dropped,
+        result.rests_for_lateness,
+    )
     return 0
 
 
@@ -197,19 +299,20 @@ def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
     from improv.live.session import Performer, PerformerSettings, SessionLog, default_log_path
 
     progression = changes.progression
-    follow = bool(opts["chords_from"] or opts["split"] is not None
-                  or opts["chords_channel"] is not None)
+    follow = bool(opts["chords_from"] or opts["split"] is not None or opts["chords_channel"] is not None)
     chords = ChordFollower(progression, sticky=changes.title == "N.C.") if follow else None
     improviser = _improviser(opts, changes, chords)
     mode, trade_bars = opts["mode"]
-    settings = PerformerSettings(mode=mode, trade_bars=trade_bars or 4,
-                                 response_bars=opts["response_bars"],
-                                 reseed_weight=opts["reseed_weight"])
+    settings = PerformerSettings(
+        mode=mode,
+        trade_bars=trade_bars or 4,
+        response_bars=opts["response_bars"],
+        reseed_weight=opts["reseed_weight"],
+    )
     performer = Performer(improviser, settings, chords=chords)
     listening = None
     if opts["input"] or opts["virtual_input"]:
-        main = MidiInput(api, port=opts["input"], virtual=opts["virtual_input"],
-                         client_name="improv-in")
+        main = MidiInput(api, port=opts["input"], virtual=opts["virtual_input"], client_name="improv-in")
         inputs.append(main)
         log.info("listening on %s", main.label)
         sources = [InputSource(main, "player", clock=opts["clock"] == "input")]
@@ -223,41 +326,61 @@ def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
             inputs.append(chord_in)
             sources.append(InputSource(chord_in, "chords"))
             chord_listener = Listener(lambda t: 0.0, ListenerConfig(chords_only=True))
-        overrides = dict(gate=opts["gate"], split=opts["split"],
-                         chord_channel=None if opts["chords_channel"] is None
-                         else opts["chords_channel"] - 1,
-                         channel=None if opts["input_channel"] is None
-                         else opts["input_channel"] - 1)
-        config = (ListenerConfig.from_device(profile, **overrides) if profile
-                  else ListenerConfig(**overrides))
-        listening = Listening(sources, Listener(lambda t: 0.0, config), chord_listener,
-                              MidiClock() if opts["clock"] else None, bool(opts["passthrough"]))
+        overrides = dict(
+            gate=opts["gate"],
+            split=opts["split"],
+            chord_channel=None if opts["chords_channel"] is None else opts["chords_channel"] - 1,
+            channel=None if opts["input_channel"] is None else opts["input_channel"] - 1,
+        )
+        config = ListenerConfig.from_device(profile, **overrides) if profile else ListenerConfig(**overrides)
+        listening = Listening(
+            sources,
+            Listener(lambda t: 0.0, config),
+            chord_listener,
+            MidiClock() if opts["clock"] else None,
+            bool(opts["passthrough"]),
+        )
     session_log = SessionLog(opts["session_log"] or default_log_path())
     end = (opts["bars"] * progression.beats_per_bar) if opts["bars"] else None
     from improv.live.session import model_hash, progression_record
 
     model_dir = _model_dir(opts)
     session_log.header(
-        seed=opts["seed"], model=str(model_dir), model_hash=model_hash(model_dir),
+        seed=opts["seed"],
+        model=str(model_dir),
+        model_hash=model_hash(model_dir),
         progression=progression_record(progression, changes.sections),
-        follow_chords=follow, chords_sticky=bool(chords and chords.sticky),
-        performer=asdict(settings), channel=opts["channel"] - 1, end=end, tempo=opts["tempo"],
-        options={k: opts[k] for k in NOTE_KEYS})
+        follow_chords=follow,
+        chords_sticky=bool(chords and chords.sticky),
+        performer=asdict(settings),
+        channel=opts["channel"] - 1,
+        end=end,
+        tempo=opts["tempo"],
+        options={k: opts[k] for k in NOTE_KEYS},
+    )
     log.info("session log: %s", session_log.path)
     heartbeat = ports.JackHeartbeat() if api == ports.rtmidi.API_UNIX_JACK else None
     watch = PortWatch(port, heartbeat)
     try:
         engine = Engine(
-            performer, port,
+            performer,
+            port,
             EngineOptions(
-                tempo=opts["tempo"], channel=opts["channel"] - 1, bars=opts["bars"],
-                beats_per_bar=progression.beats_per_bar, count_in=opts["count_in"],
-                lookahead=opts["lookahead"], latency_offset_ms=opts["latency_offset"],
-                clock_out=opts["clock_out"], json_events=opts["json_events"],
+                tempo=opts["tempo"],
+                channel=opts["channel"] - 1,
+                bars=opts["bars"],
+                beats_per_bar=progression.beats_per_bar,
+                count_in=opts["count_in"],
+                lookahead=opts["lookahead"],
+                latency_offset_ms=opts["latency_offset"],
+                clock_out=opts["clock_out"],
+                json_events=opts["json_events"],
                 record=opts["record"],
             ),
             chord_at=lambda beat: _chord_symbol(chords or progression, beat),
-            watch=watch, listening=listening, session_log=session_log,
+            watch=watch,
+            listening=listening,
+            session_log=session_log,
         )
         return engine.run()
     finally:
@@ -265,9 +388,26 @@ def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
 
 
 # options that decide the notes (kept in the session log)
-NOTE_KEYS = ("tempo", "swing", "tune", "changes", "temperature", "velocity", "low", "high",
-             "bars", "count_in", "channel", "mode", "gate", "response_bars", "reseed_weight",
-             "split", "chords_channel", "lookahead")
+NOTE_KEYS = (
+    "tempo",
+    "swing",
+    "tune",
+    "changes",
+    "temperature",
+    "velocity",
+    "low",
+    "high",
+    "bars",
+    "count_in",
+    "channel",
+    "mode",
+    "gate",
+    "response_bars",
+    "reseed_weight",
+    "split",
+    "chords_channel",
+    "lookahead",
+)
 
 
 def _device(name: str | None):
@@ -321,13 +461,17 @@ def _check_listening(opts: dict) -> None:
     listening = opts["input"] or opts["virtual_input"]
     if opts["input"] and opts["virtual_input"]:
         raise InputError("choose one of --input NAME or --virtual-input [NAME], not both")
-    needs = [key for key in ("passthrough", "chords_from", "clock", "split", "chords_channel")
-             if opts[key] not in (None, False)]
+    needs = [
+        key
+        for key in ("passthrough", "chords_from", "clock", "split", "chords_channel")
+        if opts[key] not in (None, False)
+    ]
     if opts["mode"][0] != "solo":
         needs.append("mode")
     if needs and not listening:
-        raise InputError(f"--{needs[0].replace('_', '-')} needs an input: --input NAME or "
-                         "--virtual-input [NAME]")
+        raise InputError(
+            f"--{needs[0].replace('_', '-')} needs an input: --input NAME or --virtual-input [NAME]"
+        )
     if opts["clock"] and opts["count_in"]:
         raise InputError("--count-in cannot be used with --clock (the clock's Start starts)")
     if opts["clock"] and opts["clock_out"]:
@@ -337,6 +481,7 @@ def _check_listening(opts: dict) -> None:
 # ---------------------------------------------------------------------------------- validation
 def validate(values: dict[str, Any], cli: dict[str, Any], config_file: str | None) -> dict:
     """Checked, typed options; InputError (one line, naming the option) for anything wrong."""
+
     def where(key: str) -> str:
         return cfg.origin(key, cli, config_file)
 
@@ -361,6 +506,9 @@ def validate(values: dict[str, Any], cli: dict[str, Any], config_file: str | Non
         opts["temperature"] = DEFAULT_TEMPERATURE
     opts["seed"] = number("seed", 0, 2**63 - 1, int)
     opts["bars"] = number("bars", 1, 1_000_000, int)
+    opts["choruses"] = number("choruses", 1, 100_000, int)
+    if opts["bars"] is not None and opts["choruses"] is not None:
+        raise InputError("choose one of --bars or --choruses, not both")
     opts["count_in"] = number("count_in", 0, 16, int)
     opts["latency_offset"] = number("latency_offset", -500, 1000)
     opts["lookahead"] = number("lookahead", 0.25, 8)
@@ -455,8 +603,13 @@ def _improviser(opts: dict, changes: Changes, progression=None):
     from improv.generate import build_improviser
 
     kwargs: dict[str, Any] = dict(
-        model_dir=opts["model"], seed=opts["seed"], temperature=opts["temperature"],
-        low=opts["low"], high=opts["high"], swing=opts["swing"], sections=changes.sections,
+        model_dir=opts["model"],
+        seed=opts["seed"],
+        temperature=opts["temperature"],
+        low=opts["low"],
+        high=opts["high"],
+        swing=opts["swing"],
+        sections=changes.sections,
     )
     if opts["velocity"] is not None:
         kwargs["velocity"] = opts["velocity"]
@@ -473,11 +626,3 @@ def _chord_symbol(progression, beat: float) -> str:
     from improv.theory.timing import beats_to_ticks
 
     return progression.chord_at(beats_to_ticks(beat)).symbol
-
-
-def _single_threaded_math() -> None:
-    """One BLAS/OpenMP thread for the live process, so a core stays free for the emitter."""
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(name, "1")
-    if "numpy" in sys.modules:
-        log.debug("numpy was imported before play started; BLAS thread count unchanged")

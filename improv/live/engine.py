@@ -350,7 +350,7 @@ class Engine:
         new.events = old.events
         self.emitter = new
         old.stop()
-        if not old.join(timeout=1.0) or old._thread.ident is None:
+        if not old.join(timeout=1.0) or not old.started:
             old.panic()
         self._retired.append(old.stats)
         now = self.clock.beat_at() - self._offset
@@ -604,7 +604,7 @@ class Engine:
         if len(message) < 3 and status in (0x80, 0x90, 0xA0, 0xB0, 0xE0):
             return
         emitter = self.emitter
-        if self._paused or not emitter._thread.is_alive():
+        if self._paused or not emitter.running:
             self.sink.send(message)
             key = (channel, message[1])
             if status == 0x90 and message[2] > 0:

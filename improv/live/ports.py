@@ -345,9 +345,12 @@ class JackHeartbeat:
 
     def __init__(self, client_name: str = DEFAULT_CLIENT) -> None:
         api = rtmidi.API_UNIX_JACK
-        self._out = _new_client(rtmidi.MidiOut, api, name=f"{client_name}-hb")
-        self._out.open_virtual_port("beat")
-        self._in = _new_client(rtmidi.MidiIn, api, name=f"{client_name}-hbin")
+        try:
+            self._out = _new_client(rtmidi.MidiOut, api, name=f"{client_name}-hb")
+            self._out.open_virtual_port("beat")
+            self._in = _new_client(rtmidi.MidiIn, api, name=f"{client_name}-hbin")
+        except (SystemError, RuntimeError, rtmidi.RtMidiError) as exc:
+            raise RuntimeFailure(f"cannot open the JACK heartbeat clients: {exc}") from None
         self._in.ignore_types(sysex=True, timing=True, active_sense=False)
         target = f"{client_name}-hb:beat"
         names = self._in.get_ports()

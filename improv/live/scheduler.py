@@ -153,6 +153,16 @@ class Emitter:
         self._stop.set()
         self._wake.set()
 
+    @property
+    def started(self) -> bool:
+        """The thread was started (it may have ended since)."""
+        return self._thread.ident is not None
+
+    @property
+    def running(self) -> bool:
+        """The thread is sending."""
+        return self._thread.is_alive()
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread; True when it ended (or never started)."""
         if self._thread.ident is None:
