@@ -45,7 +45,7 @@ test: $(STAMP) system-deps
 	$(PY) -m pytest -q
 
 bench: $(STAMP) system-deps
-	scripts/with-midi $(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run
 
 lint: $(STAMP)
 	$(PY) -m ruff check improv tests benchmarks

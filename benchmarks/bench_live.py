@@ -244,6 +244,65 @@ def run_period(period: int, seconds: float, model: str, tmp: Path) -> dict:
     }
 
 
+def emission_against_naive(messages: int = 240, rate: float = 40.0) -> dict:
+    """The emitter (sleep, then spin, own thread) against the naive loop (``time.sleep`` to each
+    deadline), on the same schedule in the same run, with a pure-Python thread holding the GIL beside
+    both (the kind of load music21 or the model's Python code puts on the live process)."""
+    from improv.live.clock import Clock
+    from improv.live.scheduler import Emitter
+
+    stop = threading.Event()
+
+    def hog() -> None:
+        x = 0
+        while not stop.is_set():
+            x += 1
+
+    def lateness(sent: list[tuple[float, float]]) -> list[float]:
+        return [(t - due) * 1000 for due, t in sent]
+
+    hogger = threading.Thread(target=hog, daemon=True)
+    hogger.start()
+    try:
+        start = time.perf_counter() + 0.2
+        deadlines = [start + i / rate for i in range(messages)]
+        naive: list[tuple[float, float]] = []
+        for due in deadlines:
+            wait = due - time.perf_counter()
+            if wait > 0:
+                time.sleep(wait)
+            naive.append((due, time.perf_counter()))
+
+        class Sink:
+            def __init__(self) -> None:
+                self.times: list[float] = []
+
+            def send(self, message) -> bool:
+                self.times.append(time.perf_counter())
+                return True
+
+        sink = Sink()
+        clock = Clock(TEMPO)
+        step = TEMPO / 60.0 / rate  # beats between messages
+        emitter = Emitter(sink, clock, keep_events=False, realtime=True)
+        clock.start(at=time.perf_counter() + 0.2)
+        for i in range(messages):
+            emitter.push(i * step, (0x90, 60, 1))
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(0.001)  # as the engine does
+        emitter.start()
+        emitter.drain()
+        emitter.join(messages / rate + 5)
+        sys.setswitchinterval(switch)
+        ours = [(clock.time_at(i * step), t) for i, t in enumerate(sink.times[:messages])]
+    finally:
+        stop.set()
+        hogger.join()
+    base, mine = _summary(lateness(naive)), _summary(lateness(ours))
+    return {"messages": messages, "naive_sleep": base, "emitter": mine,
+            "p99_ratio": round(base["p99"] / max(mine["p99"], 1e-3), 1)}
+
+
 def run() -> dict:
     """Both periods; returns the figures (also printed as a table when run as a module)."""
     if shutil.which("jackd") is None:
@@ -254,6 +313,7 @@ def run() -> dict:
         model, about = _model_dir(tmp)
         results = {"tempo": TEMPO, "seconds": seconds, "model": about,
                    "periods": [run_period(p, seconds, model, tmp) for p in PERIODS]}
+    results["emission_against_naive"] = emission_against_naive()
     return results
 
 
@@ -274,7 +334,27 @@ def _table(results: dict) -> str:
     return "\n".join(rows)
 
 
+def markdown(results: dict) -> str:
+    """Tables for RESULTS.md."""
+    if "skipped" in results:
+        return f"skipped: {results['skipped']}"
+    out = [f"`improv play` at {results['tempo']:g} BPM, {results['seconds']:g} s per period, "
+           f"{results['model']} model, generation running; a separate rtmidi JACK client records.", "",
+           _table(results)]
+    naive = results.get("emission_against_naive")
+    if naive:
+        b, e = naive["naive_sleep"], naive["emitter"]
+        out += ["", f"Send lateness against the schedule, {naive['messages']} messages, with a "
+                "GIL-holding Python thread beside (ms):", "",
+                "| emitter | median | p99 | max |", "|---|---|---|---|",
+                f"| baseline: `time.sleep` to each deadline | {b['median']} | {b['p99']} | {b['max']} |",
+                f"| improv: own thread, sleep then spin, switch interval 1 ms | {e['median']} | "
+                f"{e['p99']} | {e['max']} |",
+                f"| **p99 ratio** | | **{naive['p99_ratio']}x** | |"]
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
     figures = run()
     print(json.dumps(figures, indent=2))
-    print(_table(figures))
+    print(markdown(figures))

@@ -100,7 +100,7 @@ def seed_training(epochs: int = 100) -> dict:
         return {"skipped": f"seed MIDI file not found at {seed_midi_path()}"}
     import keras
 
-    from improv.model.train import build_model
+    from improv.model.train import build_model, dataset
     from improv.theory.seed_grammar import seed_corpus, seed_window_starts
 
     baseline = seed_model.run(epochs)
@@ -120,7 +120,8 @@ def seed_training(epochs: int = 100) -> dict:
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
     built = time.perf_counter()
-    history = model.fit({"prev": prev}, target, epochs=epochs, batch_size=32, verbose=0)
+    batches = dataset({"prev": prev}, target, batch_size=32, shuffle=True, seed=0)
+    history = model.fit(batches, epochs=epochs, verbose=0)
     done = time.perf_counter()
     ours = {
         "fit_s": round(done - built, 3),

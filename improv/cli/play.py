@@ -122,7 +122,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="send MIDI clock, Start and Stop so hardware can follow",
     )
     music = p.add_argument_group("music")
-    music.add_argument("--tempo", type=float, metavar="BPM", help="tempo (default 120)")
+    music.add_argument("--tempo", type=float, metavar="BPM", help="tempo (default: the tune's, else 120)")
     music.add_argument(
         "--swing",
         type=float,
@@ -131,7 +131,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="AMOUNT",
         help="swing the eighths: 0 straight, 0.5 triplet (the default with no amount), 0.75 dotted",
     )
-    music.add_argument("--tune", metavar="NAME", help="a tune from the library")
+    music.add_argument(
+        "--tune", metavar="NAME", help="a tune by title, exact or a unique part (default: F Blues)"
+    )
     music.add_argument("--changes", metavar="TEXT", help='chord changes, e.g. "Dm7 G7 | Cmaj7 %%"')
     music.add_argument(
         "--library",
@@ -139,8 +141,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="tunes for --tune: an iReal Pro playlist, a JCPC song file or folder, a MusicXML lead sheet",
     )
     music.add_argument("--model", metavar="DIR", help="model directory (default: the shipped one)")
-    music.add_argument("--seed", type=int, metavar="N", help="random seed (default: random)")
-    music.add_argument("--temperature", type=float, metavar="T", help="sampling temperature")
+    music.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="random seed: the same seed replays the same notes (default: random, logged)",
+    )
+    music.add_argument(
+        "--temperature", type=float, metavar="T", help=f"sampling temperature (default {DEFAULT_TEMPERATURE})"
+    )
     music.add_argument("--range", metavar="LOW..HIGH", help="register, e.g. E3..C6 or 52..84")
     session = p.add_argument_group("session")
     session.add_argument("--bars", type=int, metavar="N", help="stop after N bars (default: never)")
