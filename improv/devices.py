@@ -55,7 +55,9 @@ PLATFORMS = ("linux", "darwin", "windows")
 APIS = ("alsa", "jack", "coremidi", "winmm")
 CLOCK_SOURCES = ("internal", "input")  # anything else is a port pattern
 DEVICES_ENV = "IMPROV_DEVICES"
-SHIPPED_DIR = Path(__file__).resolve().parents[1] / "devices"
+# the shipped profiles live in the repository's devices/; improv/data/devices links to it so that a
+# built wheel carries them as package data
+SHIPPED_DIR = Path(__file__).resolve().parent / "data" / "devices"
 USER_DIR = Path("~/.config/improv/devices")
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _KEYS = (

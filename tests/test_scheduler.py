@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from improv.live.clock import Clock
-from improv.live.engine import Engine, EngineOptions, swing_beat
+from improv.live.engine import Engine, EngineOptions
 from improv.live.scheduler import Emitter, panic_messages
 
 
@@ -48,12 +48,6 @@ def test_clock_tempo_change_keeps_past_beats_and_offset():
     assert clock.time_at(3.0) == pytest.approx(102.01)
     with pytest.raises(ValueError):
         clock.set_tempo(1000.0)
-
-
-def test_swing_moves_offbeats_only():
-    assert swing_beat(2.0) == 2.0
-    assert swing_beat(2.5) == pytest.approx(2 + 2 / 3)
-    assert swing_beat(3.0) == pytest.approx(3.0)
 
 
 def test_panic_messages_order():

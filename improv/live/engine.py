@@ -75,8 +75,7 @@ class EngineOptions:
 
     tempo: float = 120.0
     channel: int = 0
-    velocity: int | None = None  # None: the source's own dynamics
-    swing: bool = False
+    velocity: int | None = None  # None: the source's own dynamics (swing is the improviser's)
     bars: int | None = None  # None: until stopped
     beats_per_bar: int = 4
     count_in: int = 0  # bars of clicks before the first note
@@ -107,15 +106,6 @@ class EngineResult:
     first_note_time: float | None = None
     stop_time: float | None = None  # perf_counter when the stop was requested
     events: list = field(default_factory=list)
-
-
-def swing_beat(beat: float) -> float:
-    """Swung eighths (2:1): the offbeat eighth moves from .5 to .667 of the beat."""
-    whole = math.floor(beat)
-    frac = beat - whole
-    if frac <= 0.5:
-        return whole + frac * (4.0 / 3.0)
-    return whole + 2.0 / 3.0 + (frac - 0.5) * (2.0 / 3.0)
 
 
 @dataclass
@@ -411,8 +401,7 @@ class Engine:
                     break
                 self._pending = note
             note = self._pending
-            onset = swing_beat(note.onset) if opts.swing else note.onset
-            onset += self._offset
+            onset = note.onset + self._offset
             if end is not None and onset >= end:
                 self._source_done = True
                 break
@@ -424,8 +413,7 @@ class Engine:
                 self.rests += 1  # too late to play on time: a rest instead of a late burst
                 self._skip(index, "late")
                 continue
-            stop = note.onset + note.duration
-            offset = (swing_beat(stop) if opts.swing else stop) + self._offset
+            offset = note.onset + note.duration + self._offset
             if end is not None:
                 offset = min(offset, end)
             velocity = opts.velocity if opts.velocity is not None else note.velocity
@@ -804,5 +792,4 @@ def note_name(pitch: int) -> str:
 
 
 __all__ = ["Engine", "EngineOptions", "EngineResult", "InputSource", "Listening", "NoteSource",
-           "PortWatch", "note_name",
-           "swing_beat"]
+           "PortWatch", "note_name"]
