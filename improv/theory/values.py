@@ -218,13 +218,18 @@ def _pick(
     prev: int | None,
     max_leap: int,
 ) -> int:
-    """Choose a pitch of ``kind`` near ``target`` (within ``reach``), weighted by closeness."""
-    lo, hi = max(low, target - reach), min(high, target + reach)
+    """Choose a pitch of ``kind`` near ``target`` (within ``reach``), weighted by closeness.
+
+    Pitches stay within [low, high] and within ``max_leap`` of ``prev``; with no pitch of the kind
+    there, the target itself is taken, clamped into those bounds.
+    """
+    floor, ceiling = low, high
     if prev is not None:
-        lo, hi = max(lo, prev - max_leap), min(hi, prev + max_leap)
+        floor, ceiling = max(floor, prev - max_leap), min(ceiling, prev + max_leap)
+    lo, hi = max(floor, target - reach), min(ceiling, target + reach)
     candidates = [p for p in range(lo, hi + 1) if classify(p, chord) == kind]
     if not candidates:
-        return int(min(max(target, max(low, lo)), min(high, max(hi, lo))))
+        return int(min(max(target, floor), ceiling))
     weights = np.exp(-np.abs(np.array(candidates) - target) / (1.0 if reach <= SLACK else 3.0))
     return int(candidates[int(rng.choice(len(candidates), p=weights / weights.sum()))])
 
