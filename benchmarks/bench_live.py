@@ -40,9 +40,12 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def _summary(values_ms: list[float]) -> dict:
-    return {"median": round(statistics.median(values_ms), 3) if values_ms else None,
-            "p99": round(_pct(values_ms, 0.99), 3), "max": round(max(values_ms), 3)
-            if values_ms else None, "n": len(values_ms)}
+    return {
+        "median": round(statistics.median(values_ms), 3) if values_ms else None,
+        "p99": round(_pct(values_ms, 0.99), 3),
+        "max": round(max(values_ms), 3) if values_ms else None,
+        "n": len(values_ms),
+    }
 
 
 class _Server:
@@ -53,9 +56,13 @@ class _Server:
         for mode in (["-R"], ["-S", "--no-realtime"]):
             self._clean()
             with open(log, "a") as handle:
-                self.proc = subprocess.Popen(["jackd", "-n", name, *mode, *driver], env=env,
-                                             stdout=handle, stderr=subprocess.STDOUT,
-                                             start_new_session=True)
+                self.proc = subprocess.Popen(
+                    ["jackd", "-n", name, *mode, *driver],
+                    env=env,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
             self.mode = " ".join(mode)
             if self._wait():
                 return
@@ -67,8 +74,7 @@ class _Server:
         for _ in range(200):
             if self.proc.poll() is not None:
                 return False
-            if subprocess.run(["jack_lsp", "-s", self.name], env=env,
-                              capture_output=True).returncode == 0:
+            if subprocess.run(["jack_lsp", "-s", self.name], env=env, capture_output=True).returncode == 0:
                 return True
             time.sleep(0.05)
         return False
@@ -143,8 +149,12 @@ def _cpu_seconds(pid: int) -> float:
 def _memory_mb(pid: int) -> dict:
     """Peak RSS, and the current RSS split into private (anon), file and shared memory (JACK's
     shared memory segment is mapped into every client and counts towards RSS)."""
-    wanted = {"VmHWM": "peak_rss_mb", "RssAnon": "rss_anon_mb", "RssFile": "rss_file_mb",
-              "RssShmem": "rss_shmem_mb"}
+    wanted = {
+        "VmHWM": "peak_rss_mb",
+        "RssAnon": "rss_anon_mb",
+        "RssFile": "rss_file_mb",
+        "RssShmem": "rss_shmem_mb",
+    }
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key = line.split(":")[0]
@@ -172,9 +182,14 @@ def _model_dir(tmp: Path) -> tuple[str, str]:
     vocab.save(out / "vocab.json", {"conditioning": conditioning.describe()})
     n, units = len(vocab), 256
     rng = np.random.default_rng(0)
-    np.savez(out / "cell.npz", kernel=rng.normal(0, .1, (n + conditioning.COND_SIZE, 4 * units)),
-             recurrent=rng.normal(0, .1, (units, 4 * units)), bias=np.zeros(4 * units),
-             dense_w=rng.normal(0, .3, (units, n)), dense_b=np.zeros(n))
+    np.savez(
+        out / "cell.npz",
+        kernel=rng.normal(0, 0.1, (n + conditioning.COND_SIZE, 4 * units)),
+        recurrent=rng.normal(0, 0.1, (units, 4 * units)),
+        bias=np.zeros(4 * units),
+        dense_w=rng.normal(0, 0.3, (units, n)),
+        dense_b=np.zeros(n),
+    )
     return str(out), f"random eighth-note model, {units} units (no shipped model)"
 
 
@@ -186,8 +201,24 @@ def run_period(period: int, seconds: float, model: str, tmp: Path) -> dict:
     events = tmp / f"events{period}.jsonl"
     env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_AUDIO_RESERVATION="1")
     receiver = _Receiver()
-    cmd = [sys.executable, "-m", "improv", "play", "--api", "jack", "--virtual", "bench",
-           "--tempo", str(TEMPO), "--model", model, "--seed", "1", "--json-events", str(events)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "improv",
+        "play",
+        "--api",
+        "jack",
+        "--virtual",
+        "bench",
+        "--tempo",
+        str(TEMPO),
+        "--model",
+        model,
+        "--seed",
+        "1",
+        "--json-events",
+        str(events),
+    ]
     try:
         launch = time.perf_counter()
         proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True)
@@ -207,40 +238,64 @@ def run_period(period: int, seconds: float, model: str, tmp: Path) -> dict:
         server.stop()
     if proc.returncode != 0:
         raise RuntimeError(f"improv play exited {proc.returncode}: {err[-2000:]}")
+    jack_log = tmp / f"jackd{period}.log"
+    xruns = (
+        sum("xrun" in line.lower() for line in jack_log.read_text(errors="replace").splitlines())
+        if jack_log.is_file()
+        else None
+    )
     sent = [json.loads(line) for line in events.read_text().splitlines()]
     scheduled = [e for e in sent if e["scheduled"] is not None]
     send_err = [(e["t"] - e["scheduled"]) * 1000.0 for e in scheduled]
     first_on = next(e["t"] for e in sent if e["msg"][0] & 0xF0 == 0x90 and e["msg"][2] > 0)
     # arrivals: match the receiver's messages to sends after the connection, in order
     got = receiver.got
-    arrivals = []
+    arrivals: list[float] = []
+    missing: list[dict] = []
     if got:
         first_bytes = got[0][1]
-        start = next((i for i, e in enumerate(sent) if tuple(e["msg"]) == first_bytes
-                      and e["t"] >= got[0][0] - 0.1), 0)
-        for event, (t, msg) in zip(sent[start:], got, strict=False):
-            if tuple(event["msg"]) != msg:
-                break
-            if event["scheduled"] is not None:
-                arrivals.append((t - event["scheduled"]) * 1000.0)
+        start = next(
+            (i for i, e in enumerate(sent) if tuple(e["msg"]) == first_bytes and e["t"] >= got[0][0] - 0.1), 0
+        )
+        # walk both streams: a sent message that is not the next one received was lost
+        j = 0
+        for event in sent[start:]:
+            if j < len(got) and tuple(event["msg"]) == got[j][1]:
+                if event["scheduled"] is not None:
+                    arrivals.append((got[j][0] - event["scheduled"]) * 1000.0)
+                j += 1
+            else:
+                missing.append({"beat": event["beat"], "msg": event["msg"]})
         expected = len(sent) - start
     else:
         expected = len(sent)
     notes_per_s = sum(1 for e in scheduled if e["msg"][0] & 0xF0 == 0x90) / max(
-        1e-9, scheduled[-1]["t"] - scheduled[0]["t"])
+        1e-9, scheduled[-1]["t"] - scheduled[0]["t"]
+    )
     return {
-        "period": period, "jackd": server.mode, "messages_sent": len(sent),
-        "messages_received": len(got), "lost": expected - len(got),
+        "period": period,
+        "jackd": server.mode,
+        "messages_sent": len(sent),
+        "messages_received": len(got),
+        "lost": expected - len(got),
+        "lost_messages": missing[:20],
+        "jack_xruns": xruns,
         "notes_per_second": round(notes_per_s, 2),
-        "send_error_ms": _summary(send_err), "arrival_error_ms": _summary(arrivals),
+        "send_error_ms": _summary(send_err),
+        "arrival_error_ms": _summary(arrivals),
         "launch_to_first_note_on_ms": round((first_on - launch) * 1000.0, 1),
-        "launch_to_beat_0_ms": round((scheduled[0]["scheduled"] - scheduled[0]["beat"] * 60.0
-                                      / TEMPO - launch) * 1000.0, 1),
+        "launch_to_beat_0_ms": round(
+            (scheduled[0]["scheduled"] - scheduled[0]["beat"] * 60.0 / TEMPO - launch) * 1000.0, 1
+        ),
         "sigint_to_last_message_ms": round((got[-1][0] - sig) * 1000.0, 1) if got else None,
         "sigint_to_exit_ms": round((exited - sig) * 1000.0, 1),
-        "cpu_share_of_one_core": round(cpu, 4), **memory,
-        "late_sends": [(round(e["beat"], 3), e["msg"], round((e["t"] - e["scheduled"]) * 1e3, 2))
-                       for e in scheduled if e["t"] - e["scheduled"] > 0.002],
+        "cpu_share_of_one_core": round(cpu, 4),
+        **memory,
+        "late_sends": [
+            (round(e["beat"], 3), e["msg"], round((e["t"] - e["scheduled"]) * 1e3, 2))
+            for e in scheduled
+            if e["t"] - e["scheduled"] > 0.002
+        ],
     }
 
 
@@ -299,8 +354,12 @@ def emission_against_naive(messages: int = 240, rate: float = 40.0) -> dict:
         stop.set()
         hogger.join()
     base, mine = _summary(lateness(naive)), _summary(lateness(ours))
-    return {"messages": messages, "naive_sleep": base, "emitter": mine,
-            "p99_ratio": round(base["p99"] / max(mine["p99"], 1e-3), 1)}
+    return {
+        "messages": messages,
+        "naive_sleep": base,
+        "emitter": mine,
+        "p99_ratio": round(base["p99"] / max(mine["p99"], 1e-3), 1),
+    }
 
 
 def run() -> dict:
@@ -311,17 +370,23 @@ def run() -> dict:
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
         model, about = _model_dir(tmp)
-        results = {"tempo": TEMPO, "seconds": seconds, "model": about,
-                   "periods": [run_period(p, seconds, model, tmp) for p in PERIODS]}
+        results = {
+            "tempo": TEMPO,
+            "seconds": seconds,
+            "model": about,
+            "periods": [run_period(p, seconds, model, tmp) for p in PERIODS],
+        }
     results["emission_against_naive"] = emission_against_naive()
     return results
 
 
 def _table(results: dict) -> str:
-    rows = ["| period | jackd | send err med/p99/max ms | arrival err med/p99/max ms | lost | "
-            "launch→beat 0 / 1st note ms | SIGINT→last msg ms | SIGINT→exit ms | CPU | peak RSS MB "
-            "(anon/file/shm now) |",
-            "|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [
+        "| period | jackd | send err med/p99/max ms | arrival err med/p99/max ms | lost | "
+        "launch→beat 0 / 1st note ms | SIGINT→last msg ms | SIGINT→exit ms | CPU | peak RSS MB "
+        "(anon/file/shm now) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in results.get("periods", []):
         s, a = r["send_error_ms"], r["arrival_error_ms"]
         rows.append(
@@ -330,7 +395,8 @@ def _table(results: dict) -> str:
             f"{r['launch_to_beat_0_ms']} / {r['launch_to_first_note_on_ms']} | "
             f"{r['sigint_to_last_message_ms']} | "
             f"{r['sigint_to_exit_ms']} | {100 * r['cpu_share_of_one_core']:.2f} % | "
-            f"{r['peak_rss_mb']} ({r['rss_anon_mb']}/{r['rss_file_mb']}/{r['rss_shmem_mb']}) |")
+            f"{r['peak_rss_mb']} ({r['rss_anon_mb']}/{r['rss_file_mb']}/{r['rss_shmem_mb']}) |"
+        )
     return "\n".join(rows)
 
 
@@ -338,19 +404,27 @@ def markdown(results: dict) -> str:
     """Tables for RESULTS.md."""
     if "skipped" in results:
         return f"skipped: {results['skipped']}"
-    out = [f"`improv play` at {results['tempo']:g} BPM, {results['seconds']:g} s per period, "
-           f"{results['model']} model, generation running; a separate rtmidi JACK client records.", "",
-           _table(results)]
+    out = [
+        f"`improv play` at {results['tempo']:g} BPM, {results['seconds']:g} s per period, "
+        f"{results['model']} model, generation running; a separate rtmidi JACK client records.",
+        "",
+        _table(results),
+    ]
     naive = results.get("emission_against_naive")
     if naive:
         b, e = naive["naive_sleep"], naive["emitter"]
-        out += ["", f"Send lateness against the schedule, {naive['messages']} messages, with a "
-                "GIL-holding Python thread beside (ms):", "",
-                "| emitter | median | p99 | max |", "|---|---|---|---|",
-                f"| baseline: `time.sleep` to each deadline | {b['median']} | {b['p99']} | {b['max']} |",
-                f"| improv: own thread, sleep then spin, switch interval 1 ms | {e['median']} | "
-                f"{e['p99']} | {e['max']} |",
-                f"| **p99 ratio** | | **{naive['p99_ratio']}x** | |"]
+        out += [
+            "",
+            f"Send lateness against the schedule, {naive['messages']} messages, with a "
+            "GIL-holding Python thread beside (ms):",
+            "",
+            "| emitter | median | p99 | max |",
+            "|---|---|---|---|",
+            f"| baseline: `time.sleep` to each deadline | {b['median']} | {b['p99']} | {b['max']} |",
+            f"| improv: own thread, sleep then spin, switch interval 1 ms | {e['median']} | "
+            f"{e['p99']} | {e['max']} |",
+            f"| **p99 ratio** | | **{naive['p99_ratio']}x** | |",
+        ]
     return "\n".join(out)
 
 

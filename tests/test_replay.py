@@ -110,3 +110,46 @@ def test_replay_rejects_a_bad_log(tmp_path, capsys):
     with pytest.raises(Exception, match="not a JSON line"):
         bad.write_text("{nope\n")
         read_log(bad)
+
+
+def test_barge_in_stops_the_answer_and_replays_exactly(tiny_model, tmp_path):
+    """The engine's barge-in: the answer's queued notes are skipped, the sounding one is cut, the
+    performer waits for the next call; replay gives exactly what was played."""
+    progression = parse_progression(CHANGES)
+    imp = build_improviser(progression, model_dir=tiny_model, seed=9, temperature=0.9)
+    settings = PerformerSettings(mode="respond")
+    perf = Performer(imp, settings)
+    path = tmp_path / "barge.jsonl"
+    log = SessionLog(path)
+    log.header(seed=9, model=str(tiny_model), model_hash=model_hash(tiny_model),
+               progression=progression_record(progression, None), follow_chords=False,
+               chords_sticky=False, performer=vars(settings).copy(), channel=0, end=None,
+               tempo=120.0, options={"temperature": 0.9, "low": 52, "high": 84, "swing": 0.0,
+                                     "velocity": None})
+
+    def apply(event: dict) -> None:
+        log.event(perf.steps, event)
+        perf.apply(event)
+
+    apply({"type": "phrase", "notes": CALL, "answer": answer_start(40),
+           "length": answer_length(0, 4, 4)})  # a 4-bar answer
+    taken = [perf.next_note() for _ in range(6)]
+    assert all(taken) and perf.answering
+    # the player starts a new call: note 3 sounds (cut half-way), notes 4 and 5 were queued
+    cut_at = round(taken[3].onset + taken[3].duration / 2, 6)
+    log.write({"type": "cut", "note": 3, "offset": cut_at})
+    log.skip(4, "barge-in")
+    log.skip(5, "barge-in")
+    apply({"type": "barge", "tick": int(cut_at * 12)})
+    assert not perf.answering and perf.next_note() is None  # listening again
+    second = 240
+    apply({"type": "phrase", "notes": [[200, 6, 65, 90]], "answer": second, "length": 24})
+    while (note := perf.next_note()) is not None:
+        taken.append(note)
+    log.close(notes=len(taken))
+    assert len(taken) > 6 and all(n.onset >= second / 12 for n in taken[6:])
+    played = [clip_note(n, 0, None) for i, n in enumerate(taken) if i not in (4, 5)]
+    played[3] = type(played[3])(played[3].onset, cut_at, 0, played[3].pitch, played[3].velocity)
+    header, records = read_log(path)
+    again = build_improviser(progression, model_dir=tiny_model, seed=9, temperature=0.9)
+    assert replay(header, records, again).notes == played

@@ -4,10 +4,18 @@ thread sends them on time, the main thread handles signals, the status line and 
 Any iterator of timed notes (onset/duration in beats, pitch, velocity) can be played; generation never
 blocks emission, and a note generated too late to play on time becomes a rest (counted). Every way
 out (the end of ``bars``, SIGINT/SIGTERM/SIGHUP, an error) goes through the emitter's panic.
+
+Listening (a :class:`Listening`): a listen thread reads the inputs and posts events to the
+generator thread, which alone drives the performer. In respond mode a new call started while
+improv answers is a barge-in: the answer's sounding notes get their note-offs at once, its queued
+notes are dropped (logged as skipped or cut, so replay stays exact) and improv listens again. An
+input that vanishes is reported (log and JSON events), the call it was playing ends and its echoed
+notes are released; the input reopens itself by name and is reported back.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 import math
@@ -52,6 +60,31 @@ CLOCK_TICK, CLOCK_START, CLOCK_STOP = 0xF8, 0xFA, 0xFC
 CLICK_CHANNEL = 9  # MIDI channel 10, General MIDI drums
 CLICK_PITCH, CLICK_ACCENT = 37, 76  # side stick; hi wood block on the downbeat
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+
+
+class CuttingEmitter(Emitter):
+    """The scheduler's emitter, able to cut chosen notes short (a barge-in) without a panic."""
+
+    def cut(self, note_ids: set[int], beat: float) -> tuple[set[int], set[int]]:
+        """Cut the notes ``note_ids`` short: those not started yet are dropped, those sounding get
+        their note-off at ``beat`` (now: sent at once); notes already over are left alone.
+        Returns (the ids that were sounding, the ids dropped).
+
+        Call it from the thread that pushes notes (a note's two messages are then never half
+        queued); the emitter thread's note bookkeeping stays its own.
+        """
+        if not note_ids:
+            return set(), set()
+        with self._lock:
+            heap = self._heap
+            dropped = {item[4] for item in heap if item[4] in note_ids and item[1] == PRIO_ON}
+            offs = [item for item in heap if item[4] in note_ids and item[1] == PRIO_OFF
+                    and item[4] not in dropped]
+            heap[:] = [item for item in heap if item[4] not in note_ids]
+            heapq.heapify(heap)
+        for item in offs:
+            self.push(beat, item[3], PRIO_OFF, item[4])
+        return {item[4] for item in offs}, dropped
 
 
 class TimedNoteLike(Protocol):
@@ -167,6 +200,7 @@ class Engine:
         self._pending: TimedNoteLike | None = None
         self._taken = 0  # notes taken from the source (queued, skipped or pending)
         self._played: dict[int, PlayedNote] = {}  # note index -> as queued (record, replay)
+        self._ids: dict[int, int] = {}  # note index -> emitter note id (recent notes, for cuts)
         self._player: list[tuple[float, tuple[int, ...]]] = []  # the player's messages (record)
         self._offset = 0.0 if follow else float(options.count_in * options.beats_per_bar)
         self._end = (self._offset + options.bars * options.beats_per_bar
@@ -185,6 +219,7 @@ class Engine:
         self.max_step_ms = 0.0
         self.params: list[dict] = []  # parameter changes applied (also in the JSON events)
         self.phrases = 0
+        self.barge_ins = 0
         self._json: IO[str] | None = None
         self._json_extra: deque = deque()
         self._generator = threading.Thread(target=self._generate, name="improv-generator",
@@ -197,15 +232,17 @@ class Engine:
         self._turns_done: set[int] = set()
         self._turns_started: set[int] = set()
         self._stalled = False
-        self._thru_held: set[tuple[int, int]] = set()
+        self._thru_held: set[tuple[int, int]] = set()  # echoed directly (not by the emitter)
+        self._thru_keys: set[tuple[int, int]] = set()  # every echoed note sounding
+        self._connected: dict[int, bool] = {}  # id(source) -> connected when last looked
         if listening is not None:  # listeners place what they hear on this engine's timeline
             listening.listener.to_ticks = self._to_ticks
             if listening.chord_listener is not None:
                 listening.chord_listener.to_ticks = self._to_ticks
 
-    def _new_emitter(self, channels: Iterable[int]) -> Emitter:
-        return Emitter(self.sink, self.clock, channels=channels, keep_events=self._keep,
-                       realtime=self.options.realtime, on_error=self._failed)
+    def _new_emitter(self, channels: Iterable[int]) -> CuttingEmitter:
+        return CuttingEmitter(self.sink, self.clock, channels=channels, keep_events=self._keep,
+                              realtime=self.options.realtime, on_error=self._failed)
 
     # ------------------------------------------------------------------------------ public
     def request_stop(self, reason: str = "stop") -> None:
@@ -306,6 +343,8 @@ class Engine:
             perf.apply(event)
         elif kind == "transport":
             self._transport(item[1], item[2])
+        elif kind == "call":
+            self._barge(item[1])
 
     def _transport(self, kind: str, clock_tick: int) -> None:
         """Start / Continue / Stop / Song Position from the followed clock."""
@@ -343,6 +382,7 @@ class Engine:
         if not old.join(timeout=1.0) or not old.started:
             old.panic()
         self._retired.append(old.stats)
+        self._ids.clear()  # note ids are per emitter
         now = self.clock.beat_at() - self._offset
         self._forget_after(now)
         if self._pending is not None:
@@ -361,11 +401,49 @@ class Engine:
                 del self._played[index]
                 self._skip(index, "silenced")
             else:
-                self._played[index] = PlayedNote(note.onset, beat, note.channel, note.pitch,
-                                                 note.velocity)
-                if self.session_log is not None:
-                    self.session_log.write({"type": "cut", "note": index,
-                                            "offset": round(beat, 6)})
+                self._cut(index, beat)
+
+    def _cut(self, index: int, beat: float) -> None:
+        """Note ``index`` sounded but ended at ``beat``: in the record and the log."""
+        note = self._played[index]
+        end = max(note.onset, round(beat, 6))  # the log keeps 6 decimals: so does the record
+        self._played[index] = PlayedNote(note.onset, end, note.channel, note.pitch, note.velocity)
+        if self.session_log is not None:
+            self.session_log.write({"type": "cut", "note": index, "offset": end})
+
+    def _barge(self, tick: int) -> None:
+        """Respond mode: the player started a new call (at ``tick``) while improv answers: end the
+        answer now and listen (generator thread). Nothing happens when the answer is over."""
+        perf = self.performer
+        if perf is None or perf.settings.mode != "respond" or perf.answer_end is None:
+            return
+        now = self.clock.beat_at()
+        beat = now - self._offset
+        live = {index: note_id for index, note_id in self._ids.items()
+                if index in self._played and self._played[index].offset > beat}
+        if not live and self._pending is None and not perf.answering:
+            return
+        sounding, dropped = self.emitter.cut(set(live.values()), now)
+        for index in sorted(live):
+            del self._ids[index]
+            if live[index] in sounding:
+                self._cut(index, beat)
+            elif live[index] in dropped:
+                del self._played[index]
+                self._skip(index, "barge-in")
+        cut, dropped_count = len(sounding), len(dropped)
+        if self._pending is not None:
+            self._skip(self._taken - 1, "barge-in")
+            self._pending = None
+        event = {"type": "barge", "tick": int(tick)}
+        if self.session_log is not None:
+            self.session_log.event(perf.steps, event)
+        perf.apply(event)
+        self.barge_ins += 1
+        self._json_extra.append({"t": round(time.perf_counter(), 6), "type": "barge",
+                                 "beat": round(beat, 6), "cut": cut, "dropped": dropped_count})
+        log.info("barge-in at beat %.2f: the answer stops (%d notes cut, %d dropped); listening",
+                 beat, cut, dropped_count)
 
     def _skip(self, index: int, why: str) -> None:
         if self.session_log is not None:
@@ -418,9 +496,12 @@ class Engine:
                 offset = min(offset, end)
             velocity = opts.velocity if opts.velocity is not None else note.velocity
             velocity = max(1, min(127, int(velocity)))
-            emitter.push_note(onset, offset, opts.channel, int(note.pitch), velocity)
+            note_id = emitter.push_note(onset, offset, opts.channel, int(note.pitch), velocity)
             self._played[index] = PlayedNote(onset - self._offset, offset - self._offset,
                                              opts.channel, int(note.pitch), velocity)
+            self._ids[index] = note_id
+            if len(self._ids) > 512:  # keep the recent ones: older notes have ended
+                del self._ids[next(iter(self._ids))]
             self.notes_queued += 1
         if opts.clock_out:
             last = horizon if end is None else min(horizon, end)
@@ -456,6 +537,7 @@ class Engine:
                 self._events(lis.listener.poll(now), now)
                 self._check_turn(now)
                 self._check_clock(now)
+                self._check_inputs(now)
                 if not got:
                     time.sleep(lis.poll_interval)
         except BaseException as exc:
@@ -484,7 +566,10 @@ class Engine:
             self.session_log.input(beat, message)
         if lis.passthrough:
             self._thru(message)
+        in_call = lis.listener.in_call
         self._events(lis.listener.feed(data, t), t)
+        if self._mode == "respond" and not in_call and lis.listener.in_call:
+            self._inbox.put(("call", int(self._to_ticks(t))))  # a barge-in if improv answers
 
     def _to_ticks(self, t: float) -> float:
         return (self.clock.beat_at(t) - self._offset) * TICKS_PER_BEAT
@@ -585,12 +670,46 @@ class Engine:
             log.warning("the MIDI clock stopped arriving (no Stop): silent until it returns")
             self._inbox.put(("transport", "stall", midiclock.tick + 1))
 
+    def _check_inputs(self, now: float) -> None:
+        """Report an input that vanished or came back (each input reopens itself by name)."""
+        for source in self.listening.sources:
+            connected = bool(getattr(source.port, "connected", True))
+            if self._connected.get(id(source), True) == connected:
+                continue
+            self._connected[id(source)] = connected
+            label = getattr(source.port, "label", "?")
+            self._json_extra.append({
+                "t": round(now, 6), "type": "input", "role": source.role, "port": label,
+                "state": "back" if connected else "vanished",
+                "beat": round(self.clock.beat_at(now) - self._offset, 6)})
+            if connected:
+                log.warning("the %s input %s is back: listening again", source.role, label)
+            else:
+                log.warning("the %s input %s vanished: its call ends, its notes are released; "
+                            "it is reopened by name when it returns", source.role, label)
+                self._input_lost(source, now)
+
+    def _input_lost(self, source: InputSource, now: float) -> None:
+        """End what a vanished input left open: the call, held keys, pedals, echoed notes."""
+        lis = self.listening
+        if source.role == "player":
+            self._events(lis.listener.flush(now), now)
+            lis.listener.reset()
+            for channel, pitch in sorted(self._thru_keys):
+                self._thru((0x80 | channel, pitch, 0))
+        elif source.role == "chords" and lis.chord_listener is not None:
+            lis.chord_listener.reset()
+
     def _thru(self, message: tuple[int, ...]) -> None:
         """Echo the player to the output, through the emitter's note bookkeeping."""
         status = message[0] & 0xF0
         channel = message[0] & 0x0F
         if len(message) < 3 and status in (0x80, 0x90, 0xA0, 0xB0, 0xE0):
             return
+        if status == 0x90 and message[2] > 0:
+            self._thru_keys.add((channel, message[1]))
+        elif status in (0x80, 0x90):
+            self._thru_keys.discard((channel, message[1]))
         emitter = self.emitter
         if self._paused or not emitter.running:
             self.sink.send(message)
@@ -791,5 +910,5 @@ def note_name(pitch: int) -> str:
     return f"{_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
-__all__ = ["Engine", "EngineOptions", "EngineResult", "InputSource", "Listening", "NoteSource",
-           "PortWatch", "note_name"]
+__all__ = ["CuttingEmitter", "Engine", "EngineOptions", "EngineResult", "InputSource", "Listening",
+           "NoteSource", "PortWatch", "note_name"]

@@ -9,8 +9,13 @@ same step counts (:func:`replay`) gives the same notes, with no ports and no clo
 
 Session log (JSON lines): a ``header`` (seed, model path and hash, the progression, every option
 that affects notes), ``input`` lines (each player message with its beat), ``event`` lines (step,
-event), ``skip`` lines (notes the engine did not play: too late, cut by a transport jump) and an
-``end`` line (how many notes the performer gave).
+event), ``skip`` lines (notes the engine did not play: too late, silenced by a transport stop or
+jump, dropped by a barge-in), ``cut`` lines (notes that sounded but were ended early, with the beat
+they ended on) and an ``end`` line (how many notes the performer gave).
+
+Events: ``phrase`` (a call: reseed, and in respond mode answer it), ``turn`` (the player's trading
+turn), ``chord``, ``param``, ``jump`` (the transport moved) and ``barge`` (respond mode: the player
+started a new call while improv was answering; the answer stops and improv listens again).
 """
 
 from __future__ import annotations
@@ -143,6 +148,13 @@ class Performer:
         elif kind == "jump":
             imp.jump(int(event["tick"]))
             self.answer_end = None
+        elif kind == "barge":
+            self.answer_end = None  # stop answering; the next call's phrase jumps to its answer
+
+    @property
+    def answering(self) -> bool:
+        """Respond mode: an answer is still to be generated (its end not reached)."""
+        return self.answer_end is not None and self.imp.position < self.answer_end
 
     def _reseed(self, notes: Sequence[Sequence[int]]) -> None:
         if notes:
