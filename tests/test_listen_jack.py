@@ -265,8 +265,6 @@ def test_play_learn_maps_a_cc_writes_the_profile_and_plays_on(jack, probe, tiny_
     assert _ons(sent) and max(b for b, _, _ in _ons(sent)) >= 1.0  # and play went on
 
 
-@pytest.mark.xfail(strict=True, reason="improv play loads --device before --learn writes it "
-                   "(improv/cli/play.py run(): skip loading a missing profile when learning)")
 def test_play_learn_can_create_a_new_profile(tmp_path, monkeypatch, capsys):
     """`--learn` with a --device that does not exist yet must get as far as the MIDI system
     (here a bad --api), not stop at loading the profile it is about to write."""

@@ -19,9 +19,10 @@ from conftest import sounding
 
 from improv.cli import main
 from improv.generate import build_improviser
-from improv.live.engine import CuttingEmitter, Engine, EngineOptions, InputSource, Listening
+from improv.live.engine import Engine, EngineOptions, InputSource, Listening
 from improv.live.listener import Listener, ListenerConfig
 from improv.live.midiclock import MidiClock
+from improv.live.scheduler import Emitter
 from improv.live.session import (
     Performer,
     PerformerSettings,
@@ -151,7 +152,7 @@ def test_cutting_emitter_drops_queued_notes_and_ends_sounding_ones() -> None:
     sink = Sink()
     clock = Clock(120.0)
     clock.start(time.perf_counter())
-    emitter = CuttingEmitter(sink, clock, realtime=False)
+    emitter = Emitter(sink, clock, realtime=False)
     sounding_id = emitter.push_note(0.0, 50.0, 0, 60, 90)  # on now, off far away
     queued_id = emitter.push_note(40.0, 41.0, 0, 62, 90)
     emitter.push_note(0.0, 50.0, 1, 70, 90)  # not cut

@@ -246,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
         cli["mode"] = " ".join(cli["mode"])
     from_file = cfg.load_play_config(args.config) if args.config else {}
     values = cfg.merge(cli, from_file, DEFAULTS)
-    profile = _device(values["device"])
+    profile = _device(values["device"], learning=bool(getattr(args, "learn", None)))
     opts = validate(values, cli, args.config)
     changes = _changes(opts)
     if opts["tempo"] is None:
@@ -419,12 +419,18 @@ NOTE_KEYS = (
 )
 
 
-def _device(name: str | None):
+def _device(name: str | None, learning: bool = False):
+    """The --device profile; with --learn a profile that does not exist yet is created by learning."""
     if not name:
         return None
     from improv.devices import load_device
 
-    return load_device(name)
+    try:
+        return load_device(name)
+    except InputError:
+        if learning:
+            return None
+        raise
 
 
 def _apply_profile(opts: dict, profile, api: int) -> None:

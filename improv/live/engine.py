@@ -15,7 +15,6 @@ notes are released; the input reopens itself by name and is reported back.
 
 from __future__ import annotations
 
-import heapq
 import json
 import logging
 import math
@@ -60,31 +59,6 @@ CLOCK_TICK, CLOCK_START, CLOCK_STOP = 0xF8, 0xFA, 0xFC
 CLICK_CHANNEL = 9  # MIDI channel 10, General MIDI drums
 CLICK_PITCH, CLICK_ACCENT = 37, 76  # side stick; hi wood block on the downbeat
 STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
-
-
-class CuttingEmitter(Emitter):
-    """The scheduler's emitter, able to cut chosen notes short (a barge-in) without a panic."""
-
-    def cut(self, note_ids: set[int], beat: float) -> tuple[set[int], set[int]]:
-        """Cut the notes ``note_ids`` short: those not started yet are dropped, those sounding get
-        their note-off at ``beat`` (now: sent at once); notes already over are left alone.
-        Returns (the ids that were sounding, the ids dropped).
-
-        Call it from the thread that pushes notes (a note's two messages are then never half
-        queued); the emitter thread's note bookkeeping stays its own.
-        """
-        if not note_ids:
-            return set(), set()
-        with self._lock:
-            heap = self._heap
-            dropped = {item[4] for item in heap if item[4] in note_ids and item[1] == PRIO_ON}
-            offs = [item for item in heap if item[4] in note_ids and item[1] == PRIO_OFF
-                    and item[4] not in dropped]
-            heap[:] = [item for item in heap if item[4] not in note_ids]
-            heapq.heapify(heap)
-        for item in offs:
-            self.push(beat, item[3], PRIO_OFF, item[4])
-        return {item[4] for item in offs}, dropped
 
 
 class TimedNoteLike(Protocol):
@@ -240,8 +214,8 @@ class Engine:
             if listening.chord_listener is not None:
                 listening.chord_listener.to_ticks = self._to_ticks
 
-    def _new_emitter(self, channels: Iterable[int]) -> CuttingEmitter:
-        return CuttingEmitter(self.sink, self.clock, channels=channels, keep_events=self._keep,
+    def _new_emitter(self, channels: Iterable[int]) -> Emitter:
+        return Emitter(self.sink, self.clock, channels=channels, keep_events=self._keep,
                               realtime=self.options.realtime, on_error=self._failed)
 
     # ------------------------------------------------------------------------------ public
@@ -910,5 +884,5 @@ def note_name(pitch: int) -> str:
     return f"{_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
-__all__ = ["CuttingEmitter", "Engine", "EngineOptions", "EngineResult", "InputSource", "Listening",
+__all__ = ["Engine", "EngineOptions", "EngineResult", "InputSource", "Listening",
            "NoteSource", "PortWatch", "note_name"]

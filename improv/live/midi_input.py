@@ -232,7 +232,7 @@ class MidiInput:
                 self._reopen(names.index(self.port_name), names)
             return
         if self.connected:
-            log.warning("MIDI input %s vanished; waiting for it to come back", self.port_name)
+            log.debug("MIDI input %s vanished; waiting for it to come back", self.port_name)
             self.connected = False
         hits = match_ports(self.query or "", names, api_name(self.api))
         if len(hits) == 1:

@@ -130,6 +130,27 @@ class Emitter:
         self.channels.add(channel)
         return note_id
 
+    def cut(self, note_ids: set[int], beat: float) -> tuple[set[int], set[int]]:
+        """Cut the notes ``note_ids`` short: those not started yet are dropped, those sounding get
+        their note-off at ``beat`` (now: sent at once); notes already over are left alone.
+        Returns (the ids that were sounding, the ids dropped).
+
+        Call it from the thread that pushes notes (a note's two messages are then never half
+        queued); the emitter thread's note bookkeeping stays its own.
+        """
+        if not note_ids:
+            return set(), set()
+        with self._lock:
+            heap = self._heap
+            dropped = {item[4] for item in heap if item[4] in note_ids and item[1] == PRIO_ON}
+            offs = [item for item in heap if item[4] in note_ids and item[1] == PRIO_OFF
+                    and item[4] not in dropped]
+            heap[:] = [item for item in heap if item[4] not in note_ids]
+            heapq.heapify(heap)
+        for item in offs:
+            self.push(beat, item[3], PRIO_OFF, item[4])
+        return {item[4] for item in offs}, dropped
+
     def pending(self) -> int:
         """Messages waiting in the heap."""
         return len(self._heap)
