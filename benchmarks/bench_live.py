@@ -382,7 +382,7 @@ def run() -> dict:
 
 def _table(results: dict) -> str:
     rows = [
-        "| period | jackd | send err med/p99/max ms | arrival err med/p99/max ms | lost | "
+        "| period | jackd | send err med/p99/max ms | arrival err med/p99/max ms | lost (xruns) | "
         "launch→beat 0 / 1st note ms | SIGINT→last msg ms | SIGINT→exit ms | CPU | peak RSS MB "
         "(anon/file/shm now) |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -391,7 +391,8 @@ def _table(results: dict) -> str:
         s, a = r["send_error_ms"], r["arrival_error_ms"]
         rows.append(
             f"| {r['period']} | {r['jackd']} | {s['median']} / {s['p99']} / {s['max']} | "
-            f"{a['median']} / {a['p99']} / {a['max']} | {r['lost']}/{r['messages_sent']} | "
+            f"{a['median']} / {a['p99']} / {a['max']} | {r['lost']}/{r['messages_sent']} "
+            f"({r.get('jack_xruns', '?')}) | "
             f"{r['launch_to_beat_0_ms']} / {r['launch_to_first_note_on_ms']} | "
             f"{r['sigint_to_last_message_ms']} | "
             f"{r['sigint_to_exit_ms']} | {100 * r['cpu_share_of_one_core']:.2f} % | "
@@ -428,7 +429,29 @@ def markdown(results: dict) -> str:
     return "\n".join(out)
 
 
+def soak(seconds: float = 600.0, period: int = 64) -> dict:
+    """One long session (default 10 minutes at period 64): is any message lost?"""
+    if shutil.which("jackd") is None:
+        return {"skipped": "jackd is not installed"}
+    with tempfile.TemporaryDirectory() as tmpdir:
+        tmp = Path(tmpdir)
+        model, about = _model_dir(tmp)
+        result = run_period(period, seconds, model, tmp)
+    result.pop("late_sends", None)
+    return {"tempo": TEMPO, "seconds": seconds, "model": about, "periods": [result]}
+
+
 if __name__ == "__main__":
-    figures = run()
+    # python -m benchmarks.bench_live            both periods, BENCH_SECONDS each (default 20)
+    # python -m benchmarks.bench_live --soak     10 minutes at period 64 (writes benchmarks/SOAK.md)
+    if "--soak" in sys.argv:
+        figures = soak()
+        text = markdown(figures)
+        (ROOT / "benchmarks" / "SOAK.md").write_text(
+            "# Soak: `python -m benchmarks.bench_live --soak`\n\n" + text + "\n\n```json\n"
+            + json.dumps(figures, indent=1) + "\n```\n"
+        )
+    else:
+        figures = run()
     print(json.dumps(figures, indent=2))
     print(markdown(figures))
