@@ -100,8 +100,9 @@ def seed_training(epochs: int = 100) -> dict:
         return {"skipped": f"seed MIDI file not found at {seed_midi_path()}"}
     import keras
 
+    from improv.corpus.seed import seed_corpus
     from improv.model.train import build_model, dataset
-    from improv.theory.seed_grammar import seed_corpus, seed_window_starts
+    from improv.theory.seed_grammar import seed_window_starts
 
     baseline = seed_model.run(epochs)
     corpus = seed_corpus(seed_midi_path())

@@ -36,15 +36,16 @@ def seed_figures(repeats: int = REPEATS) -> dict:
     already = "music21" in sys.modules
     import_s, _ = _timed(lambda: __import__("improv.theory.seed_grammar"))
     from improv.corpus.legacy_midi import LegacyMidi
+    from improv.corpus.seed import seed_corpus
     from improv.theory import seed_grammar
 
     seed_grammar.clear_caches()
-    cold_s, corpus = _timed(lambda: seed_grammar.seed_corpus(path))
-    warm = [_timed(lambda: seed_grammar.seed_corpus(path))[0] for _ in range(repeats)]
+    cold_s, corpus = _timed(lambda: seed_corpus(path))
+    warm = [_timed(lambda: seed_corpus(path))[0] for _ in range(repeats)]
     uncached = []
     for _ in range(repeats):
         seed_grammar.clear_caches()
-        uncached.append(_timed(lambda: seed_grammar.seed_corpus(path))[0])
+        uncached.append(_timed(lambda: seed_corpus(path))[0])
 
     def read_only() -> None:
         midi = LegacyMidi.open(path)

@@ -18,7 +18,8 @@ import numpy as np
 from keras import layers, ops
 
 from benchmarks.bench_preprocess import seed_midi_path
-from improv.theory.seed_grammar import seed_corpus, seed_training_arrays
+from improv.corpus.seed import seed_corpus
+from improv.theory.seed_grammar import seed_training_arrays
 
 log = logging.getLogger(__name__)
 

@@ -25,11 +25,11 @@ from improv.corpus.legacy_midi import (
     quantize,
     read_track,
 )
+from improv.corpus.seed import seed_corpus
 from improv.errors import InputError
 from improv.theory.seed_grammar import (
     classify,
     interval_pair,
-    seed_corpus,
     seed_training_arrays,
     seed_window_starts,
 )

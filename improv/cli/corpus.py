@@ -192,7 +192,7 @@ def _bars(line: Any, ticks_per_beat: int) -> int:
 
 
 def _seed_summary(args: argparse.Namespace) -> dict[str, Any]:
-    from improv.theory.seed_grammar import seed_corpus
+    from improv.corpus.seed import seed_corpus
 
     options: dict[str, Any] = {}
     for role, value in (("melody", args.melody), ("chords", args.chords)):
