@@ -270,8 +270,8 @@ def test_cli_generated_solo_end_to_end(tmp_path, capsys):
     "make, message",
     [
         (lambda d: d / "missing.mid", "no such file"),
-        (lambda d: _write(d / "junk.mid", b"this is not midi"), "not a readable MIDI file"),
-        (lambda d: _truncated(d), "not a readable MIDI file"),
+        (lambda d: _write(d / "junk.mid", b"this is not midi"), "corrupt or truncated MIDI file"),
+        (lambda d: _truncated(d), "corrupt or truncated MIDI file"),
         (lambda d: _no_notes(d), "no notes"),
     ],
 )

@@ -48,16 +48,9 @@ def read_solo(path: Path, swing: float = 0.0) -> list[Note]:
 
     ``swing`` is undone (see ``improv.theory.timing.swing_beats``) before snapping to the grid.
     """
-    import mido
+    from improv.corpus.midi import read_midi_file
 
-    try:
-        mid = mido.MidiFile(str(path))
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, EOFError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise InputError(f"{path}: not a readable MIDI file ({exc or 'truncated'})") from None
-    if mid.type == 2:
-        raise InputError(f"{path}: type-2 MIDI files are not supported")
+    mid = read_midi_file(path)
     tracks = [_track_notes(track, mid.ticks_per_beat, swing) for track in mid.tracks]
     named = [notes for track, notes in zip(mid.tracks, tracks, strict=True) if track.name == SOLO_TRACK]
     for notes in named + tracks:

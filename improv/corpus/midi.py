@@ -99,8 +99,8 @@ class MidiFile:
     track_names: list[str]
 
 
-def open_midi(path: str | Path) -> MidiFile:
-    """Read the notes of every track and channel; InputError for unreadable files."""
+def read_midi_file(path: str | Path) -> mido.MidiFile:
+    """A MIDI file as mido reads it; one clear InputError for a missing, corrupt, truncated or type-2 file."""
     path = Path(path)
     try:
         mid = mido.MidiFile(str(path))
@@ -113,6 +113,13 @@ def open_midi(path: str | Path) -> MidiFile:
         raise InputError(f"{path}: corrupt or truncated MIDI file ({detail})") from exc
     if mid.type == 2:
         raise InputError(f"{path}: MIDI type 2 (independent sequences) is not supported")
+    return mid
+
+
+def open_midi(path: str | Path) -> MidiFile:
+    """Read the notes of every track and channel; InputError for unreadable files."""
+    path = Path(path)
+    mid = read_midi_file(path)
     tpq = mid.ticks_per_beat
     if not tpq or tpq <= 0:
         raise InputError(f"{path}: MIDI file without a metrical time base (SMPTE timing)")
