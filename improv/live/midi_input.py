@@ -22,13 +22,20 @@ from collections.abc import Callable
 import rtmidi
 
 from improv.errors import InputError
-from improv.live.ports import DEFAULT_CLIENT, api_name, match_ports, quiet_stderr
+from improv.live.ports import (
+    DEFAULT_CLIENT,
+    RTMIDI_ERRORS,
+    api_name,
+    find_port,
+    match_ports,
+    open_virtual,
+    quiet_stderr,
+)
 
 log = logging.getLogger(__name__)
 
 ACTIVE_SENSING = 0xFE
 SYSEX = 0xF0
-RTMIDI_ERRORS = (SystemError, RuntimeError, rtmidi.RtMidiError)
 
 Message = tuple[bytes, float]  # raw bytes, time in perf_counter seconds
 
@@ -113,7 +120,7 @@ class MidiInput:
         self._in.ignore_types(sysex=True, timing=False, active_sense=False)
         try:
             if virtual is not None:
-                self._open_virtual(virtual)
+                open_virtual(self._in, self.api, virtual, "--virtual-input", "--input")
             else:
                 self._open_existing(port or "")
         except BaseException:
@@ -124,28 +131,11 @@ class MidiInput:
 
     # ------------------------------------------------------------------ opening
 
-    def _open_virtual(self, name: str) -> None:
-        if self.api == rtmidi.API_WINDOWS_MM:
-            raise InputError(
-                "--virtual-input: Windows MM has no virtual ports; create a loopMIDI port and use "
-                "--input NAME"
-            )
-        try:
-            self._in.open_virtual_port(name)
-        except (*RTMIDI_ERRORS, NotImplementedError) as exc:
-            raise InputError(f"--virtual-input: cannot create port {name!r}: {exc}") from None
-
     def _open_existing(self, query: str) -> None:
         names = list(self._in.get_ports())
-        hits = match_ports(query, names, api_name(self.api))
-        if not hits:
-            listing = "; ".join(names) if names else "none"
-            raise InputError(f"--input: no MIDI input matches {query!r} (existing: {listing})")
-        if len(hits) > 1:
-            listing = "; ".join(names[i] for i in hits)
-            raise InputError(f"--input: {query!r} matches several MIDI inputs: {listing}")
-        self._in.open_port(hits[0])
-        self.port_name = names[hits[0]]
+        index = find_port(query, names, api_name(self.api), what="input", option="--input")
+        self._in.open_port(index)
+        self.port_name = names[index]
 
     @property
     def label(self) -> str:

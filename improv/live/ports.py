@@ -22,6 +22,8 @@ import rtmidi
 from improv.errors import InputError, RuntimeFailure
 
 log = logging.getLogger(__name__)
+# what rtmidi raises when an API, a client or a port is not usable
+RTMIDI_ERRORS = (SystemError, RuntimeError, rtmidi.RtMidiError)
 
 API_ENV = "IMPROV_MIDI_API"
 API_NAMES: dict[str, int] = {
@@ -75,7 +77,7 @@ def _probe(api: int) -> str | None:
     """None when a client can be created on ``api``, else the reason it cannot."""
     try:
         client = _new_client(rtmidi.MidiOut, api, name=f"{DEFAULT_CLIENT}-probe")
-    except (SystemError, RuntimeError, rtmidi.RtMidiError) as exc:
+    except RTMIDI_ERRORS as exc:
         return str(exc).strip() or type(exc).__name__
     client.delete()
     return None
@@ -138,7 +140,7 @@ def list_ports(api: int) -> PortList:
     try:
         midi_in = _new_client(rtmidi.MidiIn, api, name=f"{DEFAULT_CLIENT}-list")
         midi_out = _new_client(rtmidi.MidiOut, api, name=f"{DEFAULT_CLIENT}-list")
-    except (SystemError, RuntimeError, rtmidi.RtMidiError) as exc:
+    except RTMIDI_ERRORS as exc:
         result.error = str(exc).strip() or type(exc).__name__
         return result
     try:
@@ -199,16 +201,31 @@ def match_ports(query: str, names: Sequence[str], api: str = "") -> list[int]:
     return [i for i, n in enumerate(normed) if q in n]
 
 
-def find_port(query: str, names: Sequence[str], api: str = "", what: str = "output") -> int:
+def find_port(
+    query: str, names: Sequence[str], api: str = "", what: str = "output", option: str = "--port"
+) -> int:
     """The one port ``query`` names; InputError listing the candidates (none or several) otherwise."""
     hits = match_ports(query, names, api)
     if len(hits) == 1:
         return hits[0]
     if not hits:
         listing = "; ".join(names) if names else "none"
-        raise InputError(f"--port: no MIDI {what} matches {query!r} (existing: {listing})")
+        raise InputError(f"{option}: no MIDI {what} matches {query!r} (existing: {listing})")
     listing = "; ".join(names[i] for i in hits)
-    raise InputError(f"--port: {query!r} matches several MIDI {what}s: {listing}")
+    raise InputError(f"{option}: {query!r} matches several MIDI {what}s: {listing}")
+
+
+def open_virtual(client, api: int, name: str, option: str, instead: str) -> None:
+    """Create a virtual port on an rtmidi client; a clear InputError where the API cannot (Windows MM)."""
+    if api == rtmidi.API_WINDOWS_MM:
+        raise InputError(
+            f"{option}: Windows MM has no virtual ports; install loopMIDI, create a port there and use "
+            f"{instead} NAME"
+        )
+    try:
+        client.open_virtual_port(name)
+    except (*RTMIDI_ERRORS, NotImplementedError) as exc:
+        raise InputError(f"{option}: cannot create virtual port {name!r}: {exc}") from None
 
 
 # ---------------------------------------------------------------------------------- output port
@@ -235,11 +252,11 @@ class OutputPort:
         self._lock = threading.Lock()
         try:
             self._out = _new_client(rtmidi.MidiOut, api, name=client_name)
-        except (SystemError, RuntimeError, rtmidi.RtMidiError) as exc:
+        except RTMIDI_ERRORS as exc:
             raise InputError(f"MIDI API {api_name(api)!r} is not available: {exc}") from None
         try:
             if virtual is not None:
-                self._open_virtual(virtual)
+                open_virtual(self._out, api, virtual, "--virtual", "--port")
             else:
                 names = self._out.get_ports()
                 index = find_port(port, names, api_name(api))
@@ -248,17 +265,6 @@ class OutputPort:
         except BaseException:
             self._out.delete()
             raise
-
-    def _open_virtual(self, name: str) -> None:
-        if self.api == rtmidi.API_WINDOWS_MM:
-            raise InputError(
-                "--virtual: Windows MM has no virtual ports; install loopMIDI, create a port "
-                "there and use --port NAME"
-            )
-        try:
-            self._out.open_virtual_port(name)
-        except (SystemError, RuntimeError, rtmidi.RtMidiError, NotImplementedError) as exc:
-            raise InputError(f"--virtual: cannot create virtual port {name!r}: {exc}") from None
 
     @property
     def label(self) -> str:
@@ -288,7 +294,7 @@ class OutputPort:
             return True
         try:
             names = self._current_names()
-        except (SystemError, RuntimeError, rtmidi.RtMidiError):
+        except RTMIDI_ERRORS:
             return False
         return self.port_name in names or bool(match_ports(self.query or "", names,
                                                            api_name(self.api)))
@@ -317,7 +323,7 @@ class OutputPort:
             try:
                 self._out.close_port()
                 self._out.open_port(hits[0])
-            except (SystemError, RuntimeError, rtmidi.RtMidiError) as exc:
+            except RTMIDI_ERRORS as exc:
                 log.warning("reopening %s failed: %s", self.port_name, exc)
                 return False
             self.port_name = names[hits[0]]
@@ -332,7 +338,7 @@ class OutputPort:
         if not self.dead:
             try:
                 out.close_port()
-            except (SystemError, RuntimeError, rtmidi.RtMidiError) as exc:
+            except RTMIDI_ERRORS as exc:
                 log.warning("closing the MIDI port failed: %s", exc)
             out.delete()
         # a dead JACK server: do not touch the client again (close could block); leak it
@@ -349,7 +355,7 @@ class JackHeartbeat:
             self._out = _new_client(rtmidi.MidiOut, api, name=f"{client_name}-hb")
             self._out.open_virtual_port("beat")
             self._in = _new_client(rtmidi.MidiIn, api, name=f"{client_name}-hbin")
-        except (SystemError, RuntimeError, rtmidi.RtMidiError) as exc:
+        except RTMIDI_ERRORS as exc:
             raise RuntimeFailure(f"cannot open the JACK heartbeat clients: {exc}") from None
         self._in.ignore_types(sysex=True, timing=True, active_sense=False)
         target = f"{client_name}-hb:beat"
