@@ -9,15 +9,13 @@ forever holding the GIL; see docs/ARCHITECTURE.md and the heartbeat in improv.li
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import _clean_shm, _free_name, _jack_api_missing, _start_jackd, _stop
+from conftest import _clean_shm, _free_name, _start_jackd, _stop, require_jack
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +49,6 @@ print(notes)
 """
 
 
-def _require_jack() -> None:
-    if shutil.which("jackd") is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("jackd is not installed, and CI=true requires the JACK tests to run")
-        pytest.skip("jackd is not installed (apt-get install jackd2)")
-    missing = _jack_api_missing()
-    if missing:
-        pytest.skip(missing)
-
-
 def _end(proc: subprocess.Popen | None) -> str:
     """SIGKILL a still-running daemon (a plain JACK client, not a server), reap it; its stderr."""
     if proc is None or proc.returncode is not None:
@@ -72,7 +60,7 @@ def _end(proc: subprocess.Popen | None) -> str:
 
 @pytest.mark.jack
 def test_play_exits_1_when_the_jack_server_stops(tiny_model: Path, tmp_path: Path):
-    _require_jack()
+    require_jack()
     server = _start_jackd(_free_name(SERVER_BASE), 256, tmp_path / "jackd.log")
     daemon: subprocess.Popen | None = None
     try:

@@ -29,6 +29,7 @@ from improv.live.ports import (
     find_port,
     match_ports,
     open_virtual,
+    port_label,
     quiet_stderr,
 )
 
@@ -140,10 +141,7 @@ class MidiInput:
     @property
     def label(self) -> str:
         """What the user sees: the opened port, or our virtual port's full name."""
-        if self.virtual is not None:
-            sep = ":" if self.api == rtmidi.API_UNIX_JACK else " "
-            return f"{self.client_name}{sep}{self.virtual}"
-        return self.port_name or "?"
+        return port_label(self.api, self.client_name, self.virtual, self.port_name)
 
     # ------------------------------------------------------------------ reading
 

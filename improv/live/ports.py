@@ -25,6 +25,14 @@ log = logging.getLogger(__name__)
 # what rtmidi raises when an API, a client or a port is not usable
 RTMIDI_ERRORS = (SystemError, RuntimeError, rtmidi.RtMidiError)
 
+
+def port_label(api: int, client_name: str, virtual: str | None, port_name: str | None) -> str:
+    """A port as the user sees it: our virtual port's full name, or the existing port opened."""
+    if virtual is not None:
+        sep = ":" if api == rtmidi.API_UNIX_JACK else " "
+        return f"{client_name}{sep}{virtual}"
+    return port_name or "?"
+
 API_ENV = "IMPROV_MIDI_API"
 API_NAMES: dict[str, int] = {
     "alsa": rtmidi.API_LINUX_ALSA,
@@ -269,10 +277,7 @@ class OutputPort:
     @property
     def label(self) -> str:
         """What the user sees: the opened port or our virtual port's name."""
-        if self.virtual is not None:
-            sep = ":" if self.api == rtmidi.API_UNIX_JACK else " "
-            return f"{self.client_name}{sep}{self.virtual}"
-        return self.port_name or "?"
+        return port_label(self.api, self.client_name, self.virtual, self.port_name)
 
     def send(self, message: Sequence[int]) -> bool:
         """Send one message; False when it was dropped (port dead or closed)."""
