@@ -6,6 +6,15 @@ Errors for users are `ImprovError`s: printed as one line, exit code 2 (usage/inp
 from __future__ import annotations
 
 import os
+import sys
+
+from improv.live import stopsignals
+
+# Before anything slow: a stop signal while `improv` starts ends it silently with 128 + signum.
+_RUN_AS_COMMAND = os.path.basename(sys.argv[0]) == "improv" or sys.argv[0].endswith(
+    os.path.join("improv", "__main__.py"))
+if _RUN_AS_COMMAND:
+    stopsignals.install()
 
 # One BLAS/OpenMP thread: the cell's products are small, and on a 2-core machine a second BLAS thread
 # only competes with the live emitter (realtime.md 1b). Set before anything imports numpy.
@@ -15,9 +24,9 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
-import sys  # noqa: E402
 
 from improv.errors import ImprovError  # noqa: E402
+from improv.live.stopsignals import SignalExit  # noqa: E402
 
 # name -> module under improv.cli; each module defines add_parser(subparsers) and run(args) -> int
 COMMANDS = (
@@ -74,7 +83,24 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `improv` console script."""
+    """Entry point of the `improv` console script.
+
+    A stop signal before the live engine plays exits 128 + signum without a word; once it plays,
+    the engine stops cleanly and the command exits as usual (0). Called with ``argv`` (as a
+    library), the previous signal handlers are put back on return.
+    """
+    previous = stopsignals.install()
+    stopsignals.set_mode("raise")
+    try:
+        return _main(argv)
+    except SignalExit as exc:
+        return exc.exit_code
+    finally:
+        if argv is not None:
+            stopsignals.restore(previous)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

@@ -3,7 +3,9 @@ thread sends them on time, the main thread handles signals, the status line and 
 
 Any iterator of timed notes (onset/duration in beats, pitch, velocity) can be played; generation never
 blocks emission, and a note generated too late to play on time becomes a rest (counted). Every way
-out (the end of ``bars``, SIGINT/SIGTERM/SIGHUP, an error) goes through the emitter's panic.
+out (the end of ``bars``, every catchable terminating signal, an error) goes through the emitter's
+panic. Signal handlers only record the signal (improv.live.stopsignals); the main loop waits on a
+wake pipe the signal writes to, and does all the stop work itself.
 
 Listening (a :class:`Listening`): a listen thread reads the inputs and posts events to the
 generator thread, which alone drives the performer. In respond mode a new call started while
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from improv.errors import ImprovError, InputError, RuntimeFailure
+from improv.live import stopsignals
 from improv.live.clock import Clock
 from improv.live.listener import ChordChange, Control, Listener, Phrase
 from improv.live.midiclock import MidiClock, TransportClock
@@ -58,7 +61,6 @@ log = logging.getLogger(__name__)
 CLOCK_TICK, CLOCK_START, CLOCK_STOP = 0xF8, 0xFA, 0xFC
 CLICK_CHANNEL = 9  # MIDI channel 10, General MIDI drums
 CLICK_PITCH, CLICK_ACCENT = 37, 76  # side stick; hi wood block on the downbeat
-STOP_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
 
 class TimedNoteLike(Protocol):
@@ -94,6 +96,7 @@ class EngineOptions:
     status: bool | None = None  # None: a status line when stderr is a TTY
     start_delay: float = 0.05  # seconds between the prefill and beat 0
     realtime: bool = True  # try SCHED_FIFO for the emitter
+    announce: str | None = None  # one line printed to stderr when playing starts
 
 
 @dataclass
@@ -165,6 +168,7 @@ class Engine:
         else:
             self.clock = Clock(options.tempo, options.latency_offset_ms)
         self._keep = options.json_events is not None
+        self._wake = stopsignals.WakePipe()  # signals and threads wake the main loop
         self.emitter = self._new_emitter((options.channel,))
         if options.clock_out:
             self.emitter.stop_messages = [(CLOCK_STOP,)]
@@ -215,18 +219,21 @@ class Engine:
                 listening.chord_listener.to_ticks = self._to_ticks
 
     def _new_emitter(self, channels: Iterable[int]) -> Emitter:
-        return Emitter(self.sink, self.clock, channels=channels, keep_events=self._keep,
-                              realtime=self.options.realtime, on_error=self._failed)
+        emitter = Emitter(self.sink, self.clock, channels=channels, keep_events=self._keep,
+                          realtime=self.options.realtime, on_error=self._failed)
+        emitter.on_done = self._wake.wake
+        return emitter
 
     # ------------------------------------------------------------------------------ public
     def request_stop(self, reason: str = "stop") -> None:
-        """Ask the session to end (thread-safe, signal-safe)."""
+        """Ask the session to end (thread-safe; takes locks: never call it from a signal handler)."""
         if not self._reason:
             self._reason = reason
             self._stop_time = time.perf_counter()
         self._stop.set()
         self._inbox.put(None)
         self.emitter.stop()  # the emitter thread panics at once; the main loop catches up
+        self._wake.wake()
 
     def post(self, event: dict) -> None:
         """Hand an event to the generator thread (the performer's owner); thread-safe."""
@@ -240,9 +247,9 @@ class Engine:
                 self._json = open(opts.json_events, "w", encoding="utf-8")  # noqa: SIM115
             except OSError as exc:
                 raise InputError(f"--json-events: cannot write {opts.json_events}: {exc}") from None
+        previous = self._install_signals()  # first: from here on a signal asks for a clean stop
         old_switch = sys.getswitchinterval()
         sys.setswitchinterval(0.001)
-        previous = self._install_signals()
         try:
             if not self._paused:
                 self._prefill()
@@ -250,6 +257,9 @@ class Engine:
                 delay = opts.start_delay + max(0.0, -opts.latency_offset_ms / 1000.0)
                 self.clock.start(time.perf_counter() + delay)
                 self.emitter.start()
+            if opts.announce:
+                sys.stderr.write(opts.announce + "\n")
+                sys.stderr.flush()
             if self.listening is not None:
                 self._listener_thread.start()
             self._generator.start()
@@ -261,6 +271,7 @@ class Engine:
         finally:
             self._shutdown()
             self._restore_signals(previous)
+            self._wake.close()
             sys.setswitchinterval(old_switch)
         return self._result()
 
@@ -710,7 +721,12 @@ class Engine:
         next_watch = 0.0
         while not self._stop.is_set():
             emitter = self.emitter
-            if emitter.done.wait(0.1) and emitter is self.emitter:
+            self._wake.wait(0.1)
+            signum = stopsignals.received()
+            if signum:
+                self.request_stop(f"signal {signal.Signals(signum).name}")
+                break
+            if emitter.done.is_set() and emitter is self.emitter:
                 self.request_stop("bars" if self._end is not None else "source ended")
                 break
             self._flush_events()
@@ -808,23 +824,17 @@ class Engine:
                 log.error("panic: %s", exc)
 
     def _install_signals(self) -> dict:
+        """Every stop signal now only records itself and wakes the main loop (main thread)."""
         if threading.current_thread() is not threading.main_thread():
             return {}
-        previous = {}
-        for name in STOP_SIGNALS:
-            signum = getattr(signal, name, None)
-            if signum is None:
-                continue
-            previous[signum] = signal.signal(signum, self._on_signal)
+        stopsignals.set_mode("flag")  # stays so: a signal after the session is over is ignored
+        previous = stopsignals.install()
+        self._wake.catch_signals()
         return previous
-
-    def _on_signal(self, signum: int, _frame: object) -> None:
-        self.request_stop(f"signal {signal.Signals(signum).name}")
 
     @staticmethod
     def _restore_signals(previous: dict) -> None:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        stopsignals.restore(previous)
 
     def _result(self) -> EngineResult:
         all_stats = [*self._retired, self.emitter.stats]

@@ -98,6 +98,7 @@ class Emitter:
         self.stop_messages: list[Message] = []  # sent first by the panic (e.g. MIDI Stop)
         self.first_note_time: float | None = None
         self._on_error = on_error
+        self.on_done: Callable[[], None] | None = None  # called (lock-free) when the thread ends
         self._heap: list = []
         self._seq = itertools.count()
         self._ids = itertools.count(1)
@@ -204,6 +205,8 @@ class Emitter:
         finally:
             self.panic()
             self.done.set()
+            if self.on_done is not None:
+                self.on_done()
 
     def _loop(self) -> None:
         clock, heap, lock = self.clock, self._heap, self._lock
