@@ -3,7 +3,7 @@
 This test runs its own jackd under a fixed dedicated name (never the session's server, which the
 other JACK tests share), stops it with SIGTERM while notes flow, and checks that the daemon exits by
 itself with one clear error line instead of hanging (a dead JACK server makes rtmidi's send spin
-forever holding the GIL; see docs/ARCHITECTURE.md and the heartbeat in improv.live.ports).
+forever holding the GIL; see docs/ARCHITECTURE.md and JackWatch in improv.live.ports).
 """
 
 from __future__ import annotations

@@ -368,7 +368,7 @@ def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
         options={k: opts[k] for k in NOTE_KEYS},
     )
     log.info("session log: %s", session_log.path)
-    heartbeat = ports.JackHeartbeat() if api == ports.rtmidi.API_UNIX_JACK else None
+    heartbeat = ports.JackWatch() if api == ports.rtmidi.API_UNIX_JACK else None
     watch = PortWatch(port, heartbeat)
     try:
         engine = Engine(
@@ -385,6 +385,7 @@ def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
                 clock_out=opts["clock_out"],
                 json_events=opts["json_events"],
                 record=opts["record"],
+                announce=_announce(opts, changes, port, api),
             ),
             chord_at=lambda beat: _chord_symbol(chords or progression, beat),
             watch=watch,
@@ -417,6 +418,16 @@ NOTE_KEYS = (
     "chords_channel",
     "lookahead",
 )
+
+
+def _announce(opts: dict, changes: Changes, port, api: int) -> str:
+    """The one line printed when playing starts: what, how fast, where, how to hear it, how to stop."""
+    from improv.live import ports
+
+    tempo = "following the MIDI clock" if opts["clock"] else f"at {opts['tempo']:g} BPM"
+    where = f"on {port.label} ({ports.api_name(api)})"
+    hint = ports.connect_hint(api, port.label) + "; " if port.virtual is not None else ""
+    return f'improv: playing "{changes.title}" {tempo} {where}; {hint}Ctrl-C stops'
 
 
 def _device(name: str | None, learning: bool = False):

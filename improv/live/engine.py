@@ -858,14 +858,14 @@ class PortWatch:
 
     interval = 0.2
 
-    def __init__(self, port, heartbeat=None) -> None:
+    def __init__(self, port, server=None) -> None:
         self.port = port
-        self.heartbeat = heartbeat
+        self.server = server  # e.g. ports.JackWatch: ``check() -> bool``, ``close()``
         self.vanished = False
 
     def poll(self, channels: Iterable[int]) -> bool:
         """One health check; False when the server is gone and nothing can be sent any more."""
-        if self.heartbeat is not None and not self.heartbeat.check():
+        if self.server is not None and not self.server.check():
             log.error("the JACK server stopped answering; output stopped")
             self.port.mark_dead()
             return False
@@ -882,8 +882,8 @@ class PortWatch:
         return True
 
     def close(self) -> None:
-        if self.heartbeat is not None:
-            self.heartbeat.close()
+        if self.server is not None:
+            self.server.close()
 
 
 _NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")

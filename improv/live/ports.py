@@ -8,6 +8,8 @@ query in order (``"IAC Bus"`` finds ``"IAC Driver IAC Bus 1"``), never silently 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import logging
 import os
 import re
@@ -32,6 +34,15 @@ def port_label(api: int, client_name: str, virtual: str | None, port_name: str |
         sep = ":" if api == rtmidi.API_UNIX_JACK else " "
         return f"{client_name}{sep}{virtual}"
     return port_name or "?"
+
+def connect_hint(api: int, label: str) -> str:
+    """How a user connects a synth to our virtual port ``label``, in a few words."""
+    if api == rtmidi.API_UNIX_JACK:
+        return f"connect a synth: jack_connect {label} SYNTH:IN (or any JACK patchbay)"
+    if api == rtmidi.API_LINUX_ALSA:
+        return f"connect a synth: aconnect {label.split()[0]}:0 SYNTH (or any ALSA patchbay)"
+    return f"connect a synth: choose {label!r} as its MIDI input"
+
 
 API_ENV = "IMPROV_MIDI_API"
 API_NAMES: dict[str, int] = {
@@ -76,6 +87,8 @@ def quiet_stderr() -> Iterator[None]:
 
 def _new_client(kind: type, api: int, name: str = DEFAULT_CLIENT, quiet: bool = True):
     """Create an rtmidi MidiIn/MidiOut; SystemError/RuntimeError mean the API is not usable."""
+    if api == rtmidi.API_UNIX_JACK:
+        _LibJack.load()  # libjack's messages go to logging from the first client on
     ctx = quiet_stderr() if quiet else contextlib.nullcontext()
     with ctx:
         return kind(api, name=name)
@@ -349,49 +362,83 @@ class OutputPort:
         # a dead JACK server: do not touch the client again (close could block); leak it
 
 
-class JackHeartbeat:
-    """A private loopback (own out -> own in) that tells whether the JACK server still runs."""
+class _LibJack:
+    """The libjack python-rtmidi loaded (ctypes), for what rtmidi does not expose; None-safe."""
 
-    INTERVAL = 0.25
+    ERROR_FN = ctypes.CFUNCTYPE(None, ctypes.c_char_p)
+    SHUTDOWN_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p)
+    lib = None
+    _tried = False
+    _on_message = None  # keeps the ctypes callback alive
+
+    @classmethod
+    def load(cls):
+        """The library, with its error/info printing routed to logging (once); None without one."""
+        if cls._tried:
+            return cls.lib
+        cls._tried = True
+        path = None
+        with contextlib.suppress(OSError):
+            with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
+                path = next((line.split()[-1] for line in maps if "/libjack" in line), None)
+        path = path or ctypes.util.find_library("jack")
+        if path is None:
+            return None
+        try:
+            lib = ctypes.CDLL(path)
+            lib.jack_client_open.restype = ctypes.c_void_p
+            lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
+            lib.jack_client_close.argtypes = [ctypes.c_void_p]
+            lib.jack_on_shutdown.argtypes = [ctypes.c_void_p, cls.SHUTDOWN_FN, ctypes.c_void_p]
+            cls._on_message = cls.ERROR_FN(_jack_message)
+            lib.jack_set_error_function(cls._on_message)
+            lib.jack_set_info_function(cls._on_message)
+        except (OSError, AttributeError) as exc:
+            log.debug("libjack at %s not usable: %s", path, exc)
+            return None
+        cls.lib = lib
+        return lib
+
+
+jack_log = logging.getLogger("improv.jack")
+
+
+def _jack_message(text: bytes) -> None:
+    """libjack's own messages (e.g. ``Cannot read socket fd … Interrupted system call`` when a signal
+    lands in a client call, or the lines a dying server causes): logged, never printed on fd 2.
+    Called from libjack's threads; improv reports what matters (a dead server) itself."""
+    jack_log.debug("libjack: %s", text.decode("utf-8", "replace").strip())
+
+
+class JackWatch:
+    """Notices the JACK server's death with no client in the process cycle: a libjack client that is
+    never activated (JACK never wakes it) whose shutdown callback only sets a flag (lock-free)."""
+
+    JACK_NO_START_SERVER = 0x01
 
     def __init__(self, client_name: str = DEFAULT_CLIENT) -> None:
-        api = rtmidi.API_UNIX_JACK
-        try:
-            self._out = _new_client(rtmidi.MidiOut, api, name=f"{client_name}-hb")
-            self._out.open_virtual_port("beat")
-            self._in = _new_client(rtmidi.MidiIn, api, name=f"{client_name}-hbin")
-        except RTMIDI_ERRORS as exc:
-            raise RuntimeFailure(f"cannot open the JACK heartbeat clients: {exc}") from None
-        self._in.ignore_types(sysex=True, timing=True, active_sense=False)
-        target = f"{client_name}-hb:beat"
-        names = self._in.get_ports()
-        if target not in names:
-            raise RuntimeFailure(f"JACK heartbeat port {target!r} did not appear")
-        self._in.open_port(names.index(target))
-        self.last_seen = time.perf_counter()
-        self._last_sent = 0.0
+        lib = _LibJack.load()
+        if lib is None:
+            raise RuntimeFailure("cannot watch the JACK server: libjack not found")
+        status = ctypes.c_int()
+        self._lib = lib
+        self._client = lib.jack_client_open(f"{client_name}-watch".encode(), self.JACK_NO_START_SERVER,
+                                            ctypes.byref(status))
+        if not self._client:
+            raise RuntimeFailure(f"cannot watch the JACK server (status 0x{status.value:x})")
         self.dead = False
+        self._callback = _LibJack.SHUTDOWN_FN(self._on_shutdown)
+        lib.jack_on_shutdown(self._client, self._callback, None)
 
-    def check(self, timeout: float = 1.5) -> bool:
-        """Send a beat when due, collect echoes; False once none came back for ``timeout`` s."""
-        if self.dead:
-            return False
-        now = time.perf_counter()
-        while self._in.get_message() is not None:
-            self.last_seen = now
-        if now - self.last_seen > timeout:
-            self.dead = True
-            return False
-        if now - self._last_sent >= self.INTERVAL:
-            self._out.send_message([0xFE])
-            self._last_sent = now
-        return True
+    def _on_shutdown(self, _arg: object) -> None:
+        self.dead = True
+
+    def check(self) -> bool:
+        """False once the server has gone."""
+        return not self.dead
 
     def close(self) -> None:
-        """Free both clients (skipped when the server is dead: closing could block)."""
-        if self.dead:
-            return
-        self._in.close_port()
-        self._in.delete()
-        self._out.close_port()
-        self._out.delete()
+        """Free the client (skipped when the server is dead: closing could block)."""
+        client, self._client = self._client, None
+        if client and not self.dead:
+            self._lib.jack_client_close(client)
