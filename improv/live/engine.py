@@ -17,6 +17,7 @@ notes are released; the input reopens itself by name and is reported back.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import math
@@ -36,6 +37,7 @@ from improv.live import stopsignals
 from improv.live.clock import Clock
 from improv.live.listener import ChordChange, Control, Listener, Phrase
 from improv.live.midiclock import MidiClock, TransportClock
+from improv.live.recording import MessageStore, NoteStore
 from improv.live.scheduler import (
     PRIO_CONTROL,
     PRIO_FIRST,
@@ -54,11 +56,13 @@ from improv.live.session import (
     param_value,
     write_midi,
 )
+from improv.live.stalls import WATCH as GC_WATCH
 from improv.theory.timing import TICKS_PER_BEAT
 
 log = logging.getLogger(__name__)
 
 CLOCK_TICK, CLOCK_START, CLOCK_STOP = 0xF8, 0xFA, 0xFC
+RECENT_NOTES = 512  # notes kept as objects (a cut or a barge-in may still change them)
 CLICK_CHANNEL = 9  # MIDI channel 10, General MIDI drums
 CLICK_PITCH, CLICK_ACCENT = 37, 76  # side stick; hi wood block on the downbeat
 
@@ -177,9 +181,11 @@ class Engine:
         self._notes = iter(()) if self.performer is not None else iter(notes)
         self._pending: TimedNoteLike | None = None
         self._taken = 0  # notes taken from the source (queued, skipped or pending)
-        self._played: dict[int, PlayedNote] = {}  # note index -> as queued (record, replay)
+        self._played: dict[int, PlayedNote] = {}  # recent note index -> as queued (cuts, record)
+        recording = options.record is not None
+        self._recorded = NoteStore() if recording else None  # older notes, compact (--record)
         self._ids: dict[int, int] = {}  # note index -> emitter note id (recent notes, for cuts)
-        self._player: list[tuple[float, tuple[int, ...]]] = []  # the player's messages (record)
+        self._player = MessageStore() if recording else None  # the player's messages (--record)
         self._offset = 0.0 if follow else float(options.count_in * options.beats_per_bar)
         self._end = (self._offset + options.bars * options.beats_per_bar
                      if options.bars is not None else None)
@@ -255,6 +261,7 @@ class Engine:
                 self._prefill()
                 # a negative latency offset sends early: start late enough that beat 0 is not late
                 delay = opts.start_delay + max(0.0, -opts.latency_offset_ms / 1000.0)
+                self._settle()
                 self.clock.start(time.perf_counter() + delay)
                 self.emitter.start()
             if opts.announce:
@@ -274,6 +281,13 @@ class Engine:
             self._wake.close()
             sys.setswitchinterval(old_switch)
         return self._result()
+
+    @staticmethod
+    def _settle() -> None:
+        """Before beat 0: what start-up built (modules, the model) leaves the collector's view, so
+        a collection while playing walks only what playing allocates; collections are watched."""
+        gc.freeze()
+        GC_WATCH.install()
 
     # ---------------------------------------------------------------------------- generation
     def _prefill(self) -> None:
@@ -482,6 +496,10 @@ class Engine:
             velocity = opts.velocity if opts.velocity is not None else note.velocity
             velocity = max(1, min(127, int(velocity)))
             note_id = emitter.push_note(onset, offset, opts.channel, int(note.pitch), velocity)
+            if len(self._played) >= RECENT_NOTES:  # the oldest has ended: record it compactly
+                old = self._played.pop(next(iter(self._played)))
+                if self._recorded is not None:
+                    self._recorded.append(old)
             self._played[index] = PlayedNote(onset - self._offset, offset - self._offset,
                                              opts.channel, int(note.pitch), velocity)
             self._ids[index] = note_id
@@ -546,7 +564,8 @@ class Engine:
             return
         beat = self.clock.beat_at(t) - self._offset
         message = tuple(data)
-        self._player.append((beat, message))
+        if self._player is not None:
+            self._player.append(beat, message)
         if self.session_log is not None:
             self.session_log.input(beat, message)
         if lis.passthrough:
@@ -730,6 +749,7 @@ class Engine:
                 self.request_stop("bars" if self._end is not None else "source ended")
                 break
             self._flush_events()
+            self._log_stalls()
             now = time.perf_counter()
             if self.watch is not None and now >= next_watch:
                 next_watch = now + self.watch.interval
@@ -783,6 +803,14 @@ class Engine:
                           "beat": round(beat - self._offset, 6), "msg": list(message)}
                 out.write(json.dumps(record) + "\n")
 
+    def _log_stalls(self) -> None:
+        """Log each send later than scheduler.STALL with the collections that overlapped it."""
+        stalls = self.emitter.stalls
+        while stalls:
+            due, sent, message = stalls.popleft()
+            log.info("late send: %.1f ms after its time (%s): %s", (sent - due) * 1e3,
+                     " ".join(f"{b:02X}" for b in message), GC_WATCH.during(due, sent))
+
     # ------------------------------------------------------------------------------ shutdown
     def _shutdown(self) -> None:
         """Stop the threads, let the emitter panic, close the port, write the files."""
@@ -804,13 +832,14 @@ class Engine:
         if close is not None:
             close()
         self._flush_events()
+        self._log_stalls()
         if self._json is not None:
             self._json.close()
         if self.session_log is not None:
             taken = self._taken - (1 if self._pending is not None else 0)
             self.session_log.close(notes=taken, reason=self._reason or "stop")
         if self.options.record is not None:
-            notes = [self._played[k] for k in sorted(self._played)]
+            notes = [*self._recorded, *(self._played[k] for k in sorted(self._played))]
             write_midi(self.options.record, self._player, notes, tempo=self.options.tempo,
                        beats_per_bar=self.options.beats_per_bar)
             log.info("recorded %d notes and %d player messages to %s", len(notes),

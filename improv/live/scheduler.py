@@ -32,6 +32,7 @@ CC_ALL_SOUND_OFF = 120
 CC_ALL_NOTES_OFF = 123
 # order of messages due on the same beat: note-offs first, then clock/controls, then note-ons
 PRIO_FIRST, PRIO_OFF, PRIO_CONTROL, PRIO_ON = -1, 0, 1, 2  # FIRST: e.g. MIDI Start
+STALL = 0.005  # s: a send this late is a stall, reported with what the process was doing
 
 Message = tuple[int, ...]
 
@@ -97,6 +98,7 @@ class Emitter:
         self.last_note: tuple[int, int] | None = None  # (channel, pitch) of the last note-on
         self.stop_messages: list[Message] = []  # sent first by the panic (e.g. MIDI Stop)
         self.first_note_time: float | None = None
+        self.stalls: deque = deque(maxlen=256)  # (due, sent, message) of sends later than STALL
         self._on_error = on_error
         self.on_done: Callable[[], None] | None = None  # called (lock-free) when the thread ends
         self._heap: list = []
@@ -278,6 +280,8 @@ class Emitter:
             self.active.pop(key, None)
         if late > self.late_threshold:
             stats.late += 1
+            if late > STALL:
+                self.stalls.append((due, now, message))
         if late * 1000.0 > stats.max_late_ms:
             stats.max_late_ms = late * 1000.0
         self._send(message, due, beat)
