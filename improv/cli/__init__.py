@@ -8,13 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
-from improv.live import stopsignals
-
-# Before anything slow: a stop signal while `improv` starts ends it silently with 128 + signum.
-_RUN_AS_COMMAND = os.path.basename(sys.argv[0]) == "improv" or sys.argv[0].endswith(
-    os.path.join("improv", "__main__.py"))
-if _RUN_AS_COMMAND:
-    stopsignals.install()
+from improv.live import stopsignals  # improv/__init__ installed its handlers when this is the command
 
 # One BLAS/OpenMP thread: the cell's products are small, and on a 2-core machine a second BLAS thread
 # only competes with the live emitter (realtime.md 1b). Set before anything imports numpy.

@@ -59,7 +59,8 @@ def _handler(signum: int, _frame: object) -> None:
 
 
 def install() -> dict[int, Callable | int | None]:
-    """Put the handler on every stop signal (main thread only); returns the previous handlers."""
+    """Put the handler on every stop signal (main thread only) and unblock them; returns the
+    previous handlers."""
     previous: dict[int, Callable | int | None] = {}
     for signum in STOP_SIGNALS:
         try:
@@ -71,6 +72,10 @@ def install() -> dict[int, Callable | int | None]:
         except (OSError, ValueError):  # not the main thread, or not settable here
             continue
         previous[signum] = old
+    try:  # scripts/with-midi starts improv with them blocked: one pending arrives now, handled
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    except (OSError, ValueError, AttributeError):
+        pass
     return previous
 
 
@@ -87,7 +92,10 @@ def set_mode(mode: str) -> None:
     """``"exit"``, ``"raise"`` or ``"flag"`` (see the module docstring)."""
     if mode not in ("exit", "raise", "flag"):
         raise ValueError(mode)
-    _state.received = 0  # before the mode: a signal in between is raised, or recorded, never lost
+    if mode != "flag" or _state.mode == "flag":  # a new command, or a new engine in this process
+        _state.received = 0  # before the mode: a signal in between is raised, or recorded
+    # from "raise" to "flag" a signal recorded stays: its SignalExit may have been swallowed on the
+    # way (a bare ``except:`` in an import), and the engine must still stop at once
     _state.mode = mode
 
 
