@@ -7,6 +7,9 @@
 * clock: a separate process sends 24-ppqn clock through JACK at 20, 100, 120, 140 and 300 BPM;
   our polled input feeds MidiClock: the tempo error 2 beats after Start, and the beat-ahead phase
   error (prediction of tick k+24 made at tick k, against its arrival stamp) p99.
+* follow: `improv play --clock input` following a clock with Start, Stop, Song Position and Continue
+  (the scenario of tests/test_listen_jack.py): each note-on's send time against the arrival of the
+  tick it sits on, and Stop -> the panic's CC120 sent (the test asserts order and content only).
 * prime: Improviser.reseed of a 32-note phrase with the shipped model (median, p99).
 
 Run: ``python -m benchmarks.bench_listen`` (BENCH_CALLS, default 12).
@@ -148,6 +151,97 @@ def bench_clock(env: dict, tempos=(20.0, 100.0, 120.0, 140.0, 300.0)) -> dict:
     return out
 
 
+# ---------------------------------------------------------------------------------- follow
+# The sender of the follow scenario: clock while stopped, Start, 4.5 beats, Stop, a Song Position
+# (beat 8), Continue, 3 beats, Stop; prints the perf_counter times of each and of every tick.
+CLOCK_SENDER = textwrap.dedent(
+    """
+    import json, sys, time, rtmidi
+    target, bpm = sys.argv[1], float(sys.argv[2])
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="clk")
+    deadline = time.monotonic() + 10
+    while target not in out.get_ports():
+        if time.monotonic() > deadline:
+            sys.exit("no port " + target)
+        time.sleep(0.01)
+    out.open_port(out.get_ports().index(target))
+    time.sleep(0.3)
+    period = 60.0 / (24 * bpm)
+    t0 = time.perf_counter() + 0.05
+    n = 0
+    sent = {}
+    def tick(count, position=None):
+        global n
+        for _ in range(count):
+            due = t0 + n * period
+            while time.perf_counter() < due:
+                if due - time.perf_counter() > 0.002:
+                    time.sleep(0.001)
+            out.send_message([0xF8])
+            if position is not None:
+                sent[position] = time.perf_counter()
+                position += 1
+            n += 1
+        return position
+    def now(message):
+        out.send_message(message)
+        return time.perf_counter()
+    tick(48)                                   # 2 beats of clock while stopped: the tempo
+    starts = now([0xFA])
+    tick(24 * 4 + 12, 0)                       # 4.5 beats: stop in the middle of a bar
+    stop = now([0xFC])
+    tick(24)                                   # clock goes on while stopped
+    now([0xF2, 32, 0])                         # song position: 16th 32 = beat 8
+    cont = now([0xFB])
+    tick(24 * 3, 192)
+    end = now([0xFC])
+    tick(12)
+    out.close_port()
+    print(json.dumps({"start": starts, "stop": stop, "continue": cont, "end": end,
+                      "ticks": sent}))
+    """
+)
+
+
+def follow_errors(times: dict, sent: list[dict]) -> list[float]:
+    """ms between each note-on sent (after beat 1) and the arrival of the tick it sits on."""
+    ticks = {int(k): v for k, v in times["ticks"].items()}
+    ons = [e for e in sent if "msg" in e and e["msg"][0] == 0x90 and e["msg"][2] > 0]
+    return [(e["t"] - ticks[round(e["beat"] * 24)]) * 1000 for e in ons
+            if round(e["beat"] * 24) in ticks and e["beat"] >= 1]
+
+
+def bench_follow(env: dict, tmp: Path, model: str | None = None, runs: int = 3) -> dict:
+    errors, panic = [], []
+    for run in range(runs):
+        events = tmp / f"follow{run}.jsonl"
+        cmd = [sys.executable, "-m", "improv", "play", "--api", "jack", "--virtual", f"bf{run}",
+               "--virtual-input", f"bf{run}", "--clock", "input", "--seed", "3", "--tempo", "180",
+               "--json-events", str(events), "--session-log", str(tmp / f"follow{run}.session")]
+        if model:
+            cmd += ["--model", model]
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            sender = subprocess.run([sys.executable, "-c", CLOCK_SENDER, f"improv-in:bf{run}", "100"],
+                                    env=env, capture_output=True, text=True, timeout=30)
+            time.sleep(0.3)
+            proc.send_signal(2)
+            proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        if sender.returncode != 0:
+            return {"error": sender.stderr.strip()[-300:]}
+        times = json.loads(sender.stdout)
+        sent = [json.loads(line) for line in events.read_text().splitlines()]
+        errors += follow_errors(times, sent)
+        panic += [(e["t"] - times["stop"]) * 1000 for e in sent if "msg" in e
+                  and times["stop"] < e["t"] < times["continue"] and e["msg"][:2] == [0xB0, 120]][:1]
+    return {"note_on_vs_tick_arrival_ms": _summary([abs(x) for x in errors]),
+            "stop_to_panic_ms": _summary(panic), "runs": runs}
+
+
 # ---------------------------------------------------------------------------------- answers
 def bench_answers(env: dict, tmp: Path, calls: int) -> dict:
     import rtmidi
@@ -227,6 +321,7 @@ def run() -> dict:
         try:
             result["jackd"] = f"dummy -p {PERIOD} ({server.mode}), period {PERIOD / 48:.2f} ms"
             result["clock"] = bench_clock(env)
+            result["follow"] = bench_follow(env, tmp)
             result["answers"] = bench_answers(env, tmp, calls)
         finally:
             server.stop()
@@ -262,6 +357,15 @@ def markdown(result: dict) -> str:
         ph, nx = row["phase_error_ms"], row["next_tick_phase_error_ms"]
         lines.append(f"| {bpm:g} | {row['tempo_error_after_2_beats']} | {nx['median']} / "
                      f"{nx['p99']} | {ph['median']} / {ph['p99']} |")
+    follow = result.get("follow", {})
+    if "note_on_vs_tick_arrival_ms" in follow:
+        e, p = follow["note_on_vs_tick_arrival_ms"], follow["stop_to_panic_ms"]
+        lines += ["", f"Following Start/Stop/Song Position/Continue at 100 BPM ({follow['runs']} runs; "
+                  "the test's former limits 15 ms and 150 ms):", "",
+                  "| measure | median | p99 | max |", "|---|---|---|---|",
+                  f"| note-on sent - its tick's arrival, abs (ms) | {e['median']} | {e['p99']} | "
+                  f"{e['max']} |",
+                  f"| Stop -> panic CC120 sent (ms) | {p['median']} | {p['p99']} | {p['max']} |"]
     prime = result["prime"]["ms"]
     lines += ["", f"Priming a {result['prime']['notes']}-note phrase (Improviser.reseed, shipped "
               f"model): median {prime['median']} ms, p99 {prime['p99']} ms (target <= 1 ms)."]
