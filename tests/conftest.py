@@ -126,7 +126,11 @@ def _start_jackd(name: str, period: int, log: Path) -> JackServer:
     base = [jackd, "-n", name]
     driver = ["-d", "dummy", "-r", "48000", "-p", str(period)]
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1")
-    for mode, realtime in ((["-R"], True), (["-S", "--no-realtime"], False)):
+    # synchronous (-S): a late client delays the cycle instead of losing that cycle's MIDI (in the
+    # default asynchronous mode a client "not finished" in time, e.g. a sender starved by other
+    # processes or other JACK servers' real-time threads, has its messages dropped by the server).
+    # The dummy driver has no audio to glitch, so the tests can assert that nothing is lost.
+    for mode, realtime in ((["-R", "-S"], True), (["-S", "--no-realtime"], False)):
         _clean_shm(name)
         handle = open(log, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as jackd
         process = subprocess.Popen(base + mode + driver, stdout=handle, stderr=subprocess.STDOUT,
@@ -151,7 +155,8 @@ def require_jack() -> None:
 
 @pytest.fixture(scope="session")
 def jack_server(tmp_path_factory: pytest.TempPathFactory):
-    """A jackd (dummy driver, 48 kHz, period 64) for this session; stopped by PID at the end."""
+    """A jackd (dummy driver, 48 kHz, period 64, synchronous) for this session; stopped by PID at
+    the end."""
     require_jack()
     log = tmp_path_factory.mktemp("jack") / "jackd.log"
     server = _start_jackd(_free_name(SERVER_NAME), 64, log)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
 
+from benchmarks.bench_live import FLOOD_SENDER as SENDER  # a separate rtmidi sender process
 from improv.errors import InputError
 from improv.live.listener import Listener, ListenerConfig, Phrase
 from improv.live.midi_input import MidiInput, TimeBase
@@ -17,43 +17,6 @@ from improv.live.midiclock import MidiClock
 
 _names = itertools.count()
 
-# A separate rtmidi client (own process, so a stuck send cannot hang the test) that sends to a port.
-SENDER = textwrap.dedent(
-    """
-    import sys, time, rtmidi
-    target, rate, seconds, mode = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="sender")
-    deadline = time.monotonic() + 10
-    while target not in out.get_ports():
-        if time.monotonic() > deadline:
-            sys.exit("no port " + target)
-        time.sleep(0.01)
-    out.open_port(out.get_ports().index(target))
-    time.sleep(0.2)
-    n = ignored = 0
-    total = int(rate * seconds)
-    t0 = time.perf_counter()
-    if mode == "clock":
-        out.send_message([0xFA])
-    while n < total:
-        due = t0 + n / rate
-        while time.perf_counter() < due:
-            if due - time.perf_counter() > 0.002:
-                time.sleep(0.001)
-        if mode == "clock":
-            out.send_message([0xF8])
-        else:
-            out.send_message([0x90 | (n % 16), n % 128, 1 + n % 127])
-            if n % 100 == 99:  # active sensing and sysex are dropped by the input
-                out.send_message([0xFE])
-                ignored += 1
-            if n % 1000 == 999:
-                out.send_message([0xF0, 0x7D, n % 128, 0xF7])
-        n += 1
-    out.close_port()  # waits for the JACK ring buffer to drain
-    print(n, ignored)
-    """
-)
 
 
 def _send(env: dict[str, str], target: str, rate: float, seconds: float, mode: str = "notes"):
@@ -123,9 +86,7 @@ def test_flood_keeps_memory_bounded_and_counts_drops(jack) -> None:
         got = inp.drain()
         assert sent == 10000 and len(got) == 1000
         assert inp.received == len(got) + inp.dropped  # every message is accounted for
-        assert inp.received <= sent
-        if not jack.realtime:  # -S: JACK loses nothing, so neither may we
-            assert inp.received == sent and inp.ignored == ignored
+        assert inp.received == sent and inp.ignored == ignored  # -S: JACK loses nothing
         assert got[-1][0] == bytes([0x90 | 9999 % 16, 9999 % 128, 1 + 9999 % 127])
         assert all(a[1] <= b[1] for a, b in itertools.pairwise(got))
         assert rss_growth < 20_000, f"RSS grew by {rss_growth} KiB"
@@ -146,9 +107,8 @@ def test_flood_with_a_reader_drops_nothing(jack) -> None:
         sent, ignored = _result(sender)
         time.sleep(0.2)
         got += inp.drain()
-        assert inp.dropped == 0 and len(got) == inp.received <= sent
-        if not jack.realtime:
-            assert len(got) == sent and inp.ignored == ignored
+        assert inp.dropped == 0 and len(got) == inp.received == sent  # -S: JACK loses nothing
+        assert inp.ignored == ignored
         notes = [m for m, _ in got]
         assert notes == [bytes([0x90 | n % 16, n % 128, 1 + n % 127]) for n in range(len(notes))]
     finally:
@@ -170,9 +130,7 @@ def test_clock_through_jack_is_followed(jack) -> None:
         time.sleep(0.1)
         for data, t in inp.drain():
             clock.feed(data, t)
-        assert clock.running and clock.ticks_received <= sent
-        if not jack.realtime:
-            assert clock.tick == sent - 1
+        assert clock.running and clock.ticks_received == sent and clock.tick == sent - 1
         assert clock.tempo_bpm == pytest.approx(120.0, abs=2.0)
     finally:
         inp.close()
