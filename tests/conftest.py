@@ -333,3 +333,52 @@ def _session_logs_in_tmp(tmp_path_factory: pytest.TempPathFactory):
         yield
     finally:
         os.environ.pop("IMPROV_CACHE", None)
+
+
+# ------------------------------------------------------------------------------------ CI output
+CI = os.environ.get("CI") == "true"
+CI_LINES = 60  # a failure report longer than this is cut to its head and tail under CI=true
+
+
+def _first_difference(left, right) -> int | None:
+    for index, (a, b) in enumerate(zip(left, right)):
+        if a != b:
+            return index
+    return None if len(left) == len(right) else min(len(left), len(right))
+
+
+def pytest_assertrepr_compare(config, op, left, right):
+    """Under CI=true a failing ``==`` of long sequences or texts says where they differ, briefly,
+    instead of a diff of every line."""
+    if not CI or op != "==":
+        return None
+    if not all(isinstance(x, (list, tuple, str, bytes)) for x in (left, right)):
+        return None
+    if len(repr(left)) + len(repr(right)) < 2000:
+        return None
+    where = _first_difference(left, right)
+    lines = [f"{type(left).__name__} of {len(left)} == {type(right).__name__} of {len(right)}: "
+             f"first difference at index {where}"]
+    if where is not None:
+        lo = max(0, where - 2)
+        lines.append(f"left[{lo}:{where + 3}] = {left[lo:where + 3]!r:.300}")
+        lines.append(f"right[{lo}:{where + 3}] = {right[lo:where + 3]!r:.300}")
+    return lines
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under CI=true a failure report (e.g. a huge assertion message) keeps its head and tail."""
+    outcome = yield
+    report = outcome.get_result()
+    if not CI or not report.failed or report.longrepr is None:
+        return
+    text = str(report.longrepr)
+    lines = text.splitlines()
+    if len(lines) > CI_LINES:
+        half = CI_LINES // 2
+        cut = len(lines) - CI_LINES
+        lines = [*lines[:half], f"... ({cut} lines cut: CI=true) ...", *lines[-half:]]
+        text = "\n".join(lines)
+    report.longrepr = "\n".join(line if len(line) <= 2000 else line[:2000] + " ... (cut)"
+                                for line in text.splitlines())
