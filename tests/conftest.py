@@ -341,7 +341,7 @@ CI_LINES = 60  # a failure report longer than this is cut to its head and tail u
 
 
 def _first_difference(left, right) -> int | None:
-    for index, (a, b) in enumerate(zip(left, right)):
+    for index, (a, b) in enumerate(zip(left, right, strict=False)):  # lengths may differ
         if a != b:
             return index
     return None if len(left) == len(right) else min(len(left), len(right))
