@@ -235,7 +235,7 @@ class Probe:
             if not got:
                 time.sleep(0.0005)
 
-    def connect(self, port: str, timeout: float = 10.0) -> str:
+    def connect(self, port: str, timeout: float = 60.0) -> str:
         """Connect a new input of ours to the output port named ``port`` (JACK may have renamed
         the client, e.g. ``improv-01:x`` for ``improv:x``) once it exists; returns its name."""
         client, _, short = port.partition(":")

@@ -81,7 +81,7 @@ def _start(jack, model: Path, tmp: Path, *extra: str, name: str | None = None):
     return proc, f"improv:{name}", f"improv-in:{name}", events, session
 
 
-def _finish(proc: subprocess.Popen, timeout: float = 30.0) -> str:
+def _finish(proc: subprocess.Popen, timeout: float = 60.0) -> str:
     try:
         _, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -128,7 +128,7 @@ def _respond(jack, probe, model: Path, tmp: Path, pitches: list[int], seed: int 
     try:
         probe.connect(out)
         player.connect(inp)
-        assert probe.wait_for(lambda m: any(msg == (0xFA,) for _, msg in m), 10.0), "no Start"
+        assert probe.wait_for(lambda m: any(msg == (0xFA,) for _, msg in m), 30.0), "no Start"
         t0 = next(t for t, msg in probe.snapshot() if msg == (0xFA,))
         player.play(t0, GARBAGE + (events if events is not None else _phrase(pitches, 2.0)))
         _finish(proc)
@@ -248,7 +248,7 @@ def test_play_learn_maps_a_cc_writes_the_profile_and_plays_on(jack, probe, tiny_
             player.out.send_message([0xB0, 21, 40])
             time.sleep(0.05)
         probe.connect(f"improv:{name}")
-        assert probe.wait_for(lambda m: any(msg == (0xFA,) for _, msg in m), 10.0), "no Start"
+        assert probe.wait_for(lambda m: any(msg == (0xFA,) for _, msg in m), 30.0), "no Start"
         t0 = next(t for t, msg in probe.snapshot() if msg == (0xFA,))
         player.play(t0, [(1.0, [0xB0, 21, 127]), (1.5, [0xB0, 74, 0])])
         _finish(proc)
@@ -291,7 +291,7 @@ def test_trading_passthrough_and_chord_following(jack, probe, tiny_model, tmp_pa
     try:
         probe.connect(out)
         player.connect(inp)
-        assert probe.wait_for(lambda m: any(msg == (0xFA,) for _, msg in m), 10.0)
+        assert probe.wait_for(lambda m: any(msg == (0xFA,) for _, msg in m), 30.0)
         t0 = next(t for t, msg in probe.snapshot() if msg == (0xFA,))
         player.play(t0, sorted(chord + phrase, key=lambda e: e[0]))
         _finish(proc)
@@ -370,7 +370,7 @@ def test_mapped_cc_changes_a_parameter_and_is_logged(jack, probe, tiny_model, tm
     try:
         probe.connect(out)
         player.connect(inp)
-        assert probe.wait_for(lambda m: any(msg == (0xFA,) for _, msg in m), 10.0)
+        assert probe.wait_for(lambda m: any(msg == (0xFA,) for _, msg in m), 30.0)
         t0 = next(t for t, msg in probe.snapshot() if msg == (0xFA,))
         player.play(t0, [(1.0, [0xB0, 74, 127]), (2.0, [0xB0, 74, 0]), (2.1, [0xB0, 20, 5])])
         _finish(proc)

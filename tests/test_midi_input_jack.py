@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from benchmarks.bench_live import FLOOD_SENDER as SENDER  # a separate rtmidi sender process
+from benchmarks.bench_stop import FLOOD_SENDER as SENDER  # a separate rtmidi sender process
 from improv.errors import InputError
 from improv.live.listener import Listener, ListenerConfig, Phrase
 from improv.live.midi_input import MidiInput, TimeBase
