@@ -1,4 +1,4 @@
-"""The one exception type users see: a message and an exit code."""
+"""The one exception type users see (a message and an exit code), and `excerpt` for quoting input."""
 
 from __future__ import annotations
 
@@ -24,3 +24,19 @@ class RuntimeFailure(ImprovError):
     """Something failed while running (a port died, the server vanished). Exit code 1."""
 
     exit_code = 1
+
+
+EXCERPT_CHARS = 60  # user input quoted in a message is cut to this many characters
+
+
+def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
+    """``repr`` of user input for an error message, cut to ``limit`` characters with its length.
+
+    ``excerpt("Dm7 G7")`` -> ``'Dm7 G7'``; a 100 kB string -> ``'Dm7 G7 ...'... (102400 characters)``.
+    Every message that quotes a symbol, a line or a value the user gave goes through here, so no
+    error echoes more than a short excerpt of its input.
+    """
+    value = str(text)
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value)} characters)"
