@@ -34,9 +34,12 @@ def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
 
     ``excerpt("Dm7 G7")`` -> ``'Dm7 G7'``; a 100 kB string -> ``'Dm7 G7 ...'... (102400 characters)``.
     Every message that quotes a symbol, a line or a value the user gave goes through here, so no
-    error echoes more than a short excerpt of its input.
+    error echoes more than a short excerpt of its input. Other values (numbers, lists, exceptions
+    read from a file) are shown as their ``repr``, cut the same way.
     """
-    value = str(text)
-    if len(value) <= limit:
-        return repr(value)
-    return f"{value[:limit]!r}... ({len(value)} characters)"
+    if not isinstance(text, str):
+        shown = repr(text)
+        return shown if len(shown) <= limit else shown[:limit] + "..."
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"

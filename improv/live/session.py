@@ -21,7 +21,6 @@ started a new call while improv was answering; the answer stops and improv liste
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -34,6 +33,7 @@ from typing import IO, Any
 import mido
 
 from improv.errors import InputError, RuntimeFailure
+from improv.model.store import model_hash
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Note
 
@@ -211,16 +211,6 @@ def default_log_path() -> Path:
     base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "improv")
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return base / "sessions" / f"session-{stamp}-{os.getpid()}.jsonl"
-
-
-def model_hash(model_dir: Path | str) -> str:
-    """sha256 of the files that decide the notes (cell weights and vocabulary)."""
-    digest = hashlib.sha256()
-    for name in ("cell.npz", "vocab.json"):
-        path = Path(model_dir) / name
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 class SessionLog:
