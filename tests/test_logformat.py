@@ -106,8 +106,8 @@ BAD = [
      r"unknown chord symbol 'C7\(\(\(\(' at .* span 1"),
     (_set(0, "progression", {"spans": [["C7", 0, 48]], "beats_per_bar": 99999}),
      r"'beats_per_bar' 99999 is outside 1..32"),
-    (_set(0, "version", 2), r"s.jsonl:1: the session log is in a newer format \(version 2\): this improv reads "
-                            r"versions 1"),
+    (_set(0, "version", 2), r"s.jsonl:1: the session log is in a newer format \(version 2\): "
+                            r"this improv reads versions 1"),
     (_set(0, "version", 0), r"the session log is in an older or unknown format \(version 0\)"),
     (_pop(0, "version"), r"older or unknown format \(version None\)"),
     (_set(1, "msg", [144, 60, 900]), r"s.jsonl:2: input 'msg' item 3 900 is outside 0..255"),
