@@ -43,3 +43,22 @@ def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
     if len(text) <= limit:
         return repr(text)
     return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def closest(name: str, options: list[str], what: str = "titles", count: int = 5) -> str:
+    """``the 5 closest of 1460 titles: 'A', 'B', ...`` for an error about an unknown ``name``:
+    never the whole list (difflib's ratio on case-folded text, substrings first)."""
+    import difflib
+
+    wanted = name.strip().casefold()[:100]
+    unique = list(dict.fromkeys(options))
+
+    def score(option: str) -> tuple[bool, float]:
+        folded = option.casefold()
+        return (bool(wanted) and wanted in folded, difflib.SequenceMatcher(None, wanted, folded).ratio())
+
+    best = sorted(unique, key=score, reverse=True)[:count]
+    shown = ", ".join(excerpt(option, 40) for option in best)
+    if len(unique) <= count:
+        return f"{what}: {shown}"
+    return f"the {len(best)} closest of {len(unique)} {what}: {shown}"
