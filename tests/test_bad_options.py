@@ -97,3 +97,22 @@ def test_an_unknown_title_in_a_big_library_lists_five(tmp_path, capsys):
     assert "the 5 closest of 1460 titles: 'Autumn Leaves'" in err
     code, err = _run(capsys, "changes", str(JAZZ1460))
     assert code == 2 and len(err) < 400, err[:400]
+
+
+LEADSHEET = Path(__file__).parent / "data" / "leadsheet.musicxml"
+
+
+@pytest.mark.parametrize("beats", ["99999", "33", "3+99999"])
+def test_musicxml_meters_are_bounded_before_music21_reads_them(tmp_path, capsys, beats):
+    path = tmp_path / "big.musicxml"
+    path.write_text(LEADSHEET.read_text().replace("<beats>4</beats>", f"<beats>{beats}</beats>"))
+    code, err = _run(capsys, "generate", "--library", str(path), "--out", str(tmp_path / "x.mid"))
+    assert code == 2 and "<time>: time signature" in err and "beats a bar (1..32)" in err
+    assert main(["corpus", "--no-cache", str(path)]) == 2
+
+
+def test_jcpc_time_signature_is_bounded(tmp_path, capsys):
+    path = tmp_path / "t.txt"
+    path.write_text("Title = T\nTimeSig = 99999 4\n| C7 | F7 |\n")
+    code, err = _run(capsys, "generate", "--library", str(path), "--out", str(tmp_path / "x.mid"))
+    assert code == 2 and "TimeSig: time signature '99999/4' has 99999 beats a bar (1..32)" in err
