@@ -1,4 +1,4 @@
-"""The one exception type users see: a message and an exit code."""
+"""The one exception type users see (a message and an exit code), and `excerpt` for quoting input."""
 
 from __future__ import annotations
 
@@ -24,3 +24,41 @@ class RuntimeFailure(ImprovError):
     """Something failed while running (a port died, the server vanished). Exit code 1."""
 
     exit_code = 1
+
+
+EXCERPT_CHARS = 60  # user input quoted in a message is cut to this many characters
+
+
+def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
+    """``repr`` of user input for an error message, cut to ``limit`` characters with its length.
+
+    ``excerpt("Dm7 G7")`` -> ``'Dm7 G7'``; a 100 kB string -> ``'Dm7 G7 ...'... (102400 characters)``.
+    Every message that quotes a symbol, a line or a value the user gave goes through here, so no
+    error echoes more than a short excerpt of its input. Other values (numbers, lists, exceptions
+    read from a file) are shown as their ``repr``, cut the same way.
+    """
+    if not isinstance(text, str):
+        shown = repr(text)
+        return shown if len(shown) <= limit else shown[:limit] + "..."
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def closest(name: str, options: list[str], what: str = "titles", count: int = 5) -> str:
+    """``the 5 closest of 1460 titles: 'A', 'B', ...`` for an error about an unknown ``name``:
+    never the whole list (difflib's ratio on case-folded text, substrings first)."""
+    import difflib
+
+    wanted = name.strip().casefold()[:100]
+    unique = list(dict.fromkeys(options))
+
+    def score(option: str) -> tuple[bool, float]:
+        folded = option.casefold()
+        return (bool(wanted) and wanted in folded, difflib.SequenceMatcher(None, wanted, folded).ratio())
+
+    best = sorted(unique, key=score, reverse=True)[:count]
+    shown = ", ".join(excerpt(option, 40) for option in best)
+    if len(unique) <= count:
+        return f"{what}: {shown}"
+    return f"the {len(best)} closest of {len(unique)} {what}: {shown}"

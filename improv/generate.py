@@ -6,7 +6,6 @@ as it can into a file. Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from improv.errors import InputError
 from improv.improviser import Improviser, Range, TimedNote
 from improv.model.cell import Cell
 from improv.model.sampling import Sampler
+from improv.model.store import read_model_dir
 from improv.theory.harmony import Chord
 from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT
@@ -27,7 +27,6 @@ from improv.theory.values import Vocabulary
 
 log = logging.getLogger(__name__)
 
-MODEL_FILES = ("cell.npz", "vocab.json", "card.json")
 MIDI_TICKS_PER_BEAT = 480
 SOLO_CHANNEL = 0
 COMP_CHANNEL = 1
@@ -50,28 +49,11 @@ class Model:
 
 
 def load_model(model_dir: Path | str | None = None) -> Model:
-    """Load a model directory (default: the shipped model), checking it is complete and consistent."""
-    path = Path(model_dir) if model_dir else default_model_dir()
-    if not path.is_dir():
-        raise InputError(f"model directory {path} does not exist")
-    missing = [name for name in MODEL_FILES[:2] if not (path / name).is_file()]
-    if missing:
-        raise InputError(f"model directory {path} is missing {', '.join(missing)}")
-    vocab, meta = Vocabulary.load(path / "vocab.json")
-    cell = Cell.load(path, len(vocab))
-    expected = int(meta.get("conditioning", {}).get("size", 0))
-    if cell.cond_size != expected:
-        raise InputError(
-            f"model directory {path}: weights expect {cell.cond_size} conditioning inputs, "
-            f"vocab.json says {expected}"
-        )
-    card = {}
-    if (path / "card.json").is_file():
-        try:
-            card = json.loads((path / "card.json").read_text())
-        except ValueError as exc:
-            raise InputError(f"{path / 'card.json'} is not valid JSON: {exc}") from exc
-    return Model(path, cell, vocab, card)
+    """Load a model directory (default: the shipped model), every file checked by
+    :func:`improv.model.store.read_model_dir`."""
+    files = read_model_dir(Path(model_dir) if model_dir else default_model_dir())
+    cell = Cell(**files.cell_weights, n_values=len(files.vocab))
+    return Model(files.path, cell, files.vocab, files.card)
 
 
 def build_improviser(

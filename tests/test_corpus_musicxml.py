@@ -75,7 +75,7 @@ def test_no_notes(tmp_path: Path) -> None:
 
 def test_corrupt_xml(tmp_path: Path) -> None:
     path = _variant(tmp_path, "broken.xml", LEADSHEET.read_text()[:700])
-    with pytest.raises(InputError, match=r"broken\.xml: not a readable MusicXML file"):
+    with pytest.raises(InputError, match=r"broken\.xml' is not well-formed XML"):
         read_musicxml(path)
 
 

@@ -18,6 +18,8 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
+import sys  # noqa: E402
+from typing import NoReturn  # noqa: E402
 
 from improv.errors import ImprovError  # noqa: E402
 from improv.live.stopsignals import SignalExit  # noqa: E402
@@ -37,9 +39,21 @@ COMMANDS = (
 )
 
 
+MAX_USAGE_ERROR = 200  # characters of an argparse message (it quotes the user's value)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error: the message and where the help is, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        if len(message) > MAX_USAGE_ERROR:
+            message = message[:MAX_USAGE_ERROR] + "..."
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The top-level parser with every available sub-command."""
-    parser = argparse.ArgumentParser(
+    """The top-level parser with every available sub-command (sub-parsers are :class:`Parser` too)."""
+    parser = Parser(
         prog="improv",
         description="A real-time MIDI jazz improviser.",
         epilog='example: improv play --virtual --tune "Autumn Leaves" --tempo 140',

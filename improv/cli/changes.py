@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from improv.cli.options import existing_file
 from improv.errors import InputError
 from improv.theory.harmony import Chord, note_name, scale_name
 from improv.theory.progression import Progression, parse_progression
@@ -61,7 +62,7 @@ def _load(source: str | None, tune: str | None) -> Progression:
     if source is None:
         raise InputError("nothing to read: give changes text, a file, or --tune NAME")
     path = Path(source)
-    if _looks_like_file(source) and path.is_file():
+    if _looks_like_file(source) and existing_file(source):
         if path.suffix.lower() == ".toml":
             return load_tune(path).progression
         try:

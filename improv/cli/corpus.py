@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
-from improv.errors import InputError
+from improv.errors import InputError, excerpt
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +59,24 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--chords", metavar="TRACKS", help="MIDI chord tracks, comma-separated (default: detect)"
     )
-    parser.add_argument("--start", type=float, metavar="BEAT", help="MIDI window start in beats")
-    parser.add_argument("--end", type=float, metavar="BEAT", help="MIDI window end in beats")
+    parser.add_argument("--start", type=beats, metavar="BEAT", help="MIDI window start in beats")
+    parser.add_argument("--end", type=beats, metavar="BEAT", help="MIDI window end in beats")
     parser.add_argument("--no-cache", action="store_true", help="read the files again")
     parser.set_defaults(run=run)
+
+
+MAX_BEATS = 1e7
+
+
+def beats(text: str) -> float:
+    """An argparse type: a window edge in beats, a finite number 0..1e7 (not nan, not inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{excerpt(text)} is not a number of beats") from None
+    if not 0 <= value <= MAX_BEATS:  # nan fails every comparison
+        raise argparse.ArgumentTypeError(f"{excerpt(text)} is not a beat in 0..{MAX_BEATS:g}")
+    return value
 
 
 class Status:

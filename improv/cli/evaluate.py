@@ -48,6 +48,7 @@ def read_solo(path: Path, swing: float = 0.0) -> list[Note]:
 
     ``swing`` is undone (see ``improv.theory.timing.swing_beats``) before snapping to the grid.
     """
+    from improv.corpus.loader import bound_rests
     from improv.corpus.midi import read_midi_file
 
     mid = read_midi_file(path)
@@ -55,7 +56,7 @@ def read_solo(path: Path, swing: float = 0.0) -> list[Note]:
     named = [notes for track, notes in zip(mid.tracks, tracks, strict=True) if track.name == SOLO_TRACK]
     for notes in named + tracks:
         if notes:
-            return notes
+            return bound_rests(notes, str(path))
     raise InputError(f"{path}: no notes in any track")
 
 

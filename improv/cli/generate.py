@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     check_number("--swing", swing, 0, 0.75)
     velocity = 90 if args.velocity is None else args.velocity
     check_number("--velocity", velocity, 1, 127)
-    low, high = parse_range(args.range_) if args.range_ else (52, 84)
+    low, high = parse_range(args.range_) if args.range_ is not None else (52, 84)
     improviser = build_improviser(
         changes.progression,
         model_dir=args.model,

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from improv.errors import InputError
+from improv.errors import InputError, excerpt
 from improv.theory.progression import Progression, parse_progression
 
 DEFAULT_TEMPERATURE = 0.9
@@ -45,7 +45,8 @@ def add_changes_options(p: argparse.ArgumentParser) -> None:
 def add_improviser_options(p: argparse.ArgumentParser) -> None:
     """--model, --seed, --temperature, --top-p, --range, --velocity, --swing."""
     p.add_argument("--model", metavar="DIR", type=Path, help="model directory (default: the shipped one)")
-    p.add_argument("--seed", type=int, default=None, help="random seed: same seed, same notes")
+    p.add_argument("--seed", type=seed_number, default=None, metavar="N",
+                   help="random seed 0..2**63-1: same seed, same notes")
     p.add_argument(
         "--temperature",
         type=float,
@@ -69,19 +70,34 @@ def add_improviser_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+MAX_SEED = 2**63 - 1
+
+
+def seed_number(text: str) -> int:
+    """An argparse type: a seed is a whole number 0..2**63-1 (numpy's generators take no negatives)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{excerpt(text)} is not a whole number") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0..2**63-1")
+    return value
+
+
 def resolve_changes(args: argparse.Namespace) -> Changes:
     """The progression the options ask for (default: the built-in default tune)."""
     from improv.theory import tunes
 
-    if getattr(args, "changes", None) and getattr(args, "tune", None):
+    text = getattr(args, "changes", None)
+    if text is not None and getattr(args, "tune", None):
         raise InputError("give either --changes or --tune, not both")
-    if getattr(args, "changes", None):
-        text = args.changes
-        path = Path(text)
-        title = "changes"
-        if "|" not in text and path.suffix and path.is_file():
-            text, title = path.read_text(), path.stem
-        return Changes(parse_progression(text), title)
+    if text is not None:
+        if not text.strip():
+            raise InputError('--changes is empty: give chords, e.g. "Dm7 G7 | Cmaj7", or a file')
+        path = existing_file(text)
+        if path is not None and path.suffix:
+            return Changes(parse_progression(read_text_file(path), source=str(path)), path.stem)
+        return Changes(parse_progression(text), "changes")
     candidates = None
     if getattr(args, "library", None):
         from improv.theory.library import load_library
@@ -99,6 +115,29 @@ def resolve_changes(args: argparse.Namespace) -> Changes:
     return Changes(tune.progression, tune.title, float(tune.tempo), swing, sections)
 
 
+def existing_file(text: str) -> Path | None:
+    """``text`` as a path if it names an existing file; None for chord text, for a name too long
+    for the file system or one with a NUL in it."""
+    if "|" in text or "\n" in text or len(text) > 4096:
+        return None
+    try:
+        path = Path(text)
+        return path if path.is_file() else None
+    except (OSError, ValueError):
+        return None
+
+
+def read_text_file(path: Path) -> str:
+    """A UTF-8 text file's contents; InputError naming the file if it cannot be read or decoded."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                         f"{exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def parse_pitch(text: str, where: str = "--range") -> int:
     """A MIDI number or a note name with octave (C4 = 60): '52', 'E3', 'Bb5', 'F#2'."""
     text = text.strip()
@@ -110,9 +149,11 @@ def parse_pitch(text: str, where: str = "--range") -> int:
         shift = accidentals.count("#") - accidentals.count("b")
         value = (int(octave) + 1) * 12 + PITCH_NAMES[letter.lower()] + shift
     else:
-        raise InputError(f"{where}: {text!r} is not a pitch (use a MIDI number or a name like E3, F#4, Bb5)")
+        raise InputError(
+            f"{where}: {excerpt(text)} is not a pitch (use a MIDI number or a name like E3, F#4, Bb5)"
+        )
     if not 0 <= value <= 127:
-        raise InputError(f"{where}: {text!r} is outside MIDI pitches 0..127")
+        raise InputError(f"{where}: {excerpt(text)} is outside MIDI pitches 0..127")
     return value
 
 
@@ -120,10 +161,10 @@ def parse_range(text: str, where: str = "--range") -> tuple[int, int]:
     """'E3..C6' or '52..84' -> (low, high), at least an octave apart."""
     parts = text.split("..")
     if len(parts) != 2:
-        raise InputError(f"{where}: {text!r} is not LOW..HIGH (e.g. E3..C6 or 52..84)")
+        raise InputError(f"{where}: {excerpt(text)} is not LOW..HIGH (e.g. E3..C6 or 52..84)")
     low, high = (parse_pitch(part, where) for part in parts)
     if high - low < 12:
-        raise InputError(f"{where}: {text!r} must span at least an octave, low to high")
+        raise InputError(f"{where}: {excerpt(text)} must span at least an octave, low to high")
     return low, high
 
 

@@ -543,7 +543,8 @@ def validate(values: dict[str, Any], cli: dict[str, Any], config_file: str | Non
         swing = 0.5 if swing else 0.0
     opts["swing"] = swing
     opts["swing"] = number("swing", 0.0, 0.75) if swing is not None else None
-    opts["low"], opts["high"] = parse_range(str(values["range"] or DEFAULT_RANGE), where("range"))
+    opts["low"], opts["high"] = parse_range(
+        DEFAULT_RANGE if values["range"] is None else str(values["range"]), where("range"))
     opts["clock_out"] = bool(values["clock_out"])
     virtual = values["virtual"]
     if virtual is True:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from improv.errors import InputError
@@ -41,15 +42,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from improv.live.session import read_log, write_midi
 
-    out = Path(args.out)
-    if not out.parent.is_dir() if str(out.parent) else False:
-        raise InputError(f"--out: directory {out.parent} does not exist")
+    out = _writable_file(Path(args.out))
     header, records = read_log(args.log)
     result = replay_log(header, records, model=args.model)
     write_midi(out, result.player, result.notes, tempo=float(header.get("tempo") or 120.0),
                beats_per_bar=int(header["progression"]["beats_per_bar"]))
     print(f"{len(result.notes)} notes (and {len(result.player)} player messages) written to {out}")
     return 0
+
+
+def _writable_file(out: Path) -> Path:
+    """``--out``: a file that can be written (not a directory, in an existing writable one)."""
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise InputError(f"--out: {out} is a directory; give a file name like jam.mid")
+    if not parent.is_dir():
+        raise InputError(f"--out: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise InputError(f"--out: {out} cannot be written (permission denied)")
+    return out
 
 
 def replay_log(header: dict, records: list[dict], *, model: str | None = None):

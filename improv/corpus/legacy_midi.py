@@ -167,18 +167,9 @@ class LegacyMidi:
     @classmethod
     def open(cls, path: str | Path) -> LegacyMidi:
         """Read a MIDI file; a missing, corrupt or truncated file raises ``InputError``."""
-        path = Path(path)
-        if not path.is_file():
-            raise InputError(f"{path}: no such MIDI file")
-        try:
-            midi = mido.MidiFile(str(path))
-        except Exception as exc:  # mido raises EOFError, OSError, ValueError, KeySignatureError...
-            detail = "the file ends early" if isinstance(exc, EOFError) else str(exc)
-            detail = detail or type(exc).__name__
-            raise InputError(f"{path}: not a readable MIDI file (corrupt or truncated: {detail})") from None
-        if midi.ticks_per_beat <= 0:
-            raise InputError(f"{path}: unsupported MIDI time division (SMPTE)")
-        return cls(midi, str(path))
+        from improv.corpus.midi import read_midi_file  # the one error path for MIDI files
+
+        return cls(read_midi_file(path), str(Path(path)))
 
     @property
     def track_names(self) -> list[str]:

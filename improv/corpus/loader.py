@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from improv.errors import InputError
+from improv.theory.timing import TICKS_PER_BEAT
 
 if TYPE_CHECKING:
     from improv.theory.values import Line
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
+MAX_REST_BARS = 16  # a longer silence ends a line (WJazzD's longest is 14.5 bars): work stays per note
 WJAZZD_NOTES = "wjazzd_notes_with_chords.csv"
 MIDI_SUFFIXES = (".mid", ".midi")
 MUSICXML_SUFFIXES = (".xml", ".musicxml", ".mxl")
@@ -108,6 +110,7 @@ def load(
             log.info("corpus cache hit for %s", source)
             return cached
     result = _read(path, kind, progress, options)
+    result.lines = [piece for line in result.lines for piece in split_long_rests(line)]
     if key is not None:
         _cache_put(key, result)
     return result
@@ -215,6 +218,67 @@ def _cache_put(key: str, result: ReadResult) -> None:
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
+
+
+def split_long_rests(line: Line) -> list[Line]:
+    """``line`` cut where a silence (also before the first note) lasts more than ``MAX_REST_BARS``
+    bars, each piece moved to
+    start on the bar line before its first note, notes held at most that long. A tiny file with
+    huge gaps then costs what its notes cost (the encoder writes a rest value per whole note)."""
+    from dataclasses import replace
+
+    bar = line.beats_per_bar * TICKS_PER_BEAT
+    limit = MAX_REST_BARS * bar
+    notes = sorted(line.notes, key=lambda n: n.onset)
+    if (not notes or notes[0].onset <= limit) and all(n.duration <= limit for n in notes) and all(
+        b.onset - a.onset - a.duration <= limit for a, b in zip(notes, notes[1:], strict=False)
+    ):
+        return [line]
+    pieces: list[list] = []
+    for note in notes:
+        note = replace(note, duration=min(note.duration, limit))
+        if not pieces or note.onset - pieces[-1][-1].onset - pieces[-1][-1].duration > limit:
+            pieces.append([])
+        pieces[-1].append(note)
+    lines = []
+    for number, piece in enumerate(pieces, 1):
+        origin = piece[0].onset // bar * bar
+        moved = [replace(n, onset=n.onset - origin) for n in piece]
+        name = line.name if len(pieces) == 1 else f"{line.name} ({number})"
+        meta = {**line.meta, "from_bar": origin // bar + 1}
+        lines.append(replace(line, name=name, notes=moved, chord_at=ShiftedChords(line.chord_at, origin),
+                             meta=meta))
+    return lines
+
+
+MAX_SOLO_REST_BEATS = 64  # a solo to measure (evaluate) may rest this long between notes
+
+
+def bound_rests(notes: list, source: str, limit_beats: int = MAX_SOLO_REST_BEATS) -> list:
+    """A solo's notes (sorted, in ticks) held at most ``limit_beats``; InputError where the next
+    note starts more than ``limit_beats`` after that (the silence would cost time, not music)."""
+    from dataclasses import replace
+
+    limit = limit_beats * TICKS_PER_BEAT
+    held = [n if n.duration <= limit else replace(n, duration=limit) for n in notes]
+    for number, (a, b) in enumerate(zip(held, held[1:], strict=False), 1):
+        if b.onset - a.onset - a.duration > limit:
+            raise InputError(f"{source}: note {number + 1} starts {(b.onset - a.onset) // TICKS_PER_BEAT} "
+                             f"beats after note {number} (at most {limit_beats} beats of silence, "
+                             "notes held at most as long): cut the file")
+    return held
+
+
+class ShiftedChords:
+    """``chord_at`` of a piece of a line: the line's chords ``origin`` ticks later (picklable)."""
+
+    __slots__ = ("chords", "origin")
+
+    def __init__(self, chords: Callable[[int], Any], origin: int) -> None:
+        self.chords, self.origin = chords, origin
+
+    def __call__(self, tick: int) -> Any:
+        return self.chords(tick + self.origin)
 
 
 class StepChords:

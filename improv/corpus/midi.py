@@ -100,7 +100,8 @@ class MidiFile:
 
 
 def read_midi_file(path: str | Path) -> mido.MidiFile:
-    """A MIDI file as mido reads it; one clear InputError for a missing, corrupt, truncated or type-2 file."""
+    """A MIDI file as mido reads it; one clear InputError for a missing, corrupt, truncated or type-2
+    file, or one without ticks per beat (0 or SMPTE timing). Every MIDI reader goes through here."""
     path = Path(path)
     try:
         mid = mido.MidiFile(str(path))
@@ -113,6 +114,9 @@ def read_midi_file(path: str | Path) -> mido.MidiFile:
         raise InputError(f"{path}: corrupt or truncated MIDI file ({detail})") from exc
     if mid.type == 2:
         raise InputError(f"{path}: MIDI type 2 (independent sequences) is not supported")
+    if mid.ticks_per_beat <= 0:  # mido gives SMPTE divisions as negative numbers
+        raise InputError(f"{path}: MIDI file without a metrical time base "
+                         f"({'SMPTE timing' if mid.ticks_per_beat else '0 ticks per beat'})")
     return mid
 
 
@@ -121,8 +125,6 @@ def open_midi(path: str | Path) -> MidiFile:
     path = Path(path)
     mid = read_midi_file(path)
     tpq = mid.ticks_per_beat
-    if not tpq or tpq <= 0:
-        raise InputError(f"{path}: MIDI file without a metrical time base (SMPTE timing)")
     parts: list[Part] = []
     names: list[str] = []
     signatures: list[tuple[int, int, int]] = []
@@ -325,14 +327,16 @@ def beat_chords(
     last: int,
     bass_parts: Sequence[Part] = (),
 ) -> list[tuple[int, str]]:
-    """(beat, symbol) at each beat in [first, last) where chord notes sound.
+    """(beat, symbol) where chord notes sound, for the beats in [first, last) where what sounds
+    can change (a chord holds over the beats between: ``StepChords`` reads it so).
 
     The lowest sounding note of ``bass_parts`` (else of ``parts``) is the root hint; bass notes
-    also add half weight to their pitch class.
+    also add half weight to their pitch class. Work is bounded by the number of notes, not by the
+    length of the file: only beats where a note starts or ends, and the beat after, are looked at.
     """
     chords, basses = _Sounding(parts), _Sounding(bass_parts)
     out: list[tuple[int, str]] = []
-    for beat in range(first, last):
+    for beat in _changing_beats([*parts, *bass_parts], tpq, first, last):
         lo, hi = beat * tpq, (beat + 1) * tpq
         weights = [0.0] * 12
         sounding = chords.window(lo, hi)
@@ -348,6 +352,18 @@ def beat_chords(
         if symbol is not None:
             out.append((beat, symbol))
     return out
+
+
+def _changing_beats(parts: Sequence[Part], tpq: int, first: int, last: int) -> list[int]:
+    """The beats in [first, last) where the sounding notes may differ from the beat before: those
+    a note starts or ends in, and the beat after each (a beat covered whole by the same notes as
+    the one before gives the same chord)."""
+    beats: set[int] = set()
+    for part in parts:
+        for n in part.notes:
+            begin, finish = n.start // tpq, max(n.start, n.end - 1) // tpq
+            beats.update((begin, begin + 1, finish, finish + 1))
+    return sorted(b for b in beats if first <= b < last)
 
 
 def read_midi(

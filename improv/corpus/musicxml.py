@@ -17,7 +17,7 @@ from pathlib import Path
 from improv.corpus.loader import ReadResult, StepChords
 from improv.errors import InputError
 from improv.theory.harmony import Chord, parse_chord
-from improv.theory.leadsheet import chord_text
+from improv.theory.leadsheet import chord_text, parse_musicxml
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Line, Note
 
@@ -32,15 +32,12 @@ def _ticks(quarter_length: float | Fraction) -> int:
 
 def read_musicxml(path: str | Path) -> ReadResult:
     """One Line from a MusicXML lead sheet; InputError without notes or without chord symbols."""
-    from music21 import converter, harmony, note, stream
+    from music21 import harmony, note, stream
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    try:
-        score = converter.parse(str(path))
-    except Exception as exc:  # music21 raises many kinds for bad files
-        raise InputError(f"{path}: not a readable MusicXML file ({exc})") from exc
+    score = parse_musicxml(path)
     parts = list(score.parts) if isinstance(score, stream.Score) else [score]
     pickup = _pickup(parts[0]) if parts else 0
     symbols: list[tuple[int, harmony.ChordSymbol]] = []

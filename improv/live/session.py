@@ -21,7 +21,6 @@ started a new call while improv was answering; the answer stops and improv liste
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import os
@@ -33,14 +32,15 @@ from typing import IO, Any
 
 import mido
 
-from improv.errors import InputError, RuntimeFailure
+from improv.errors import InputError, RuntimeFailure, excerpt
+from improv.live import logformat
+from improv.live.logformat import LOG_VERSION, MODES
+from improv.model.store import model_hash
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Note
 
 log = logging.getLogger(__name__)
 
-MODES = ("solo", "respond", "trade")
-LOG_VERSION = 1
 ANSWER_GRID = 3  # ticks: answers start on the next 16th after the gate
 MIDI_TPB = 480
 CACHE_ENV = "IMPROV_CACHE"
@@ -213,16 +213,6 @@ def default_log_path() -> Path:
     return base / "sessions" / f"session-{stamp}-{os.getpid()}.jsonl"
 
 
-def model_hash(model_dir: Path | str) -> str:
-    """sha256 of the files that decide the notes (cell weights and vocabulary)."""
-    digest = hashlib.sha256()
-    for name in ("cell.npz", "vocab.json"):
-        path = Path(model_dir) / name
-        if path.is_file():
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 class SessionLog:
     """Append-only JSON-lines session log, safe to write from several threads."""
 
@@ -264,30 +254,33 @@ class SessionLog:
 
 
 def read_log(path: Path | str) -> tuple[dict, list[dict]]:
-    """The header and the other records of a session log; InputError naming the line if bad."""
+    """The header and the other records of a session log, every one checked
+    (:mod:`improv.live.logformat`); InputError naming the line and the key if bad."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not a session log (not UTF-8 text, offset {exc.start})") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot read the session log: {exc}") from None
+        raise InputError(f"{path}: cannot read the session log: {exc.strerror or exc}") from None
+    header: dict | None = None
     records = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        where = f"{path}:{number}"
         try:
             record = json.loads(line)
         except ValueError as exc:
-            raise InputError(f"{path}:{number}: not a JSON line: {exc}") from None
-        if not isinstance(record, dict) or "type" not in record:
-            raise InputError(f"{path}:{number}: not a session log record")
-        records.append(record)
-    if not records or records[0]["type"] != "header":
+            raise InputError(f"{where}: not a JSON line: {str(exc)[:100]}") from None
+        if header is None:
+            header = logformat.check_header(record, where)
+        else:
+            records.append(logformat.check_record(record, where))
+    if header is None:
         raise InputError(f"{path}: not a session log (no header line)")
-    header = records[0]
-    if header.get("version") != LOG_VERSION:
-        raise InputError(f"{path}: session log version {header.get('version')} is not "
-                         f"{LOG_VERSION}")
-    return header, records[1:]
+    progression_from_record(header["progression"], f"{path}: header progression")
+    return header, records
 
 
 # ---------------------------------------------------------------------------------- recording
@@ -410,14 +403,20 @@ def progression_record(progression, sections: Sequence[str] | None) -> dict:
             "sections": list(sections) if sections else None}
 
 
-def progression_from_record(record: dict):
-    """The progression a log's header describes."""
+def progression_from_record(record: dict, where: str = "session log"):
+    """The progression a log's header describes (checked: symbols, contiguous spans from 0)."""
     from improv.theory.harmony import parse_chord
     from improv.theory.progression import ChordSpan, Progression
 
-    spans = tuple(ChordSpan(parse_chord(sym, "session log"), int(start), int(length))
-                  for sym, start, length in record["spans"])
-    return Progression(spans, int(record["beats_per_bar"]), record.get("title", ""))
+    spans, position = [], 0
+    for number, span in enumerate(record["spans"], 1):
+        symbol, start, length = span
+        if not isinstance(symbol, str) or start != position or isinstance(length, bool) \
+                or not isinstance(length, int) or not 0 < length <= 2**31:
+            raise InputError(f"{where}: span {number} {excerpt(span)} is not [symbol, {position}, ticks]")
+        spans.append(ChordSpan(parse_chord(symbol, f"{where}, span {number}"), start, length))
+        position += length
+    return Progression(tuple(spans), int(record["beats_per_bar"]), record.get("title") or "")
 
 
 __all__ = ["MODES", "Performer", "PerformerSettings", "PlayedNote", "ReplayResult", "SessionLog",

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from improv.errors import InputError
+from improv.model import store
 
 State = tuple[np.ndarray, np.ndarray]
 DTYPE = np.float32  # as trained; float32 halves the memory traffic of the dense layer
@@ -52,16 +53,18 @@ class Cell:
 
     @classmethod
     def load(cls, model_dir: Path, n_values: int) -> Cell:
-        """Load ``cell.npz`` from a model directory; ``n_values`` comes from its vocabulary."""
-        path = Path(model_dir) / "cell.npz"
-        try:
-            with np.load(path) as data:
-                arrays = {name: data[name] for name in WEIGHT_NAMES}
-        except FileNotFoundError as exc:
-            raise InputError(f"model directory {model_dir} has no cell.npz") from exc
-        except (KeyError, ValueError, OSError) as exc:
-            raise InputError(f"cannot read {path}: {exc}") from exc
-        return cls(**arrays, n_values=n_values)
+        """Load ``cell.npz`` from a model directory; ``n_values`` comes from its vocabulary.
+
+        The file is read and checked by :mod:`improv.model.store` (one place for model files); the
+        conditioning size is what the kernel leaves beside the values. A whole directory is loaded
+        with ``improv.generate.load_model``.
+        """
+        path = Path(model_dir) / store.WEIGHTS
+        arrays = store.read_weights(path)
+        kernel = arrays.get("kernel")
+        cond = kernel.shape[0] - n_values if kernel is not None and kernel.ndim == 2 else 0
+        store.check_weights(arrays, n_values, max(cond, 0), path)
+        return cls(**{name: arrays[name] for name in WEIGHT_NAMES}, n_values=n_values)
 
     # -- state -------------------------------------------------------------------------------------
     def reset(self) -> None:

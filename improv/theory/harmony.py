@@ -42,10 +42,10 @@ Normalisations (what the parser decides for you):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
-from improv.errors import InputError
+from improv.errors import InputError, excerpt
 
 QUALITIES = ("maj", "min", "dom", "hdim", "dim", "aug", "sus", "nc")
 
@@ -136,7 +136,7 @@ def parse_chord(symbol: str, where: str = "") -> Chord:
         return _parse_cached(symbol)
     except _Unreadable as exc:
         location = f" at {where}" if where else ""
-        raise ChordSymbolError(f"unknown chord symbol {symbol!r}{location} ({exc})") from None
+        raise ChordSymbolError(f"unknown chord symbol {excerpt(symbol)}{location} ({exc})") from None
 
 
 def transpose(chord: Chord, semitones: int) -> Chord:
@@ -155,7 +155,18 @@ def transpose(chord: Chord, semitones: int) -> Chord:
 
 
 class _Unreadable(Exception):
-    """Internal: why a symbol could not be read (never cached, never shown alone)."""
+    """Internal: why a symbol could not be read (never cached, never shown alone).
+
+    ``pos`` is where, in the text being read; the caller that knows the symbol turns it into a
+    1-based character position of the symbol.
+    """
+
+    def __init__(self, reason: str, pos: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason, self.pos = reason, pos
+
+    def __str__(self) -> str:
+        return self.reason if self.pos is None else f"{self.reason} at character {self.pos + 1}"
 
 
 @lru_cache(maxsize=8192)
@@ -167,11 +178,14 @@ def _parse_cached(symbol: str) -> Chord:
         return NO_CHORD
     root_match = _ROOT_RE.match(text)
     if not root_match:
-        raise _Unreadable("no root note")
+        raise _Unreadable("no root note", 0)
     root = (_LETTERS[root_match.group(1).upper()] + _ACCIDENTALS[root_match.group(2)]) % 12
+    lead = len(symbol) - len(symbol.lstrip())  # positions count in the symbol as given
     body, bass_name = _split_bass(text[root_match.end() :])
+    if bass_name == "":
+        raise _Unreadable("'/' with no bass note after it", lead + text.rindex("/"))
     bass = pitch_class(bass_name) if bass_name is not None else None
-    shape = _read_body(body)
+    shape = _read_body(body, lead + root_match.end())
     quality = shape.quality()
     tones = frozenset((root + i) % 12 for i in shape.tone_intervals())
     tensions = frozenset((root + i) % 12 for i in shape.tensions) - tones
@@ -180,11 +194,12 @@ def _parse_cached(symbol: str) -> Chord:
 
 
 def _split_bass(rest: str) -> tuple[str, str | None]:
-    """Split 'm7/Bb' into ('m7', 'Bb'); a '/' before a non-note ('6/9') is dropped."""
+    """Split 'm7/Bb' into ('m7', 'Bb'); a '/' before a non-note ('6/9') is dropped; a trailing '/'
+    gives the bass '' (an error for the caller)."""
     if "/" in rest:
         head, _, tail = rest.rpartition("/")
         tail = tail.strip()
-        if _NOTE_RE.fullmatch(tail):
+        if _NOTE_RE.fullmatch(tail) or not tail:
             return head.replace("/", ""), tail
         return rest.replace("/", ""), None
     return rest, None
@@ -304,11 +319,45 @@ class _Shape:
         return ["mixolydian", "lydian dominant"]
 
 
-def _read_body(body: str) -> _Shape:
-    """Read everything after the root (and before a slash bass) into a _Shape."""
-    text = body.translate(_UNICODE)
-    for junk in "(), ":
-        text = text.replace(junk, "")
+def _read_body(body: str, offset: int = 0) -> _Shape:
+    """Read everything after the root (and before a slash bass) into a _Shape.
+
+    ``offset`` is where ``body`` starts in the symbol, for the position an error names.
+    """
+    kept = _check_parentheses(body.translate(_UNICODE), offset)
+    text = "".join(char for char, _ in kept)
+    try:
+        return _read_tokens(text)
+    except _Unreadable as exc:
+        if exc.pos is None:
+            raise
+        where = kept[exc.pos][1] if exc.pos < len(kept) else offset + len(body)
+        raise _Unreadable(exc.reason, where) from None
+
+
+def _check_parentheses(text: str, offset: int) -> list[tuple[str, int]]:
+    """The characters that carry meaning, with their positions in the symbol; parentheses must pair
+    up, one level deep (``7(b9,#11)``), and commas and spaces are dropped."""
+    kept: list[tuple[str, int]] = []
+    depth = 0
+    for index, char in enumerate(text):
+        if char == "(":
+            depth += 1
+            if depth > 1:
+                raise _Unreadable("nested '('", offset + index)
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise _Unreadable("')' without '('", offset + index)
+        elif char not in ", ":
+            kept.append((char, offset + index))
+    if depth:
+        raise _Unreadable("'(' never closed", offset + text.rindex("("))
+    return kept
+
+
+def _read_tokens(text: str) -> _Shape:
+    """Read the body's tokens (parentheses, commas and spaces removed) into a _Shape."""
     shape = _Shape()
     if text == "5":
         shape.third, shape.power = None, True
@@ -336,7 +385,20 @@ class _ReadState:
     extension_seen: bool = False  # the first number (6, 7, 9, 11, 13, 69) has been read
     postfix: bool = False  # WJazzD style: accidentals follow the tension (79b = 7(b9))
     last_tension: int | None = None
+    seen: set[tuple] = field(default_factory=set)  # tokens read so far: none may come twice
 
+
+def _token_key(groups: dict[str, str | None]) -> tuple:
+    """What a token says, for refusing it twice (``maj7maj7``, ``sus4sus4``, ``7777``)."""
+    name = next(name for name in _TOKEN_KINDS if groups[name])
+    if name in ("add", "acc", "no", "num"):
+        return tuple(groups[key] for key in _TOKEN_PARTS[name])
+    return (name,)
+
+
+_TOKEN_KINDS = ("mmaj", "maj", "min", "dim", "hdim", "aug", "sus", "alt", "add", "no", "acc", "num")
+_TOKEN_PARTS = {"add": ("add", "addacc", "addnum"), "acc": ("acc", "accnum"), "no": ("no", "nonum"),
+                "num": ("num",)}
 
 _SIGNED_RE = re.compile(r"([+-])(13|11|9|5)")
 
@@ -358,9 +420,13 @@ def _read_token(shape: _Shape, state: _ReadState, text: str, pos: int) -> int:
             return pos + 1
     match = _TOKEN_RE.match(text, pos)
     if not match:
-        raise _Unreadable(f"cannot read {text[pos:]!r}")
+        raise _Unreadable(f"cannot read {excerpt(text[pos:], 20)}", pos)
     end = match.end()
     groups = match.groupdict()
+    key = _token_key(groups)
+    if key in state.seen:
+        raise _Unreadable(f"{match.group(0)!r} repeated", pos)
+    state.seen.add(key)
     if groups["mmaj"]:
         shape.third, shape.maj_marker = 3, True
         _maj_alone(shape, text, end)
@@ -370,7 +436,7 @@ def _read_token(shape: _Shape, state: _ReadState, text: str, pos: int) -> int:
             _maj_alone(shape, text, end)
     elif groups["min"]:
         if not state.head:
-            raise _Unreadable(f"cannot read {text[pos:]!r}")
+            raise _Unreadable(f"cannot read {excerpt(text[pos:], 20)}", pos)
         shape.third = 3
     elif groups["dim"] or groups["hdim"]:
         shape.third, shape.fifth = 3, 6
@@ -422,7 +488,7 @@ def _number(shape: _Shape, state: _ReadState, text: str, pos: int, number: int) 
     elif number in (2, 4):
         shape.tensions.add(_DEGREE[number])
     else:
-        raise _Unreadable(f"cannot read {text[pos:]!r}")
+        raise _Unreadable(f"cannot read {excerpt(text[pos:], 20)}", pos)
 
 
 def _suspend(shape: _Shape, kind: str) -> None:

@@ -522,9 +522,11 @@ def style_feel(style: str, bpm: int = 0) -> tuple[str, float]:
     return feel, tempo
 
 
-def song_to_tune(song: IrealSong, where: str = "") -> Tune:
-    """One iReal song as a Tune (main chorus, see the module docstring)."""
-    place = f"{where}: {song.title}" if where else song.title
+def song_to_tune(song: IrealSong, where: str = "", *, place: str | None = None) -> Tune:
+    """One iReal song as a Tune (main chorus, see the module docstring). Errors name ``place``
+    (default: ``where`` and the title); ``place=""`` leaves it to a caller that names the song."""
+    if place is None:
+        place = f"{where}: {song.title}" if where else song.title
     bars = expand_form(parse_chart(song.chart, place), place)
     chords = [bar_chords(bar) for bar in bars]
     meter = most_common_meter([bar.time for bar in bars])
@@ -559,7 +561,7 @@ def load_playlist(text: str, where: str = "", errors: list[LoadFailure] | None =
         log.debug("iReal playlist %r: %d songs", name, len(songs))
         for song in songs:
             try:
-                tunes.append(song_to_tune(song, where))
+                tunes.append(song_to_tune(song, where, place="" if errors is not None else None))
             except InputError as exc:
                 if errors is None:
                     raise

@@ -11,6 +11,7 @@ Title, composer and tempo come from the score metadata when present.
 
 from __future__ import annotations
 
+import io
 import logging
 from pathlib import Path
 
@@ -63,15 +64,65 @@ _KINDS = {
 }
 
 
-def load_leadsheet(path: str | Path) -> Tune:
-    """A MusicXML file (.musicxml, .xml, .mxl) with chord symbols as a Tune."""
-    from music21 import converter, harmony, metadata, meter  # slow import: only when used
+MAX_XML_BYTES = 32 * 2**20  # a lead sheet is kilobytes; a whole score a few megabytes
+
+
+def parse_musicxml(path: str | Path):
+    """The music21 score of a MusicXML file (.musicxml, .xml, .mxl), its meters checked first
+    (music21 spends minutes on ``<beats>99999</beats>``): one InputError path for both readers."""
+    from music21 import converter  # slow import: only when used
 
     source = Path(path)
+    check_meters(_xml_bytes(source), str(source))
     try:
-        score = converter.parse(str(source))
+        return converter.parse(str(source))
     except Exception as exc:  # music21 raises many kinds on bad files
+        raise InputError(f"cannot read MusicXML {str(source)!r}: {str(exc)[:150]}") from None
+
+
+def check_meters(data: bytes, source: str) -> None:
+    """Every ``<time>`` of a MusicXML document within the meters the progression reader allows."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        for _, element in ET.iterparse(io.BytesIO(data)):
+            if element.tag.rpartition("}")[2] != "time":
+                continue
+            beats = [e.text or "" for e in element if e.tag.rpartition("}")[2] == "beats"]
+            types = [e.text or "" for e in element if e.tag.rpartition("}")[2] == "beat-type"]
+            for count, unit in zip(beats, types, strict=False):
+                total = sum(int(p) for p in count.split("+") if p.strip().isdigit() and len(p) < 7)
+                time_signature_beats(f"{total}/{unit.strip()[:7]}", f"{source}: <time>: ")
+            element.clear()
+    except ET.ParseError as exc:
+        raise InputError(f"MusicXML {source!r} is not well-formed XML ({str(exc)[:100]})") from None
+
+
+def _xml_bytes(source: Path) -> bytes:
+    """The XML of a MusicXML file (the score inside an .mxl archive), bounded in size."""
+    import zipfile
+
+    try:
+        if source.stat().st_size > MAX_XML_BYTES:
+            raise InputError(f"MusicXML {str(source)!r} is larger than {MAX_XML_BYTES} bytes")
+        if not zipfile.is_zipfile(source):
+            return source.read_bytes()
+        with zipfile.ZipFile(source) as archive:
+            scores = [i for i in archive.infolist()
+                      if not i.filename.startswith("META-INF") and i.filename.endswith((".xml", ".musicxml"))]
+            if not scores or scores[0].file_size > MAX_XML_BYTES:
+                raise InputError(f"MusicXML {str(source)!r}: no score of at most {MAX_XML_BYTES} bytes in it")
+            return archive.read(scores[0])
+    except (OSError, zipfile.BadZipFile) as exc:
         raise InputError(f"cannot read MusicXML {str(source)!r}: {exc}") from None
+
+
+def load_leadsheet(path: str | Path) -> Tune:
+    """A MusicXML file (.musicxml, .xml, .mxl) with chord symbols as a Tune."""
+    from music21 import harmony, metadata, meter  # slow import: only when used
+
+    source = Path(path)
+    score = parse_musicxml(source)
     parts = list(getattr(score, "parts", [])) or [score]
     part = next((p for p in parts if p.flatten().getElementsByClass(harmony.Harmony)), None)
     if part is None:

@@ -200,12 +200,14 @@ def load_library(path: str | Path, errors: list[LoadFailure] | None = None) -> l
                 f"library {str(source)!r}: not an iReal Pro playlist (irealb:// URL), a Jazz Chord "
                 "Progressions Corpus file (Title = ... with | bars) or a MusicXML lead sheet"
             )
-    if errors is None:
-        for failure in failures[before:]:
-            log.warning("skipped %s", failure)
+    failed = failures[before:]
     if not tunes:
-        reasons = "; ".join(str(f) for f in failures[before : before + 3])
-        raise InputError(f"no tune could be loaded from {kind} {str(source)!r}: {reasons}")
+        first = str(failed[0]).removeprefix(f"{source}: ") if failed else "no tunes in it"
+        count = f" ({len(failed)} failed; the first: " if len(failed) > 1 else " ("
+        raise InputError(f"no tune could be loaded from {kind} {str(source)!r}{count}{first[:200]})")
+    if errors is None:
+        for failure in failed:
+            log.warning("skipped %s", failure)
     log.info("loaded %d tunes from %s %s (%d failed)", len(tunes), kind, source, len(failures) - before)
     return tunes
 

@@ -19,7 +19,9 @@ Text format (``parse_progression``)::
 * ``N.C.`` / ``NC`` is a bar (or part of one) with no chord.
 * Header tokens before the first chord: ``key=F`` (``key=Gm`` for minor), ``time=3/4`` or a
   leading ``[3/4]``. The time signature gives ``beats_per_bar`` (its numerator; ``N/2`` counts
-  half notes as two beats). They override the ``beats_per_bar`` and ``key`` arguments.
+  half notes as two beats, ``N/1`` whole notes as four). They override the ``beats_per_bar`` and
+  ``key`` arguments. A bar has 1..32 beats and a denominator is one of 1, 2, 4, 8, 16 (every reader
+  of meters goes through :func:`time_signature_beats`).
 
 Errors are ``InputError``s naming the written bar (1-based, before repeats are expanded).
 """
@@ -30,14 +32,16 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from improv.errors import InputError
+from improv.errors import InputError, excerpt
 from improv.theory.harmony import Chord, note_name, parse_chord, pitch_class, transpose
 from improv.theory.timing import TICKS_PER_BEAT
 
 _KEY_RE = re.compile(r"[A-G][b#♭♯]?(m|-|min|minor|maj|major)?")
-_TIME_RE = re.compile(r"(\d+)/(\d+)")
+_TIME_RE = re.compile(r"(\d{1,6})/(\d{1,6})")
 _CONTINUE = ("%", "/")
-_BEATS_RE = re.compile(r"(?P<chord>[^:]+):(?P<beats>\d+(?:\.\d+)?)")
+MAX_BEATS_PER_BAR = 32
+DENOMINATORS = (1, 2, 4, 8, 16)
+_BEATS_RE = re.compile(r"(?P<chord>[^:]+):(?P<beats>\d{1,4}(?:\.\d{1,6})?)")
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,8 @@ class Progression:
     def __post_init__(self) -> None:
         if not self.spans:
             raise InputError("a progression needs at least one chord")
-        if self.beats_per_bar < 1:
-            raise InputError(f"beats per bar must be at least 1, not {self.beats_per_bar}")
+        if not 1 <= self.beats_per_bar <= MAX_BEATS_PER_BAR:
+            raise InputError(f"beats per bar must be 1..{MAX_BEATS_PER_BAR}, not {self.beats_per_bar}")
         position = 0
         for span in self.spans:
             if span.start != position or span.length <= 0:
@@ -180,7 +184,7 @@ def parse_progression(
         else:
             if _header(token, prefix) is not None:
                 raise InputError(
-                    f"{prefix}bar {len(bars) + 1}: header {token!r} must come before the first chord"
+                    f"{prefix}bar {len(bars) + 1}: header {excerpt(token)} must come before the first chord"
                 )
             current.append(token)
     close_bar("end")
@@ -225,22 +229,31 @@ def _header(token: str, prefix: str) -> tuple[str, object] | None:
         return "time", time_signature_beats(value, prefix)
     if name == "key":
         return "key", check_key(value, prefix)
-    raise InputError(f"{prefix}unknown header {token!r} (use key=F, time=3/4 or [3/4])")
+    raise InputError(f"{prefix}unknown header {excerpt(token)} (use key=F, time=3/4 or [3/4])")
 
 
 def time_signature_beats(text: str, prefix: str = "") -> int:
-    """Beats per bar of a time signature 'N/D' (D in 2, 4, 8; N/2 counts two beats a half)."""
+    """Beats per bar of a time signature 'N/D': 1..32 beats, D in 1, 2, 4, 8, 16 (N/2 counts two
+    beats a half note, N/1 four a whole note)."""
     match = _TIME_RE.fullmatch(text.strip())
-    if not match or int(match.group(1)) < 1 or match.group(2) not in ("2", "4", "8"):
-        raise InputError(f"{prefix}time signature {text!r} is not like 4/4, 3/4 or 6/8")
-    numerator = int(match.group(1))
-    return numerator * 2 if match.group(2) == "2" else numerator
+    if not match or int(match.group(2)) not in DENOMINATORS:
+        raise InputError(
+            f"{prefix}time signature {excerpt(text)} is not like 4/4, 3/4 or 6/8 "
+            f"(denominator {', '.join(map(str, DENOMINATORS))})"
+        )
+    numerator, denominator = int(match.group(1)), int(match.group(2))
+    beats = numerator * 4 // denominator if denominator < 4 else numerator
+    if not 1 <= beats <= MAX_BEATS_PER_BAR:
+        raise InputError(
+            f"{prefix}time signature {excerpt(text)} has {beats} beats a bar (1..{MAX_BEATS_PER_BAR})"
+        )
+    return beats
 
 
 def check_key(text: str, prefix: str = "") -> str:
     """``text`` if it names a key like 'F', 'Bb', 'Gm', 'F#minor'; else InputError."""
     if not _KEY_RE.fullmatch(text.strip()):
-        raise InputError(f"{prefix}key {text!r} is not a key like F, Bb or Gm")
+        raise InputError(f"{prefix}key {excerpt(text)} is not a key like F, Bb or Gm")
     return text.strip()
 
 
@@ -257,17 +270,17 @@ def _bar_spans(
         where = f"bar {number}, chord {position}" + (f" of {prefix[:-2]}" if prefix else "")
         if symbol in _CONTINUE:
             if position == 1 and previous is None:
-                raise InputError(f"{where_base}: {symbol!r} with no chord before it to continue")
+                raise InputError(f"{where_base}: {excerpt(symbol)} with no chord before it to continue")
             chords.append(None)
         else:
             chords.append(parse_chord(symbol, where))
         if match:
             ticks = float(match.group("beats")) * TICKS_PER_BEAT
             if ticks <= 0:
-                raise InputError(f"{where_base}: {token!r} must last more than 0 beats")
+                raise InputError(f"{where_base}: {excerpt(token)} must last more than 0 beats")
             if abs(ticks - round(ticks)) > 1e-9:
                 raise InputError(
-                    f"{where_base}: {token!r} needs a whole number of ticks"
+                    f"{where_base}: {excerpt(token)} needs a whole number of ticks"
                     f" (beats in steps of 1/{TICKS_PER_BEAT})"
                 )
             explicit.append(int(round(ticks)))

@@ -25,7 +25,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
-from improv.errors import InputError
+from improv.errors import InputError, closest, excerpt
 from improv.theory.progression import (
     Progression,
     check_key,
@@ -163,10 +163,9 @@ def find_tune(name: str, tunes: list[Tune] | None = None) -> Tune:
     if len(matches) == 1:
         return matches[0]
     if matches:
-        titles = ", ".join(repr(tune.title) for tune in matches)
-        raise InputError(f"tune name {name!r} is ambiguous: it matches {titles}")
-    titles = ", ".join(repr(tune.title) for tune in pool)
-    raise InputError(f"no tune called {name!r}; known tunes: {titles}")
+        titles = closest(name, [tune.title for tune in matches], "matching titles")
+        raise InputError(f"tune name {excerpt(name)} is ambiguous: {titles}")
+    raise InputError(f"no tune called {excerpt(name)}; {closest(name, [tune.title for tune in pool])}")
 
 
 def form_sections(form: str, bar_count: int) -> tuple[str, ...]:
