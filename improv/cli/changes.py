@@ -7,7 +7,8 @@ import json
 from pathlib import Path
 
 from improv.errors import InputError
-from improv.theory.harmony import Chord, note_name, scale_name
+from improv.theory.harmony import Chord, scale_name
+from improv.theory.pitch import pitch_name
 from improv.theory.progression import Progression, parse_progression
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.tunes import find_tune, load_tune
@@ -117,7 +118,6 @@ def progression_dict(progression: Progression) -> dict:
     }
 
 
-_SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _SHARP_ROOTS = {"maj": {7, 2, 9, 4, 11}, "dom": {7, 2, 9, 4, 11}, "sus": {7, 2, 9, 4, 11},
                 "aug": {7, 2, 9, 4, 11}, "min": {4, 9, 11}}  # fmt: skip
 
@@ -126,8 +126,7 @@ def _names(chord: Chord, pcs: frozenset[int] | tuple[int, ...]) -> list[str]:
     """Note names in order up from the root (display only: sharps in sharp keys, else flats)."""
     root = chord.root or 0
     sharp = chord.symbol[1:2] in ("#", "♯") or root in _SHARP_ROOTS.get(chord.quality, set())
-    spell = (lambda pc: _SHARP_NAMES[pc % 12]) if sharp else note_name
-    return [spell(pc) for pc in sorted(pcs, key=lambda pc: (pc - root) % 12)]
+    return [pitch_name(pc, octave=False, sharps=sharp) for pc in sorted(pcs, key=lambda pc: (pc - root) % 12)]
 
 
 def _text_lines(progression: Progression) -> list[str]:
