@@ -8,6 +8,8 @@ from pathlib import Path
 
 from improv.errors import InputError
 from improv.theory.harmony import Chord, scale_name
+from improv.theory.jcpc import looks_like_jcpc
+from improv.theory.library import MUSICXML_SUFFIXES, load_library
 from improv.theory.pitch import pitch_name
 from improv.theory.progression import Progression, parse_progression
 from improv.theory.timing import TICKS_PER_BEAT
@@ -18,6 +20,9 @@ EPILOG = """examples:
   improv changes "time=3/4 |: Dm7:2 G7:1 | C6 :|"
   improv changes my_tune.toml                   a tune file (or a text file of changes)
   improv changes --tune "Autumn Leaves" --json  a built-in tune, as JSON
+  improv changes jazz1460.txt --tune "Giant Steps"   a tune of an iReal Pro playlist
+  improv changes songs/ --tune "Blue Bossa"     a Jazz Chord Progressions Corpus folder
+  improv changes lead-sheet.musicxml            the chords of a MusicXML lead sheet
 
 Bars are separated by '|'; chords in a bar share its beats unless written 'Dm7:3 G7:1';
 '%' repeats the previous bar; '|: ... :|' plays the bars twice; 'N.C.' is no chord.
@@ -33,8 +38,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("source", nargs="?", metavar="TEXT|FILE", help="changes text or a file")
-    parser.add_argument("--tune", metavar="NAME", help="a built-in tune instead (see improv tunes)")
+    parser.add_argument(
+        "source",
+        nargs="?",
+        metavar="TEXT|FILE",
+        help="changes text, a tune .toml, a text file of changes, an iReal Pro playlist, a JCPC song "
+        "file or folder, or a MusicXML lead sheet",
+    )
+    parser.add_argument(
+        "--tune",
+        metavar="NAME",
+        help="a built-in tune instead (see improv tunes), or the tune of a library FILE to show",
+    )
     parser.add_argument(
         "--transpose", type=int, default=0, metavar="N", help="move by N semitones (default 0)"
     )
@@ -54,25 +69,57 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _load(source: str | None, tune: str | None) -> Progression:
-    """The progression from --tune, a file, or the text itself."""
-    if tune is not None:
-        if source is not None:
-            raise InputError("give either TEXT|FILE or --tune, not both")
-        return find_tune(tune).progression
+    """The progression from --tune, a file (a library: --tune picks its tune), or the text itself."""
     if source is None:
-        raise InputError("nothing to read: give changes text, a file, or --tune NAME")
+        if tune is None:
+            raise InputError("nothing to read: give changes text, a file, or --tune NAME")
+        return find_tune(tune).progression
     path = Path(source)
-    if _looks_like_file(source) and path.is_file():
-        if path.suffix.lower() == ".toml":
-            return load_tune(path).progression
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read {path}: {exc}") from None
-        return parse_progression(text, title=path.stem, source=str(path))
-    if _looks_like_file(source) and source.lower().endswith((".toml", ".txt")):
-        raise InputError(f"file not found: {source}")
+    if _looks_like_file(source) and path.exists():
+        return _from_file(path, tune)
+    if tune is not None:
+        raise InputError("give either changes TEXT or --tune, not both (--tune picks a tune of a FILE)")
+    if _looks_like_file(source) and source.lower().endswith(FILE_SUFFIXES):
+        raise InputError(f"file not found: {source[:200]}")
     return parse_progression(source)
+
+
+FILE_SUFFIXES = (".toml", ".txt", ".html", *MUSICXML_SUFFIXES)
+
+
+def _from_file(path: Path, tune: str | None) -> Progression:
+    """A tune file, a library (iReal playlist, JCPC file or folder, MusicXML) or a text of changes."""
+    toml = path.suffix.lower() == ".toml"
+    if path.is_dir() or path.suffix.lower() in MUSICXML_SUFFIXES or (not toml and _is_library_text(path)):
+        tunes = load_library(path)
+        if tune is not None:
+            return find_tune(tune, tunes).progression
+        if len(tunes) == 1:
+            return tunes[0].progression
+        raise InputError(
+            f"{path} holds {len(tunes)} tunes: pick one with --tune NAME (list them with "
+            f"`improv tunes --library {path}`)"
+        )
+    if tune is not None:
+        raise InputError(f"--tune picks a tune of a playlist, song folder or lead sheet; {path} is not one")
+    if toml:
+        return load_tune(path).progression
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    return parse_progression(text, title=path.stem, source=str(path))
+
+
+def _is_library_text(path: Path) -> bool:
+    """An iReal playlist (irealb:// URLs anywhere) or a JCPC song (header lines, | bars)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    if b"irealb://" in data or b"irealbook://" in data:
+        return True
+    return looks_like_jcpc(data.decode("utf-8", errors="replace"))
 
 
 def _looks_like_file(source: str) -> bool:
