@@ -460,11 +460,15 @@ def _first_matching(patterns: list[str], api: int, kind, ports) -> str | None:
     """The first pattern that names exactly one existing port, as that port's full name."""
     if not patterns:
         return None
+    import rtmidi
+
     client = kind(api, name="improv-probe")
     try:
         names = list(client.get_ports())
     finally:
         client.delete()
+    if kind is rtmidi.MidiIn:
+        names = [names[i] for i in ports.input_names(names)]  # never improv's own outputs
     for pattern in patterns:
         hits = ports.match_ports(pattern, names, ports.api_name(api))
         if len(hits) == 1:
