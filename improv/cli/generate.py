@@ -87,8 +87,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"cannot write {args.out}: {exc}") from exc
     print(f"wrote {args.out}: {len(notes)} notes, {bars} bars of {changes.title} at {tempo:g} BPM")
     if args.plot:
-        from improv.plot import piano_roll
+        from improv.generate import comping_notes
+        from improv.plot import Lane, piano_roll
 
-        piano_roll(notes, changes.progression, bars, args.plot, title=changes.title)
+        lanes = None
+        if not args.no_comp:
+            chords, bass = comping_notes(changes.progression, bars)
+            lanes = [Lane("comp", chords), Lane("bass", bass)]
+        subtitle = f"{bars} bars at {tempo:g} BPM · seed {0 if args.seed is None else args.seed}"
+        piano_roll(notes, changes.progression, bars, args.plot, title=changes.title, lanes=lanes,
+                   subtitle=subtitle, sections=changes.sections)
         print(f"wrote {args.plot}")
     return 0
