@@ -1,4 +1,5 @@
-"""The piano roll as a musician reads it: systems of bars, bar numbers, note names, chords that never overlap."""
+"""The piano roll as a musician reads it: systems of bars, bar numbers, note names, chords that never
+overlap."""
 
 from __future__ import annotations
 
@@ -87,11 +88,13 @@ def test_placed_chords_never_overlap_and_are_never_cut():
         for row in (0, 1):
             spans = [(label.beat * plot.BEAT_PX, label.beat * plot.BEAT_PX + width(label.text, label.size))
                      for label in placed if label.row == row]
-            assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), spans
-        assert all(label.beat >= beat - 1e-9 for label, (beat, _) in zip(placed, marks))
+            assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
+        assert all(label.beat >= beat - 1e-9 for label, (beat, _) in zip(placed, marks, strict=True))
 
 
-@pytest.mark.parametrize(("progression", "bars"), [(F_BLUES, 12), (GIANT_STEPS, 16), (CROWDED, 4), (F_BLUES, 64)])
+@pytest.mark.parametrize(
+    ("progression", "bars"), [(F_BLUES, 12), (GIANT_STEPS, 16), (CROWDED, 4), (F_BLUES, 64)]
+)
 def test_rendered_page_text_never_overlaps(progression, bars):
     fig = plot.render(line(bars), progression, bars, "t", subtitle="s")
     try:
@@ -154,8 +157,8 @@ def test_generate_plot_draws_comping_and_bass_lanes(tmp_path, tiny_model, capsys
     from improv.cli import main
 
     out = tmp_path / "gs.png"
-    code = main(["generate", "--tune", "Giant Steps", "--bars", "16", "--seed", "1", "--model", str(tiny_model),
-                 "--out", str(tmp_path / "gs.mid"), "--plot", str(out)])
+    code = main(["generate", "--tune", "Giant Steps", "--bars", "16", "--seed", "1", "--model",
+                 str(tiny_model), "--out", str(tmp_path / "gs.mid"), "--plot", str(out)])
     assert code == 0, capsys.readouterr().err
     width, height = png_size(out)
     assert 1000 <= width <= 1600 and 500 <= height <= 1200  # two systems of 8 bars with their lanes
