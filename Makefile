@@ -16,7 +16,7 @@ PLAY_ARGS ?=
 .PHONY: play test bench lint model shell system-deps clean help
 
 help:
-	@sed -n '1,8p' Makefile
+	@sed -n '1,6p' Makefile
 
 # `make play` needs only the run-time dependencies; tests and training add pytest, ruff and TensorFlow.
 $(RUN_STAMP): pyproject.toml
