@@ -85,6 +85,7 @@ def _load(source: str | None, tune: str | None) -> Progression:
 
 
 FILE_SUFFIXES = (".toml", ".txt", ".html", *MUSICXML_SUFFIXES)
+DETECT_BYTES = 16 << 20  # what is read to tell a playlist or a JCPC song from plain changes
 
 
 def _from_file(path: Path, tune: str | None) -> Progression:
@@ -114,7 +115,8 @@ def _from_file(path: Path, tune: str | None) -> Progression:
 def _is_library_text(path: Path) -> bool:
     """An iReal playlist (irealb:// URLs anywhere) or a JCPC song (header lines, | bars)."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(DETECT_BYTES)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from None
     if b"irealb://" in data or b"irealbook://" in data:
