@@ -31,6 +31,7 @@ CHORD_ROW_PX = 22
 BAR_NUMBER_PX = 14
 LANE_PX = 46
 GAP_PX = 26
+MAX_BARS = 256  # 64 systems of 4 bars: a long page already (and far below Agg's 65,536 px limit)
 CHORD_SIZES = (12.0, 11.0, 10.0, 9.0, 8.0)  # points: try the largest that fits, then a second row
 LABEL_PAD_PX = 6
 SOLO_COLOR = (0.12, 0.30, 0.68)
@@ -278,8 +279,8 @@ def render(
 ):
     """The matplotlib Figure of :func:`piano_roll` (the caller closes it)."""
     plt = _pyplot()
-    if bars < 1:
-        raise InputError("--plot needs at least one bar")
+    if not 1 <= bars <= MAX_BARS:
+        raise InputError(f"--plot draws 1..{MAX_BARS} bars, not {bars} (plot a shorter solo)")
     per = max(1, min(bars_per_system or system_size(progression), bars))
     fig = plt.figure(dpi=DPI)
     width = _text_width(fig)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import NOTE_ON, sounding
+from test_listen_jack import _finish  # exit 0, no traceback, the stderr
 
 from improv.cli import main
 
@@ -66,18 +67,6 @@ def _play(jack, model: Path, tmp: Path, *extra: str):
            "--model", str(model), "--json-events", str(events), "--session-log", str(session), *extra]
     proc = subprocess.Popen(cmd, env=jack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     return proc, f"improv:{name}", events, session
-
-
-def _finish(proc: subprocess.Popen, timeout: float = 30.0) -> str:
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        _, err = proc.communicate()
-        pytest.fail(f"improv play did not end in {timeout} s:\n{err}")
-    assert proc.returncode == 0, err
-    assert "Traceback" not in err, err
-    return err
 
 
 @pytest.mark.jack

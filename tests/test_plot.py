@@ -162,3 +162,14 @@ def test_generate_plot_draws_comping_and_bass_lanes(tmp_path, tiny_model, capsys
     assert code == 0, capsys.readouterr().err
     width, height = png_size(out)
     assert 1000 <= width <= 1600 and 500 <= height <= 1200  # two systems of 8 bars with their lanes
+
+
+def test_too_many_bars_to_plot_is_refused_before_generating(tmp_path, capsys):
+    from improv.cli import main
+
+    out = tmp_path / "long.mid"
+    assert main(["generate", "--bars", "5000", "--out", str(out), "--plot", str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert "--bars (with --plot) 5000 is out of range 1..256" in err and not out.exists()
+    with pytest.raises(InputError, match="1..256 bars"):
+        plot.render([], F_BLUES, 257)

@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
         bars = args.choruses * changes.progression.bar_count
     bars = bars if bars is not None else changes.progression.bar_count
     check_number("--bars", bars, 1, 100000)
+    if args.plot:
+        from improv.plot import MAX_BARS
+
+        check_number("--bars (with --plot)", bars, 1, MAX_BARS)
     tempo = args.tempo if args.tempo is not None else (changes.tempo or 120.0)
     check_number("--tempo", tempo, 20, 400)
     temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
