@@ -77,3 +77,47 @@ def test_ports_with_no_midi_system_explains_with_midi(capsys, monkeypatch):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("improv: error: no MIDI system is running here (jack: ")
     assert "scripts/with-midi" in err and "jackd -d dummy" in err
+
+
+REOPEN_SCRIPT = """
+import time, rtmidi
+from improv.live import ports
+from improv.live.midi_input import MidiInput
+
+def keys():
+    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="keys")
+    out.open_virtual_port("out")
+    return out
+
+def until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return predicate()
+
+api = ports.resolve_api("jack")
+source = keys()
+ours = ports.OutputPort(api, virtual="keys")  # improv:keys, a source with the same port name
+inp = MidiInput(api, port="keys", check_interval=0.05)
+assert inp.port_name == "keys:out", inp.port_name  # not ambiguous: improv:keys is not an input
+source.close_port()
+source.delete()
+assert until(lambda: not inp.connected)
+time.sleep(0.3)  # several checks: "keys" now matches only improv's own output
+assert not inp.connected and inp.reopened == 0 and inp.port_name == "keys:out", inp.port_name
+source = keys()
+assert until(lambda: inp.connected) and inp.reopened == 1 and inp.port_name == "keys:out"
+inp.close()
+ours.close()
+source.close_port()
+source.delete()
+print("ok")
+"""
+
+
+@pytest.mark.jack
+def test_a_vanished_input_is_not_reopened_onto_improvs_own_output(jack):
+    # in a child process: reading our own output in the same process crashes libjack (exit 139)
+    result = subprocess.run([sys.executable, "-c", REOPEN_SCRIPT], env=jack.env(), capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-2000:]
