@@ -98,7 +98,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_comp:
             chords, bass = comping_notes(changes.progression, bars)
             lanes = [Lane("comp", chords), Lane("bass", bass)]
-        subtitle = f"{bars} bars at {tempo:g} BPM · seed {0 if args.seed is None else args.seed}"
+        key = f"key {changes.progression.key} · " if changes.progression.key else ""
+        subtitle = (f"{key}{changes.progression.beats_per_bar} beats a bar · {bars} bars at {tempo:g} BPM · "
+                    f"seed {0 if args.seed is None else args.seed}")
         piano_roll(notes, changes.progression, bars, args.plot, title=changes.title, lanes=lanes,
                    subtitle=subtitle, sections=changes.sections)
         print(f"wrote {args.plot}")
