@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 from improv.errors import InputError
@@ -14,6 +15,8 @@ from improv.theory.pitch import pitch_name
 from improv.theory.progression import Progression, parse_progression
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.tunes import find_tune, load_tune
+
+log = logging.getLogger(__name__)
 
 EPILOG = """examples:
   improv changes "Dm7 G7 | Cmaj7 | %"          three bars, '%' repeats the bar before
@@ -92,7 +95,10 @@ def _from_file(path: Path, tune: str | None) -> Progression:
     """A tune file, a library (iReal playlist, JCPC file or folder, MusicXML) or a text of changes."""
     toml = path.suffix.lower() == ".toml"
     if path.is_dir() or path.suffix.lower() in MUSICXML_SUFFIXES or (not toml and _is_library_text(path)):
-        tunes = load_library(path)
+        failures: list = []  # the other tunes of a playlist that cannot be read do not matter here
+        tunes = load_library(path, failures)
+        if failures:
+            log.info("%s: skipped %d unreadable tune(s), first: %s", path, len(failures), failures[0])
         if tune is not None:
             return find_tune(tune, tunes).progression
         if len(tunes) == 1:
