@@ -1,6 +1,8 @@
 # improv: two commands do all the set-up on a fresh machine:
 #   make play   - bootstrap .venv, then improvise live on a virtual MIDI port (default model and tune)
-#   make test   - bootstrap .venv (+ jackd2 for the MIDI tests), then run the test suite
+#   make test   - bootstrap .venv with the test AND training extras (pytest, ruff, TensorFlow: the venv
+#                 grows to about 1.8 GB) (+ jackd2 for the MIDI tests), then run the test suite
+#   make shell  - a shell with .venv/bin (improv, python, pytest) first on PATH
 # Other targets: make bench, make lint, make model (retrain the shipped model), make clean.
 
 PYTHON ?= python3
@@ -11,7 +13,7 @@ RUN_STAMP := $(VENV)/.installed-run
 WJAZZD ?= ../shared/data/wjazzd
 PLAY_ARGS ?=
 
-.PHONY: play test bench lint model system-deps clean help
+.PHONY: play test bench lint model shell system-deps clean help
 
 help:
 	@sed -n '1,6p' Makefile
@@ -23,7 +25,9 @@ $(RUN_STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[plot]'
 	touch $(RUN_STAMP)
 
+# the training tests need TensorFlow, so `make test` installs the train extra too (about 1.3 GB)
 $(STAMP): $(RUN_STAMP)
+	@echo "installing the test and training extras (pytest, ruff, TensorFlow: about 1.8 GB in .venv) ..."
 	$(PY) -m pip install --quiet -e '.[test,train]'
 	touch $(STAMP)
 
@@ -53,6 +57,11 @@ lint: $(STAMP)
 # Retrain the shipped default model on the whole Weimar Jazz Database (needs ../shared/data).
 model: $(STAMP)
 	$(VENV)/bin/improv train --corpus $(WJAZZD) --out improv/models/default --epochs 25 --units 128 --seed 0
+
+# `exit` leaves it; `. .venv/bin/activate` does the same in the current shell
+shell: $(RUN_STAMP)
+	@echo "improv shell: $(VENV)/bin is first on PATH (improv --help; exit to leave)"
+	@VIRTUAL_ENV="$(CURDIR)/$(VENV)" PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $${SHELL:-/bin/sh} -i
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .ruff_cache

@@ -184,3 +184,12 @@ def generate_solo(improviser: Improviser, bars: int) -> list[TimedNote]:
     """``bars`` bars of solo from the improviser's current position."""
     beats = bars * improviser.progression.beats_per_bar
     return improviser.notes_until(improviser.position / TICKS_PER_BEAT + beats)
+
+
+def comping_notes(progression: Progression, bars: int) -> tuple[list[TimedNote], list[TimedNote]]:
+    """The chords and the bass :func:`solo_to_midi` writes, as notes (the piano roll's lanes)."""
+    chords, bass = _comping(progression, bars)
+    return (
+        [TimedNote(on, off - on, pitch, velocity) for on, off, pitch, velocity, _ in chords],
+        [TimedNote(on, off - on, pitch, velocity) for on, off, pitch, velocity, _ in bass],
+    )

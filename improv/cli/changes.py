@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 from improv.cli.options import existing_file
-from improv.errors import InputError
-from improv.theory.harmony import Chord, note_name, scale_name
+from improv.errors import InputError, excerpt
+from improv.theory.harmony import Chord, scale_name
+from improv.theory.jcpc import looks_like_jcpc
+from improv.theory.library import MUSICXML_SUFFIXES, load_library
+from improv.theory.pitch import pitch_name
 from improv.theory.progression import Progression, parse_progression
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.tunes import find_tune, load_tune
+
+log = logging.getLogger(__name__)
 
 EPILOG = """examples:
   improv changes "Dm7 G7 | Cmaj7 | %"          three bars, '%' repeats the bar before
   improv changes "time=3/4 |: Dm7:2 G7:1 | C6 :|"
   improv changes my_tune.toml                   a tune file (or a text file of changes)
   improv changes --tune "Autumn Leaves" --json  a built-in tune, as JSON
+  improv changes jazz1460.txt --tune "Giant Steps"   a tune of an iReal Pro playlist
+  improv changes songs/ --tune "Blue Bossa"     a Jazz Chord Progressions Corpus folder
+  improv changes lead-sheet.musicxml            the chords of a MusicXML lead sheet
 
 Bars are separated by '|'; chords in a bar share its beats unless written 'Dm7:3 G7:1';
 '%' repeats the previous bar; '|: ... :|' plays the bars twice; 'N.C.' is no chord.
@@ -33,8 +42,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("source", nargs="?", metavar="TEXT|FILE", help="changes text or a file")
-    parser.add_argument("--tune", metavar="NAME", help="a built-in tune instead (see improv tunes)")
+    parser.add_argument(
+        "source",
+        nargs="?",
+        metavar="TEXT|FILE",
+        help="changes text, a tune .toml, a text file of changes, an iReal Pro playlist, a JCPC song "
+        "file or folder, or a MusicXML lead sheet",
+    )
+    parser.add_argument(
+        "--tune",
+        metavar="NAME",
+        help="a built-in tune instead (see improv tunes), or the tune of a library FILE to show",
+    )
     parser.add_argument(
         "--transpose", type=int, default=0, metavar="N", help="move by N semitones (default 0)"
     )
@@ -54,25 +73,69 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _load(source: str | None, tune: str | None) -> Progression:
-    """The progression from --tune, a file, or the text itself."""
-    if tune is not None:
-        if source is not None:
-            raise InputError("give either TEXT|FILE or --tune, not both")
-        return find_tune(tune).progression
+    """The progression from --tune, a file (a library: --tune picks its tune), or the text itself."""
     if source is None:
-        raise InputError("nothing to read: give changes text, a file, or --tune NAME")
+        if tune is None:
+            raise InputError("nothing to read: give changes text, a file, or --tune NAME")
+        return find_tune(tune).progression
     path = Path(source)
-    if _looks_like_file(source) and existing_file(source):
-        if path.suffix.lower() == ".toml":
-            return load_tune(path).progression
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"cannot read {path}: {exc}") from None
-        return parse_progression(text, title=path.stem, source=str(path))
-    if _looks_like_file(source) and source.lower().endswith((".toml", ".txt")):
-        raise InputError(f"file not found: {source}")
+    if _looks_like_file(source) and (existing_file(source) or _is_folder(path)):
+        return _from_file(path, tune)
+    if tune is not None:
+        raise InputError("give either changes TEXT or --tune, not both (--tune picks a tune of a FILE)")
+    if _looks_like_file(source) and source.lower().endswith(FILE_SUFFIXES):
+        raise InputError(f"file not found: {excerpt(source)}")
     return parse_progression(source)
+
+
+FILE_SUFFIXES = (".toml", ".txt", ".html", *MUSICXML_SUFFIXES)
+DETECT_BYTES = 16 << 20  # what is read to tell a playlist or a JCPC song from plain changes
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return len(str(path)) <= 4096 and path.is_dir()
+    except (OSError, ValueError):
+        return False
+
+
+def _from_file(path: Path, tune: str | None) -> Progression:
+    """A tune file, a library (iReal playlist, JCPC file or folder, MusicXML) or a text of changes."""
+    toml = path.suffix.lower() == ".toml"
+    if path.is_dir() or path.suffix.lower() in MUSICXML_SUFFIXES or (not toml and _is_library_text(path)):
+        failures: list = []  # the other tunes of a playlist that cannot be read do not matter here
+        tunes = load_library(path, failures)
+        if failures:
+            log.info("%s: skipped %d unreadable tune(s), first: %s", path, len(failures), failures[0])
+        if tune is not None:
+            return find_tune(tune, tunes).progression
+        if len(tunes) == 1:
+            return tunes[0].progression
+        raise InputError(
+            f"{path} holds {len(tunes)} tunes: pick one with --tune NAME (list them with "
+            f"`improv tunes --library {path}`)"
+        )
+    if tune is not None:
+        raise InputError(f"--tune picks a tune of a playlist, song folder or lead sheet; {path} is not one")
+    if toml:
+        return load_tune(path).progression
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from None
+    return parse_progression(text, title=path.stem, source=str(path))
+
+
+def _is_library_text(path: Path) -> bool:
+    """An iReal playlist (irealb:// URLs anywhere) or a JCPC song (header lines, | bars)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(DETECT_BYTES)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    if b"irealb://" in data or b"irealbook://" in data:
+        return True
+    return looks_like_jcpc(data.decode("utf-8", errors="replace"))
 
 
 def _looks_like_file(source: str) -> bool:
@@ -118,7 +181,6 @@ def progression_dict(progression: Progression) -> dict:
     }
 
 
-_SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 _SHARP_ROOTS = {"maj": {7, 2, 9, 4, 11}, "dom": {7, 2, 9, 4, 11}, "sus": {7, 2, 9, 4, 11},
                 "aug": {7, 2, 9, 4, 11}, "min": {4, 9, 11}}  # fmt: skip
 
@@ -127,8 +189,7 @@ def _names(chord: Chord, pcs: frozenset[int] | tuple[int, ...]) -> list[str]:
     """Note names in order up from the root (display only: sharps in sharp keys, else flats)."""
     root = chord.root or 0
     sharp = chord.symbol[1:2] in ("#", "♯") or root in _SHARP_ROOTS.get(chord.quality, set())
-    spell = (lambda pc: _SHARP_NAMES[pc % 12]) if sharp else note_name
-    return [spell(pc) for pc in sorted(pcs, key=lambda pc: (pc - root) % 12)]
+    return [pitch_name(pc, octave=False, sharps=sharp) for pc in sorted(pcs, key=lambda pc: (pc - root) % 12)]
 
 
 def _text_lines(progression: Progression) -> list[str]:

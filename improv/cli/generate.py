@@ -54,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
         bars = args.choruses * changes.progression.bar_count
     bars = bars if bars is not None else changes.progression.bar_count
     check_number("--bars", bars, 1, 100000)
+    if args.plot:
+        from improv.plot import MAX_BARS
+
+        check_number("--bars (with --plot)", bars, 1, MAX_BARS)
     tempo = args.tempo if args.tempo is not None else (changes.tempo or 120.0)
     check_number("--tempo", tempo, 20, 400)
     temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
@@ -87,8 +91,17 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"cannot write {args.out}: {exc}") from exc
     print(f"wrote {args.out}: {len(notes)} notes, {bars} bars of {changes.title} at {tempo:g} BPM")
     if args.plot:
-        from improv.plot import piano_roll
+        from improv.generate import comping_notes
+        from improv.plot import Lane, piano_roll
 
-        piano_roll(notes, changes.progression, bars, args.plot, title=changes.title)
+        lanes = None
+        if not args.no_comp:
+            chords, bass = comping_notes(changes.progression, bars)
+            lanes = [Lane("comp", chords), Lane("bass", bass)]
+        key = f"key {changes.progression.key} · " if changes.progression.key else ""
+        subtitle = (f"{key}{changes.progression.beats_per_bar} beats a bar · {bars} bars at {tempo:g} BPM · "
+                    f"seed {0 if args.seed is None else args.seed}")
+        piano_roll(notes, changes.progression, bars, args.plot, title=changes.title, lanes=lanes,
+                   subtitle=subtitle, sections=changes.sections)
         print(f"wrote {args.plot}")
     return 0

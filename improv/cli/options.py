@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from improv.errors import InputError, excerpt
+from improv.theory.pitch import parse_pitch as _pitch_of_name
 from improv.theory.progression import Progression, parse_progression
 
 DEFAULT_TEMPERATURE = 0.9
 DEFAULT_RANGE = "E3..C6"
 FEEL_SWING = {"swing": 0.5, "straight": 0.0, "bossa": 0.0, "waltz": 0.4}
-PITCH_NAMES = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 
 
 @dataclass(frozen=True)
@@ -141,17 +141,15 @@ def read_text_file(path: Path) -> str:
 def parse_pitch(text: str, where: str = "--range") -> int:
     """A MIDI number or a note name with octave (C4 = 60): '52', 'E3', 'Bb5', 'F#2'."""
     text = text.strip()
-    match = re.fullmatch(r"([A-Ga-g])([#b]{0,2})(-?\d)", text)
     if re.fullmatch(r"\d{1,3}", text):
         value = int(text)
-    elif match:
-        letter, accidentals, octave = match.groups()
-        shift = accidentals.count("#") - accidentals.count("b")
-        value = (int(octave) + 1) * 12 + PITCH_NAMES[letter.lower()] + shift
     else:
-        raise InputError(
-            f"{where}: {excerpt(text)} is not a pitch (use a MIDI number or a name like E3, F#4, Bb5)"
-        )
+        try:
+            value = _pitch_of_name(text)
+        except ValueError:
+            raise InputError(
+                f"{where}: {excerpt(text)} is not a pitch (use a MIDI number or a name like E3, F#4, Bb5)"
+            ) from None
     if not 0 <= value <= 127:
         raise InputError(f"{where}: {excerpt(text)} is outside MIDI pitches 0..127")
     return value

@@ -320,18 +320,24 @@ def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
     )
     performer = Performer(improviser, settings, chords=chords)
     listening = None
-    if opts["input"] or opts["virtual_input"]:
-        main = MidiInput(api, port=opts["input"], virtual=opts["virtual_input"], client_name="improv-in")
-        inputs.append(main)
-        log.info("listening on %s", main.label)
-        sources = [InputSource(main, "player", clock=opts["clock"] == "input")]
+    if opts["input"] or opts["virtual_input"] or opts["clock"] or opts["chords_from"]:
+        sources = []  # --clock NAME and --chords-from NAME work with or without a player's input
+        if opts["input"] or opts["virtual_input"]:
+            main = MidiInput(api, port=opts["input"], virtual=opts["virtual_input"], client_name="improv-in")
+            inputs.append(main)
+            log.info("listening on %s", main.label)
+            sources.append(InputSource(main, "player", clock=opts["clock"] == "input"))
         if opts["clock"] not in (None, "input"):
+            _check_input_name(api, opts["clock"], "--clock")
             clock_in = MidiInput(api, port=opts["clock"], client_name="improv-clock")
             inputs.append(clock_in)
+            log.info("following the MIDI clock on %s", clock_in.label)
             sources.append(InputSource(clock_in, "clock", clock=True))
         chord_listener = None
         if opts["chords_from"]:
+            _check_input_name(api, opts["chords_from"], "--chords-from")
             chord_in = MidiInput(api, port=opts["chords_from"], client_name="improv-chords")
+            log.info("following the chords played on %s", chord_in.label)
             inputs.append(chord_in)
             sources.append(InputSource(chord_in, "chords"))
             chord_listener = Listener(lambda t: 0.0, ListenerConfig(chords_only=True))
@@ -467,15 +473,33 @@ def _apply_profile(opts: dict, profile, api: int) -> None:
             opts["port"], opts["virtual"] = found, None
 
 
+def _check_input_name(api: int, query: str, option: str) -> None:
+    """InputError naming ``option`` unless ``query`` names exactly one input port."""
+    import rtmidi
+
+    from improv.live import ports
+
+    client = rtmidi.MidiIn(api, name="improv-probe")
+    try:
+        names = list(client.get_ports())
+    finally:
+        client.delete()
+    ports.find_port(query, names, ports.api_name(api), what="input", option=option)
+
+
 def _first_matching(patterns: list[str], api: int, kind, ports) -> str | None:
     """The first pattern that names exactly one existing port, as that port's full name."""
     if not patterns:
         return None
+    import rtmidi
+
     client = kind(api, name="improv-probe")
     try:
         names = list(client.get_ports())
     finally:
         client.delete()
+    if kind is rtmidi.MidiIn:
+        names = [names[i] for i in ports.input_names(names)]  # never improv's own outputs
     for pattern in patterns:
         hits = ports.match_ports(pattern, names, ports.api_name(api))
         if len(hits) == 1:
@@ -484,20 +508,19 @@ def _first_matching(patterns: list[str], api: int, kind, ports) -> str | None:
 
 
 def _check_listening(opts: dict) -> None:
+    """Options that listen to the player's input need one; --clock NAME and --chords-from NAME
+    name their own port (only --clock input means the --input port)."""
     listening = opts["input"] or opts["virtual_input"]
     if opts["input"] and opts["virtual_input"]:
         raise InputError("choose one of --input NAME or --virtual-input [NAME], not both")
-    needs = [
-        key
-        for key in ("passthrough", "chords_from", "clock", "split", "chords_channel")
-        if opts[key] not in (None, False)
-    ]
+    needs = [key for key in ("passthrough", "split", "chords_channel") if opts[key] not in (None, False)]
+    if opts["clock"] == "input":
+        needs.insert(0, "clock")
     if opts["mode"][0] != "solo":
         needs.append("mode")
     if needs and not listening:
-        raise InputError(
-            f"--{needs[0].replace('_', '-')} needs an input: --input NAME or --virtual-input [NAME]"
-        )
+        what = "--clock input" if needs[0] == "clock" else f"--{needs[0].replace('_', '-')}"
+        raise InputError(f"{what} needs an input: --input NAME or --virtual-input [NAME]")
     if opts["clock"] and opts["count_in"]:
         raise InputError("--count-in cannot be used with --clock (the clock's Start starts)")
     if opts["clock"] and opts["clock_out"]:

@@ -14,7 +14,9 @@ EPILOG = """examples:
   improv ports --api jack      only JACK
   improv ports --json          machine-readable
 
-Outputs are what `improv play --port NAME` can open (a case-insensitive part of the name is enough).
+Outputs are what `improv play --port NAME` can open, inputs what --input/--clock/--chords-from can
+read (a case-insensitive part of the name is enough). With no MIDI system running, use
+`scripts/with-midi improv ports` (a private JACK server for one command).
 """
 
 
@@ -33,27 +35,46 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
+NO_MIDI_HINT = (
+    "scripts/with-midi runs a command with a private JACK server, as `make play` does "
+    "(scripts/with-midi .venv/bin/improv ports), or start one: `jackd -d dummy &` or `sudo modprobe snd-seq`"
+)
+
+
 def run(args: argparse.Namespace) -> int:
     apis = _apis(args.api)
     listings = [ports.list_ports(ports.API_NAMES[name]) for name in apis]
     if args.json:
         print(json.dumps([item.as_dict() for item in listings], indent=2))
-    else:
-        for item in listings:
-            print(f"{item.api}:")
-            if item.error:
-                print(f"  unavailable: {item.error}")
-                continue
-            print("  outputs (improv play --port):")
-            for name in item.outputs or ["(none)"]:
-                print(f"    {name}")
-            print("  inputs:")
-            for name in item.inputs or ["(none)"]:
-                print(f"    {name}")
     if all(item.error for item in listings):
-        raise InputError("no MIDI system available: " + "; ".join(
-            f"{item.api}: {item.error}" for item in listings))
+        reasons = "; ".join(f"{item.api}: {_reason(item.error)}" for item in listings)
+        raise InputError(f"no MIDI system is running here ({reasons}). {NO_MIDI_HINT}")
+    if not args.json:
+        print("\n".join(_text(listings)))
     return 0
+
+
+def _text(listings: list[ports.PortList]) -> list[str]:
+    lines = []
+    for item in listings:
+        lines.append(f"{item.api}:")
+        if item.error:
+            lines.append(f"  unavailable: {_reason(item.error)}")
+            continue
+        lines.append("  outputs (improv play --port):")
+        lines += [f"    {name}" for name in item.outputs or ["(none)"]]
+        lines.append("  inputs (improv play --input, --clock, --chords-from):")
+        for name in item.inputs or ["(none)"]:
+            own = "    (improv's own output: not offered as an input)" if ports.is_own_output(name) else ""
+            lines.append(f"    {name}{own}")
+    return lines
+
+
+def _reason(error: str | None) -> str:
+    """rtmidi's reason without its C++ function prefix ('MidiInJack::initialize: ...')."""
+    text = (error or "").strip()
+    head, sep, rest = text.partition(": ")
+    return (rest if sep and "::" in head else text)[:160]
 
 
 def _apis(name: str | None) -> list[str]:

@@ -27,6 +27,7 @@ from improv.live.ports import (
     RTMIDI_ERRORS,
     api_name,
     find_port,
+    input_names,
     match_ports,
     open_virtual,
     port_label,
@@ -222,7 +223,8 @@ class MidiInput:
         if self.connected:
             log.debug("MIDI input %s vanished; waiting for it to come back", self.port_name)
             self.connected = False
-        hits = match_ports(self.query or "", names, api_name(self.api))
+        pool = input_names(names)  # never reopen onto one of improv's own outputs
+        hits = [pool[j] for j in match_ports(self.query or "", [names[i] for i in pool], api_name(self.api))]
         if len(hits) == 1:
             self._reopen(hits[0], names)
 

@@ -221,16 +221,36 @@ def match_ports(query: str, names: Sequence[str], api: str = "") -> list[int]:
     return [i for i, n in enumerate(normed) if q in n]
 
 
+# the clients improv's outputs live on: the player's output and the JACK heartbeat (JACK renames a
+# second client of the same name "improv-01"); their ports are sources, never a player to listen to
+_OWN_OUTPUT_CLIENT = re.compile(rf"{re.escape(DEFAULT_CLIENT)}(-hb)?(-\d+)?")
+
+
+def is_own_output(name: str) -> bool:
+    """Whether a listed input port is one of improv's own outputs (``improv:improv``,
+    ``improv-hb:beat``, ALSA ``improv:improv 128:0``): reading it would feed improv back to itself."""
+    client, sep, _ = name.partition(":")
+    return bool(sep) and _OWN_OUTPUT_CLIENT.fullmatch(client.strip()) is not None
+
+
+def input_names(names: Sequence[str]) -> list[int]:
+    """Indices of the input ports that may be offered as an input: all but improv's own outputs."""
+    return [i for i, name in enumerate(names) if not is_own_output(name)]
+
+
 def find_port(
     query: str, names: Sequence[str], api: str = "", what: str = "output", option: str = "--port"
 ) -> int:
-    """The one port ``query`` names; InputError listing the candidates (none or several) otherwise."""
-    hits = match_ports(query, names, api)
+    """The one port ``query`` names; InputError listing the candidates (none or several) otherwise.
+    For an input (``what="input"``) improv's own outputs are neither matched nor listed."""
+    pool = input_names(names) if what == "input" else list(range(len(names)))
+    hits = [pool[j] for j in match_ports(query, [names[i] for i in pool], api)]
     if len(hits) == 1:
         return hits[0]
     if not hits:
-        listing = "; ".join(names) if names else "none"
-        raise InputError(f"{option}: no MIDI {what} matches {query!r} (existing: {listing})")
+        listing = "; ".join(names[i] for i in pool) if pool else "none"
+        own = " (improv's own outputs are not inputs)" if len(pool) < len(names) else ""
+        raise InputError(f"{option}: no MIDI {what} matches {query!r} (existing: {listing}){own}")
     listing = "; ".join(names[i] for i in hits)
     raise InputError(f"{option}: {query!r} matches several MIDI {what}s: {listing}")
 

@@ -46,12 +46,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from improv.errors import InputError, excerpt
+from improv.theory.pitch import ACCIDENTALS, FLAT_NAMES, LETTERS
 
 QUALITIES = ("maj", "min", "dom", "hdim", "dim", "aug", "sus", "nc")
 
-NOTE_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
-_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_ACCIDENTALS = {"": 0, "b": -1, "#": 1, "♭": -1, "♯": 1}
+NOTE_NAMES = FLAT_NAMES  # one table of names: improv.theory.pitch
+_LETTERS = LETTERS
+_ACCIDENTALS = ACCIDENTALS
 
 # Chord scales as intervals above the root.
 SCALES: dict[str, tuple[int, ...]] = {

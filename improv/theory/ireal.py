@@ -546,6 +546,7 @@ def song_to_tune(song: IrealSong, where: str = "", *, place: str | None = None) 
         time=f"{meter[0]}/{meter[1]}",
         changes=changes_text(progression, [sum(t for _, t in bar) for bar in chords]),
         progression=progression,
+        style=song.style,
     )
 
 

@@ -66,6 +66,7 @@ class Tune:
     progression: Progression
     swing: float | None = None
     path: Path | None = None
+    style: str = ""  # the source's own style name when it has one (iReal: "Medium Swing")
 
     @property
     def bars(self) -> int:
