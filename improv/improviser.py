@@ -25,7 +25,6 @@ from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT, swing_beats
 from improv.theory.values import Line, Note, Value, Vocabulary, decode, encode
 
-
 IMPROVISER_VERSION = 2  # 1: hard register walls, no shaping (``Shaping.off()``)
 
 

@@ -4,12 +4,13 @@ notes, fewer repeated pitches, rhythm that follows the tempo and keeps tuplets w
 The improviser asks a `Shaper` at three points of each step:
 
 1. ``bias(logits, tick, vocab)`` before sampling: fewer 16ths and triplets at fast tempos and more at
-   slow ones (real players' notes per beat fall with tempo: WJazzD 2.3 below 120 BPM, 1.3 at 260 and up), and a beat that has started on the triplet grid stays on it (and the 16th
-   grid likewise) — whole tuplets. The repeated-pitch penalty lives in the sampler (``Sampler.penalise``).
-2. ``target(tick)`` and ``steer(value, prev, centre)`` before a pitch is chosen: the register *target* (``centre``) glides slowly
-   (a new phrase goal every few bars, around a level that rises over an arc of choruses to a climax and
-   falls back); a leap that would carry the line far from the target is turned around with a probability
-   that grows with the distance. ``--range`` stays the outer limit only (``decode`` mirrors at it), and
+   slow ones (real players' notes per beat fall with tempo: WJazzD 2.3 below 120 BPM, 1.3 at 260 and
+   up), and a beat that has started on the triplet grid stays on it (the 16th grid likewise): whole
+   tuplets. The repeated-pitch penalty lives in the sampler (``Sampler.penalise``).
+2. ``target(tick)`` and ``steer(value, prev, centre)`` before a pitch is chosen: the register target
+   glides slowly (a new phrase goal every few bars, around a level that rises over an arc of choruses
+   to a climax and falls back); a leap that would carry the line far from the target is turned around
+   with a probability that grows with the distance. ``--range`` stays the outer limit only (``decode`` mirrors at it), and
    the target and the comfort zone scale with the range, so a wider range gives a wider line.
 3. ``nudge(pitch, value, chord, tick, prev)`` after: an avoid note held >= 1 beat, or a harsh one (the
    clashes, a b9 over a non-dominant) starting on beat 1 or 3, moves a semitone to the nearest chord tone or

@@ -2,7 +2,8 @@
 
 Dispatch by path: a directory holding ``wjazzd_notes_with_chords.csv`` (or that CSV itself) is
 the Weimar Jazz Database, ``.mid``/``.midi`` a MIDI file, ``.xml``/``.musicxml``/``.mxl`` a
-MusicXML lead sheet, ``.ls`` (or a directory of them, read recursively) Impro-Visor leadsheets. Results are pickled in ``$IMPROV_CACHE`` (default ``~/.cache/improv``),
+MusicXML lead sheet, ``.ls`` (or a directory of them, read recursively) Impro-Visor leadsheets.
+Results are pickled in ``$IMPROV_CACHE`` (default ``~/.cache/improv``),
 keyed by the file's path, size and mtime, the reader options and a hash of the reader and theory
 source code.
 
@@ -188,8 +189,8 @@ def _cache_key(source: Path, kind: str, options: dict[str, Any]) -> str | None:
             extra = f"{s.st_size}:{s.st_mtime_ns}"
     elif kind == "impro-visor" and source.is_dir():  # a folder of leadsheets: every file's size and mtime
         files = sorted(source.rglob(f"*{IMPRO_VISOR_SUFFIX}"))
-        extra = hashlib.sha1("".join(f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files).encode())
-        extra = extra.hexdigest()
+        stamps = "".join(f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+        extra = hashlib.sha1(stamps.encode()).hexdigest()
     what = f"{source.resolve()}|{sorted(options.items())!r}"
     version = f"{stat.st_size}|{stat.st_mtime_ns}|{extra}|{_code_version()}"
     short = hashlib.sha1(what.encode()).hexdigest()[:16]
