@@ -10,8 +10,9 @@ The improviser asks a `Shaper` at three points of each step:
 2. ``target(tick)`` and ``steer(value, prev, centre)`` before a pitch is chosen: the register target
    glides slowly (a new phrase goal every few bars, around a level that rises over an arc of choruses
    to a climax and falls back); a leap that would carry the line far from the target is turned around
-   with a probability that grows with the distance. ``--range`` stays the outer limit only (``decode`` mirrors at it), and
-   the target and the comfort zone scale with the range, so a wider range gives a wider line.
+   with a probability that grows with the distance. ``--range`` stays the outer limit only (``decode``
+   mirrors at it); the target and the comfort zone scale with the range, so a wider range gives a wider
+   line.
 3. ``nudge(pitch, value, chord, tick, prev)`` after: an avoid note held >= 1 beat, or a harsh one (the
    clashes, a b9 over a non-dominant) starting on beat 1 or 3, moves a semitone to the nearest chord tone or
    tension (``nudges=False`` turns it off); ``unrepeat`` moves a leaping value that landed on the previous

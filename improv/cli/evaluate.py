@@ -153,7 +153,10 @@ def run(args: argparse.Namespace) -> int:
         results.append({"file": str(path), "changes": changes.title, **metrics})
     bands = None if args.no_bands else musicianship(lines)
     if args.json:
-        print(json.dumps({"files": results, "musicianship": bands} if bands else results, indent=1))
+        for result, solo in zip(results, bands["solos"] if bands else [], strict=False):
+            result["musicianship"] = solo
+            result["bands"] = bands["bands"]
+        print(json.dumps(results, indent=1))
         return 0
     print(f"changes: {changes.title} ({progression.bar_count} bars)")
     print(_table(results, METRICS))
