@@ -68,7 +68,7 @@ def bench_tunes() -> tuple[list[tuple[Tune, float]], list[str]]:
         if missing:
             notes.append(f"not in the iReal playlist: {', '.join(missing)}")
     else:
-        notes.append(f"iReal playlist not found at {playlist}: built-in tunes only (fewer than 5 not built in)")
+        notes.append(f"iReal playlist not found at {playlist}: built-in tunes only (none not built in)")
     return tunes, notes
 
 
@@ -171,7 +171,8 @@ def run(models: list[Path] | None = None, record: bool = False) -> dict:
     return {"rows": rows, "notes": notes, "seconds": round(time.perf_counter() - started, 1)}
 
 
-COLUMNS = [("system", "system"), ("solos", "solos"), *[(k, label) for k, label in MEASURES if k != "density"],
+COLUMNS = [("system", "system"), ("solos", "solos"),
+           *[(k, label) for k, label in MEASURES if k != "density"],
            *[(f"density {b}", f"notes/beat {b}") for _, _, b in TEMPO_BINS], ("280 vs 120", "280 vs 120 differ")]
 
 

@@ -24,7 +24,7 @@ BENCHES = {
     "model": ("benchmarks.bench_model", "Cell latency and training speed against baselines (issue 2)"),
     "music": ("benchmarks.bench_music", "Musical evaluation against baselines and real solos (issue 3)"),
     "musicianship": ("benchmarks.bench_musicianship",
-                     "Musicianship: issue-9 measures, improv vs previous default, n-gram and real solos (issue 9)"),
+                     "Musicianship: improv, previous default, n-gram and real solos (issue 9)"),
 }
 
 
