@@ -151,16 +151,16 @@ class Improviser:
         )
         if pitch is None:
             return None
-        pitch = shaper.nudge(shaper.unrepeat(pitch, steered, chord, self.prev_pitch), value, chord, tick,
-                             self.prev_pitch)
+        pitch = shaper.unrepeat(pitch, steered, chord, self.prev_pitch)
         if pitch == self.prev_pitch:
             self.repeats += 1
             if self.repeats >= self.max_repeats:
-                step = 1 if pitch < self.centre else -1
+                step = 1 if pitch < centre else -1
                 pitch += step * int(self.rng.integers(1, 3))
                 self.repeats = 0
         else:
             self.repeats = 0
+        pitch = shaper.nudge(pitch, value, chord, tick, self.prev_pitch)
         self.prev_pitch = pitch
         return pitch
 
