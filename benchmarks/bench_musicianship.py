@@ -173,7 +173,8 @@ def run(models: list[Path] | None = None, record: bool = False) -> dict:
 
 COLUMNS = [("system", "system"), ("solos", "solos"),
            *[(k, label) for k, label in MEASURES if k != "density"],
-           *[(f"density {b}", f"notes/beat {b}") for _, _, b in TEMPO_BINS], ("280 vs 120", "280 vs 120 differ")]
+           *[(f"density {b}", f"notes/beat {b}") for _, _, b in TEMPO_BINS],
+           ("280 vs 120", "280 vs 120 differ")]
 
 
 def markdown(result: dict) -> str:

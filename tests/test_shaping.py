@@ -50,7 +50,7 @@ def test_avoid_notes():
 def test_nudges_leave_no_long_or_strong_avoid_note(model):
     def offenders(line):
         bad = 0
-        for i, n in enumerate(line.notes):
+        for n in line.notes:
             chord = PROG.chord_at(n.onset)
             long = n.duration >= 11  # a beat at the 0.92 gate
             strong = n.onset % 48 in (0, 24)
