@@ -71,18 +71,20 @@ def arc_level(chorus_pos: float, climax: float) -> float:
 
 
 def avoid(pitch: int, chord: Chord) -> bool:
-    """An avoid note: the long-note clashes, the natural 11 over a major 3rd, a b9 over a non-dominant."""
+    """A note not to hold: the issue's clashes (maj7 over a dominant, b7 over a maj7, natural 5 over a
+    m7b5), the natural 11 over a major 3rd, and over a chord that is not a dominant any note outside its
+    chord scale (a b9, a minor 3rd over a major chord, ...). Chord tones and written tensions never are;
+    a dominant's altered tensions (b9, #9, #11, b13) are colours, not avoid notes."""
     if chord.root is None:
         return False
-    degree = (pitch - chord.root) % 12
     pc = pitch % 12
     if pc in chord.tones or pc in chord.tensions:
         return False
     if clashes(pitch, chord):
         return True
-    if degree == 5 and (chord.root + 4) % 12 in chord.tones:
+    if (pitch - chord.root) % 12 == 5 and (chord.root + 4) % 12 in chord.tones:
         return True
-    return degree == 1 and chord.quality != "dom"
+    return chord.quality != "dom" and pc not in chord.scale
 
 
 def harsh(pitch: int, chord: Chord) -> bool:
