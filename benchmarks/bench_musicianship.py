@@ -5,8 +5,8 @@ when absent) x 2 seeds x 4 choruses, each at a fixed tempo chosen to cover the f
 all through ``improv.improviser.Improviser`` at temperature 0.9:
 
 - the model in ``improv/models/default`` (whatever is shipped now) with the shaping of ``improv.shaping``,
-  the same with the avoid-note nudges off (the b7 -> 3rd target is measured so), and unshaped (the
-  version-1 improviser);
+  the same with the avoid-note nudges off (the b7 -> 3rd target is measured so), unshaped (the
+  version-1 improviser), and shaped at temperatures 0.7 and 1.2;
 - "previous default": the numbers recorded in ``benchmarks/previous_default.json`` (the model shipped
   before issue 9, unshaped), kept so a new model can be compared with it;
 - the best Witten-Bell n-gram (order 2 or 3, by validation NLL on a 10 % split) over WJazzD values, shaped;
@@ -15,7 +15,7 @@ all through ``improv.improviser.Improviser`` at temperature 0.9:
 
 Cells are medians over solos; b7 -> 3rd is pooled (resolved / qualifying changes over all solos), since
 most solos have only a few qualifying changes. "280 vs 120" says whether one tune and seed give different
-notes at 280 and 120 BPM. Run with ``python -m benchmarks.bench_musicianship [--model DIR ...]
+notes at 280 and 120 BPM. Extra models for `make bench`: ``IMPROV_BENCH_MODELS=dir1:dir2``. Run with ``python -m benchmarks.bench_musicianship [--model DIR ...]
 [--record]`` (``--record`` writes the unshaped default's row as the previous default).
 """
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -107,11 +108,11 @@ def summarise(name: str, results: list[dict], differs: bool | None = None) -> di
     return row
 
 
-def _makers(model, shaping_for):
+def _makers(model, shaping_for, temperature: float = TEMPERATURE):
     from improv.generate import build_improviser
 
     def make(prog, seed, bpm):
-        return build_improviser(prog, model=model, seed=seed, temperature=TEMPERATURE,
+        return build_improviser(prog, model=model, seed=seed, temperature=temperature,
                                 shaping=shaping_for(bpm))
     return make
 
@@ -139,6 +140,8 @@ def run(models: list[Path] | None = None, record: bool = False) -> dict:
     from improv.generate import default_model_dir, load_model
 
     started = time.perf_counter()
+    if models is None:  # `make bench`: extra model directories from the environment
+        models = [Path(p) for p in os.environ.get("IMPROV_BENCH_MODELS", "").split(os.pathsep) if p]
     tunes, notes = bench_tunes()
     default = load_model(default_model_dir())
     shaped = lambda bpm: replace(Shaping(arc_choruses=CHORUSES), tempo=bpm)  # noqa: E731
@@ -146,6 +149,8 @@ def run(models: list[Path] | None = None, record: bool = False) -> dict:
         ("default, shaped", _makers(default, shaped)),
         ("default, shaped, no nudges", _makers(default, lambda bpm: replace(shaped(bpm), nudges=False))),
         ("default, unshaped", _makers(default, lambda bpm: Shaping.off())),
+        ("default, shaped, T=0.7", _makers(default, shaped, 0.7)),
+        ("default, shaped, T=1.2", _makers(default, shaped, 1.2)),
     ]
     for path in models or []:
         systems.append((f"{path}, shaped", _makers(load_model(path), shaped)))
