@@ -15,8 +15,9 @@ all through ``improv.improviser.Improviser`` at temperature 0.9:
 
 Cells are medians over solos; b7 -> 3rd is pooled (resolved / qualifying changes over all solos), since
 most solos have only a few qualifying changes. "280 vs 120" says whether one tune and seed give different
-notes at 280 and 120 BPM. Extra models for `make bench`: ``IMPROV_BENCH_MODELS=dir1:dir2``. Run with ``python -m benchmarks.bench_musicianship [--model DIR ...]
-[--record]`` (``--record`` writes the unshaped default's row as the previous default).
+notes at 280 and 120 BPM. Extra models for `make bench`: ``IMPROV_BENCH_MODELS=dir1:dir2``. Run alone with
+``python -m benchmarks.bench_musicianship [--model DIR ...] [--record]`` (``--record`` writes the
+unshaped default's row as the previous default).
 """
 
 from __future__ import annotations
