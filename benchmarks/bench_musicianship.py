@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_music import NGramCell
+from benchmarks.bench_music import NGramCell, table
 from improv.evaluate import line_from_timed
 from improv.measures import MEASURES, TEMPO_BINS, measure_line, tempo_bin
 from improv.model.ngram import NGram
@@ -185,11 +185,7 @@ COLUMNS = [("system", "system"), ("solos", "solos"),
 
 def markdown(result: dict) -> str:
     """The rows as a markdown table (systems as rows), the notes under it."""
-    out = ["| " + " | ".join(label for _, label in COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    for row in result["rows"]:
-        out.append("| " + " | ".join(_cell(row.get(key)) for key, _ in COLUMNS) + " |")
-    out += ["", *(f"- {note}" for note in result["notes"]), f"- {result['seconds']} s"]
-    return "\n".join(out)
+    return table(result, COLUMNS, _cell)
 
 
 def _cell(value) -> str:
