@@ -124,3 +124,14 @@ def test_shaping_is_deterministic_and_off_is_the_version_1_improviser(model):
     imp, off = solo(model, Shaping.off(), seed=5)
     assert imp.sampler.penalty is None and imp.shaper.nudged == 0
     assert off.notes != a
+
+
+def test_session_logs_replay_with_the_improviser_version_they_name():
+    from improv.cli.replay import improviser_shaping
+    from improv.errors import InputError
+    from improv.improviser import IMPROVISER_VERSION
+
+    assert improviser_shaping(1) == Shaping.off()  # logs from before shaping name no version
+    assert improviser_shaping(IMPROVISER_VERSION) == Shaping()
+    with pytest.raises(InputError, match="improviser version 99"):
+        improviser_shaping(99)

@@ -52,6 +52,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def improviser_shaping(version: int):
+    """The shaping of the improviser version a log names (logs without one are version 1: unshaped)."""
+    from improv.improviser import IMPROVISER_VERSION
+    from improv.shaping import Shaping
+
+    if version == 1:
+        return Shaping.off()
+    if version == IMPROVISER_VERSION:
+        return Shaping()
+    raise InputError(f"session log names improviser version {version}; this improv has 1 and "
+                     f"{IMPROVISER_VERSION}")
+
+
 def replay_log(header: dict, records: list[dict], *, model: str | None = None):
     """Rebuild the session's improviser from the header and replay the logged events."""
     from improv.generate import build_improviser
@@ -75,5 +88,6 @@ def replay_log(header: dict, records: list[dict], *, model: str | None = None):
                   sections=header["progression"].get("sections"))
     if opts.get("velocity") is not None:
         kwargs["velocity"] = opts["velocity"]
+    kwargs["shaping"] = improviser_shaping(header.get("improviser_version", 1))
     improviser = build_improviser(chords or progression, **kwargs)
     return replay(header, records, improviser, chords=chords)
