@@ -6,7 +6,7 @@ The improviser asks a `Shaper` at three points of each step:
 1. ``bias(logits, tick, vocab)`` before sampling: fewer 16ths and triplets at fast tempos and more at
    slow ones (real players' notes per beat fall with tempo: WJazzD 2.3 below 120 BPM, 1.3 at 260 and
    up), and a beat that has started on the triplet grid stays on it (the 16th grid likewise): whole
-   tuplets. The repeated-pitch penalty lives in the sampler (``Sampler.penalise``).
+   tuplets; no value ends off both grids (a 2-tick value would shift every later note off the beat). The repeated-pitch penalty lives in the sampler (``Sampler.penalise``).
 2. ``target(tick)`` and ``steer(value, prev, centre)`` before a pitch is chosen: the register target
    glides slowly (a new phrase goal every few bars, around a level that rises over an arc of choruses
    to a climax and falls back); a leap that would carry the line far from the target is turned around
@@ -39,6 +39,7 @@ OFF_GRID = 1e9  # subtracted from values that would break a tuplet
 # where a value starting this many ticks into a beat may end inside the same beat (whole tuplets):
 # on the triplet grid only on it, on the 16th grid only on it; the beat's end is always fine
 SAME_BEAT_ENDS = {4: (8,), 8: (), 3: (6, 9), 9: (), 6: (9,)}
+GRID = (0, 3, 4, 6, 8, 9)  # ticks into a beat on the 16th or the triplet grid
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ class Shaping:
     arc_choruses: int = 4
     climax: float = 0.7
     phrase_bars: int = 2
-    zone: float = 0.22  # half the comfort zone, as a share of the range
+    zone: float = 0.2  # half the comfort zone, as a share of the range
     nudges: bool = True
     tuplets: bool = True
     tempo: float | None = None  # BPM; None = no tempo density bias
@@ -181,10 +182,12 @@ class Shaper:
             self._prepare(vocab)
         if s.tempo is not None and s.tempo > 0 and s.fast_penalty > 0:
             logits -= self._fast * (s.fast_penalty * math.log2(s.tempo / REFERENCE_BPM))
-        sub = tick % TICKS_PER_BEAT
-        if s.tuplets and sub in SAME_BEAT_ENDS:
+        if s.tuplets:
+            sub = tick % TICKS_PER_BEAT
             ends = sub + self._durations
-            broken = (ends < TICKS_PER_BEAT) & ~np.isin(ends, SAME_BEAT_ENDS[sub])
+            broken = ~np.isin(ends % TICKS_PER_BEAT, GRID)  # never off both grids (a 2-tick value would)
+            if sub in SAME_BEAT_ENDS:
+                broken |= (ends < TICKS_PER_BEAT) & ~np.isin(ends, SAME_BEAT_ENDS[sub])
             logits[broken] -= OFF_GRID
         return logits
 
