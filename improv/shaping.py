@@ -6,7 +6,8 @@ The improviser asks a `Shaper` at three points of each step:
 1. ``bias(logits, tick, vocab)`` before sampling: fewer 16ths and triplets at fast tempos and more at
    slow ones (real players' notes per beat fall with tempo: WJazzD 2.3 below 120 BPM, 1.3 at 260 and
    up), and a beat that has started on the triplet grid stays on it (the 16th grid likewise): whole
-   tuplets; no value ends off both grids (a 2-tick value would shift every later note off the beat). The repeated-pitch penalty lives in the sampler (``Sampler.penalise``).
+   tuplets; no value ends off both grids (a 2-tick value would shift every later note off the
+   beat). The repeated-pitch penalty lives in the sampler (``Sampler.penalise``).
 2. ``target(tick)`` and ``steer(value, prev, centre)`` before a pitch is chosen: the register target
    glides slowly (a new phrase goal every few bars, around a level that rises over an arc of choruses
    to a climax and falls back); a leap that would carry the line far from the target is turned around
