@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from improv.model.cell import Cell
 from improv.model.conditioning import condition_indices
 from improv.model.sampling import Sampler
+from improv.shaping import VERSION as SHAPING_VERSION
 from improv.shaping import Shaper, Shaping, repeat_indices
 from improv.theory.harmony import Chord
 from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT, swing_beats
 from improv.theory.values import Line, Note, Value, Vocabulary, decode, encode
 
-IMPROVISER_VERSION = 2  # 1: hard register walls, no shaping (``Shaping.off()``)
+IMPROVISER_VERSION = SHAPING_VERSION  # 1: hard register walls, no shaping (``Shaping.off()``)
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from improv.errors import InputError
 from improv.measures import clashes
 from improv.theory.harmony import Chord
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Value, Vocabulary, classify
 
+VERSION = 2  # the improviser version that shapes (1: hard register walls, no shaping)
 REFERENCE_BPM = 150.0  # the tempo at which the model's own rhythm is left alone
 OFF_GRID = 1e9  # subtracted from values that would break a tuplet
 # where a value starting this many ticks into a beat may end inside the same beat (whole tuplets):
@@ -62,6 +64,15 @@ class Shaping:
     def off(cls) -> Shaping:
         """The improviser of model version 1: hard walls, no nudges, no biases."""
         return cls(register=False, nudges=False, tuplets=False, tempo=None, repeat_penalty=0.0)
+
+
+def for_version(version: int, tempo: float | None = None) -> Shaping:
+    """The shaping of an improviser version (a session log names it); InputError for an unknown one."""
+    if version == 1:
+        return Shaping.off()
+    if version == VERSION:
+        return Shaping(tempo=tempo)
+    raise InputError(f"improviser version {version} is unknown (this improv has 1 and {VERSION})")
 
 
 def arc_level(chorus_pos: float, climax: float) -> float:

@@ -128,11 +128,11 @@ def test_shaping_is_deterministic_and_off_is_the_version_1_improviser(model):
 
 
 def test_session_logs_replay_with_the_improviser_version_they_name():
-    from improv.cli.replay import improviser_shaping
     from improv.errors import InputError
     from improv.improviser import IMPROVISER_VERSION
+    from improv.shaping import for_version
 
-    assert improviser_shaping(1) == Shaping.off()  # logs from before shaping name no version
-    assert improviser_shaping(IMPROVISER_VERSION) == Shaping()
+    assert for_version(1) == Shaping.off()  # logs from before shaping name no version
+    assert for_version(IMPROVISER_VERSION, 140.0) == Shaping(tempo=140.0)
     with pytest.raises(InputError, match="improviser version 99"):
-        improviser_shaping(99)
+        for_version(99)

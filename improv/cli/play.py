@@ -630,6 +630,10 @@ def _improviser(opts: dict, changes: Changes, progression=None):
     )
     if opts["velocity"] is not None:
         kwargs["velocity"] = opts["velocity"]
+    from improv.improviser import IMPROVISER_VERSION
+    from improv.shaping import for_version
+
+    kwargs["shaping"] = for_version(IMPROVISER_VERSION, opts["tempo"])  # replay rebuilds it from the log
     return build_improviser(progression or changes.progression, **kwargs)
 
 

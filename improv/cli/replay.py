@@ -52,24 +52,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def improviser_shaping(version: int):
-    """The shaping of the improviser version a log names (logs without one are version 1: unshaped)."""
-    from improv.improviser import IMPROVISER_VERSION
-    from improv.shaping import Shaping
-
-    if version == 1:
-        return Shaping.off()
-    if version == IMPROVISER_VERSION:
-        return Shaping()
-    raise InputError(f"session log names improviser version {version}; this improv has 1 and "
-                     f"{IMPROVISER_VERSION}")
-
-
 def replay_log(header: dict, records: list[dict], *, model: str | None = None):
     """Rebuild the session's improviser from the header and replay the logged events."""
     from improv.generate import build_improviser
     from improv.live.listener import ChordFollower
     from improv.live.session import model_hash, progression_from_record, replay
+    from improv.shaping import for_version
 
     model_dir = Path(model or header["model"])
     if not model_dir.is_dir():
@@ -88,6 +76,6 @@ def replay_log(header: dict, records: list[dict], *, model: str | None = None):
                   sections=header["progression"].get("sections"))
     if opts.get("velocity") is not None:
         kwargs["velocity"] = opts["velocity"]
-    kwargs["shaping"] = improviser_shaping(header.get("improviser_version", 1))
+    kwargs["shaping"] = for_version(int(header.get("improviser_version", 1)), header.get("tempo"))
     improviser = build_improviser(chords or progression, **kwargs)
     return replay(header, records, improviser, chords=chords)
