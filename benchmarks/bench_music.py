@@ -289,10 +289,15 @@ def markdown(result: dict) -> str:
     """The rows as a markdown table, with the notes under it."""
     if "skipped" in result:
         return f"skipped: {result['skipped']}"
-    head = [label for _, label in COLUMNS]
+    return table(result, COLUMNS, _cell)
+
+
+def table(result: dict, columns, cell) -> str:
+    """``result["rows"]`` as a markdown table of ``columns`` (key, label), then its notes and seconds."""
+    head = [label for _, label in columns]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in result["rows"]:
-        out.append("| " + " | ".join(_cell(row.get(key)) for key, _ in COLUMNS) + " |")
+        out.append("| " + " | ".join(cell(row.get(key)) for key, _ in columns) + " |")
     out += ["", *(f"- {note}" for note in result["notes"]), f"- {result['seconds']} s"]
     return "\n".join(out)
 

@@ -1,7 +1,8 @@
 """Run every benchmark, print the tables and write them to benchmarks/RESULTS.md.
 
 Each benchmark measures the project and its baseline in the same run and reports the ratio. Usage:
-``python -m benchmarks.run [NAME ...]`` (preprocess, model, music, live, listen); `make bench` runs all.
+``python -m benchmarks.run [NAME ...]`` (preprocess, model, music, musicianship, live, listen); `make bench`
+runs all.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ BENCHES = {
     "preprocess": ("benchmarks.bench_preprocess", "Reading and encoding the seed file (issue 2)"),
     "model": ("benchmarks.bench_model", "Cell latency and training speed against baselines (issue 2)"),
     "music": ("benchmarks.bench_music", "Musical evaluation against baselines and real solos (issue 3)"),
+    "musicianship": ("benchmarks.bench_musicianship",
+                     "Musicianship: improv, previous default, n-gram and real solos (issue 9)"),
 }
 
 

@@ -20,6 +20,7 @@ from improv.improviser import Improviser, Range, TimedNote
 from improv.model.cell import Cell
 from improv.model.sampling import Sampler
 from improv.model.store import read_model_dir
+from improv.shaping import Shaping
 from improv.theory.harmony import Chord
 from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT
@@ -70,6 +71,7 @@ def build_improviser(
     swing: float = 0.0,
     max_leap: int = 12,
     sections: Sequence[str] | None = None,
+    shaping: Shaping | None = None,
 ) -> Improviser:
     """An improviser over ``progression`` with one seeded generator for every random choice."""
     model = model or load_model(model_dir)
@@ -90,6 +92,7 @@ def build_improviser(
         swing=swing,
         max_leap=max_leap,
         sections=sections,
+        shaping=shaping,
     )
 
 

@@ -7,6 +7,8 @@ ticks; what it yields (``TimedNote``) is in beats, the public contract with the 
 Post-processing (what the seed did after generation, done here as each note is made): register range and
 maximum leap (in ``decode``), no more than ``max_repeats`` repeated pitches, a velocity shape (accents on
 the beat, a little humanising) and an articulation gate; swing is a time warp of the eighth-note offbeat.
+``improv.shaping`` adds a slowly moving register target with an arc over choruses, avoid-note nudges, a
+repeated-pitch penalty and the rhythm biases (``shaping=Shaping.off()`` gives the version-1 improviser).
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from dataclasses import dataclass
 from improv.model.cell import Cell
 from improv.model.conditioning import condition_indices
 from improv.model.sampling import Sampler
+from improv.shaping import VERSION as SHAPING_VERSION
+from improv.shaping import Shaper, Shaping, repeat_indices
 from improv.theory.harmony import Chord
 from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT, swing_beats
 from improv.theory.values import Line, Note, Value, Vocabulary, decode, encode
+
+IMPROVISER_VERSION = SHAPING_VERSION  # 1: hard register walls, no shaping (``Shaping.off()``)
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,7 @@ class Improviser:
         swing: float = 0.0,
         gate: float = 0.92,
         sections: Sequence[str] | None = None,
+        shaping: Shaping | None = None,
     ) -> None:
         self.cell = cell
         self.vocab = vocab
@@ -106,6 +113,10 @@ class Improviser:
         self.repeats = 0
         self._bar = progression.beats_per_bar * TICKS_PER_BEAT
         self.sections = tuple(sections) if sections else ("A",) * progression.bar_count
+        self.shaping = shaping if shaping is not None else Shaping()
+        self.shaper = Shaper(self.shaping, self.rng, self.register.low, self.register.high,
+                             progression.length, self._bar)
+        sampler.penalise(len(vocab), repeat_indices(vocab), self.shaping.repeat_penalty)
 
     # -- one value at a time -----------------------------------------------------------------------
     def step(self) -> Step:
@@ -114,36 +125,43 @@ class Improviser:
         chord = self.progression.chord_at(tick)
         cond = condition_indices(chord, tick % self._bar, self.progression.beats_per_bar)
         logits = self.cell.step_logits(self.prev_index, cond if self.cell.cond_size else None)
-        index = self.sampler.sample(logits)
+        index = self.sampler.sample(self.shaper.bias(logits, tick, self.vocab))
         value = self.vocab.values[index]
         self.prev_index = index
-        pitch = self._realise(value, chord)
+        pitch = self._realise(value, chord, tick)
         self.position += value.duration
         return Step(tick, value, chord, pitch)
 
-    def _realise(self, value: Value, chord: Chord) -> int | None:
-        """A pitch for the value, within the register, limiting repeated notes."""
+    def _realise(self, value: Value, chord: Chord, tick: int = 0) -> int | None:
+        """A pitch for the value, steered towards the register target, limiting repeated notes."""
+        if value.kind == "R":
+            return None
         reg = self.register
+        shaper = self.shaper
+        centre = shaper.target(tick)
+        steered = shaper.steer(value, self.prev_pitch, centre)
         pitch = decode(
-            value,
+            steered,
             chord,
             self.prev_pitch,
             self.rng,
             low=reg.low,
             high=reg.high,
-            centre=self.centre,
+            centre=centre,
             max_leap=self.max_leap,
         )
         if pitch is None:
             return None
+        pitch = shaper.unrepeat(pitch, steered, chord, self.prev_pitch)
         if pitch == self.prev_pitch:
             self.repeats += 1
             if self.repeats >= self.max_repeats:
-                step = 1 if pitch < self.centre else -1
+                step = 1 if pitch < centre else -1
                 pitch += step * int(self.rng.integers(1, 3))
                 self.repeats = 0
         else:
             self.repeats = 0
+        pitch = shaper.nudge(pitch, value, chord, tick, self.prev_pitch)
         self.prev_pitch = pitch
         return pitch
 

@@ -310,3 +310,17 @@ def _no_notes(folder: Path) -> Path:
     mid.tracks.append(track)
     mid.save(folder / "silent.mid")
     return folder / "silent.mid"
+
+
+def test_cli_musicianship_table_with_and_without_references(tmp_path, capsys, monkeypatch):
+    notes = [TimedNote(i * 1.0, 0.9, p, 90) for i, p in enumerate([60, 64, 67, 71] * 4)]
+    midi = write_solo(tmp_path / "solo.mid", notes)
+    monkeypatch.setenv("IMPROV_SHARED", str(tmp_path / "nothing"))
+    assert main(["evaluate", str(midi), "--changes", "Cmaj7 | Cmaj7 | Cmaj7 | Cmaj7"]) == 0
+    out = capsys.readouterr().out
+    assert "b7 -> 3rd by step" in out and "notes per beat (120-160 BPM)" in out
+    assert "WJazzD not found" in out and "Impro-Visor not found" in out
+    assert main(["evaluate", str(midi), "--changes", "Cmaj7 | Cmaj7 | Cmaj7 | Cmaj7", "--json"]) == 0
+    [result] = json.loads(capsys.readouterr().out)
+    assert result["musicianship"]["range"] == 11 and result["musicianship"]["tempo"] == pytest.approx(120)
+    assert result["bands"] == {}

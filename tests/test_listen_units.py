@@ -19,6 +19,7 @@ from conftest import sounding
 
 from improv.cli import main
 from improv.generate import build_improviser
+from improv.improviser import IMPROVISER_VERSION
 from improv.live.engine import Engine, EngineOptions, InputSource, Listening
 from improv.live.listener import Listener, ListenerConfig
 from improv.live.midiclock import MidiClock
@@ -30,6 +31,7 @@ from improv.live.session import (
     model_hash,
     progression_record,
 )
+from improv.shaping import for_version
 from improv.theory.progression import parse_progression
 
 TEMPO = 300.0
@@ -92,10 +94,12 @@ def _engine(model: Path, tmp: Path, settings: PerformerSettings, source: InputSo
             midiclock: MidiClock | None = None, seed: int = 4, passthrough: bool = False):
     """An engine around the real performer on ``model``, logging the session like `play` does."""
     progression = parse_progression(CHANGES)
-    imp = build_improviser(progression, model_dir=model, seed=seed, temperature=0.9)
+    imp = build_improviser(progression, model_dir=model, seed=seed, temperature=0.9,
+                           shaping=for_version(IMPROVISER_VERSION, TEMPO))
     performer = Performer(imp, settings)
     session = SessionLog(tmp / "session.jsonl")
-    session.header(seed=seed, model=str(model), model_hash=model_hash(model),
+    session.header(seed=seed, improviser_version=IMPROVISER_VERSION, model=str(model),
+                   model_hash=model_hash(model),
                    progression=progression_record(progression, None), follow_chords=False,
                    chords_sticky=False, performer=asdict(settings), channel=0, end=None,
                    tempo=TEMPO, options={"temperature": 0.9, "low": 52, "high": 84,

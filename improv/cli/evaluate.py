@@ -24,7 +24,10 @@ def add_parser(subparsers) -> None:
         description="Read the solo track of MIDI files (the track named 'improv', as `improv generate` "
         "writes it, else the first track with notes) and measure it against the changes: chord-tone and "
         "scale-tone ratios, range, intervals, rests, density, repetition, and optionally the longest "
-        "run copied from a training corpus and histogram distances to a reference corpus.",
+        "run copied from a training corpus and histogram distances to a reference corpus. Then the "
+        "musicianship measures (issue 9: recurring ideas, guide tones, register, clashes, tuplets, density "
+        "by tempo) beside the median and p10-p90 band of real solos (WJazzD 4/4 swing, Impro-Visor "
+        "transcriptions), computed by improv's own readers and cached.",
         epilog="examples:\n  improv evaluate solo.mid --tune \"Autumn Leaves\"\n"
         '  improv evaluate a.mid b.mid --changes "Dm7 G7 | Cmaj7 %" --json\n'
         "  improv evaluate solo.mid --reference ../shared/data/wjazzd --training ../shared/data/wjazzd",
@@ -39,6 +42,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--swing", type=float, default=0.0,
                    help="undo this swing (0..0.75, as given to `improv generate`) before measuring; "
                    "default 0: onsets as written")
+    p.add_argument("--tempo", type=float, metavar="BPM",
+                   help="tempo for the notes-per-beat band (default: the file's first set_tempo, else 120)")
+    p.add_argument("--no-bands", action="store_true",
+                   help="skip the musicianship table against WJazzD and Impro-Visor (found through "
+                   "$IMPROV_SHARED, default ../shared beside the checkout)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=run)
 
@@ -58,6 +66,19 @@ def read_solo(path: Path, swing: float = 0.0) -> list[Note]:
         if notes:
             return bound_rests(notes, str(path))
     raise InputError(f"{path}: no notes in any track")
+
+
+def midi_tempo(path: Path) -> float:
+    """The first set_tempo of a MIDI file in BPM (120 without one)."""
+    import mido
+
+    from improv.corpus.midi import read_midi_file
+
+    for track in read_midi_file(path).tracks:
+        for msg in track:
+            if msg.type == "set_tempo":
+                return float(mido.tempo2bpm(msg.tempo))
+    return 120.0
 
 
 def unswing_beats(beats: float, amount: float) -> float:
@@ -123,19 +144,67 @@ def run(args: argparse.Namespace) -> int:
     if args.training:
         lines = _load_lines(args.training, "--training")
         training = CorpusIndex([[t.value for t in encode(line)] for line in lines])
-    results = []
+    results, lines = [], []
     for path, notes in solos:
         line = Line(path.stem, notes, progression.chord_at, progression.beats_per_bar)
+        lines.append((line, args.tempo or midi_tempo(path)))
         metrics = evaluate_line(
             line, chorus_ticks=progression.length, training=training, reference=reference
         )
         results.append({"file": str(path), "changes": changes.title, **metrics})
+    bands = None if args.no_bands else musicianship(lines)
     if args.json:
+        for result, solo in zip(results, bands["solos"] if bands else [], strict=False):
+            result["musicianship"] = solo
+            result["bands"] = bands["bands"]
         print(json.dumps(results, indent=1))
         return 0
     print(f"changes: {changes.title} ({progression.bar_count} bars)")
     print(_table(results, METRICS))
+    if bands:
+        print()
+        print(musicianship_table(bands))
     return 0
+
+
+def musicianship(lines: list[tuple[Line, float]]) -> dict:
+    """The issue-9 measures of each solo and the reference bands (WJazzD, Impro-Visor) found."""
+    from improv.measures import measure_line, tempo_bin
+    from improv.reference import default_references
+
+    refs, notes = default_references()
+    solos = [{"name": line.name, "tempo": tempo, "tempo_bin": tempo_bin(tempo), **measure_line(line)}
+             for line, tempo in lines]
+    bands = {ref.name: {k: vars(b) for k, b in ref.bands.items()} for ref in refs}
+    counts = {ref.name: len(ref.solos) for ref in refs}
+    return {"solos": solos, "bands": bands, "reference_solos": counts, "notes": notes}
+
+
+def musicianship_table(data: dict) -> str:
+    """Measure rows: each solo's value, then each reference's median [p10-p90]."""
+    from improv.measures import MEASURES
+
+    solos, bands = data["solos"], data["bands"]
+    heads = ["measure", *(s["name"] for s in solos),
+             *(f"{name} ({data['reference_solos'][name]} solos)" for name in bands)]
+    rows = []
+    for key, label in MEASURES:
+        band_key = key
+        if key == "density" and solos:
+            band_key = f"density {solos[0]['tempo_bin']}"
+            label = f"{label} ({solos[0]['tempo_bin']} BPM)"
+        rows.append([label, *(_cell(s.get(key)) for s in solos),
+                     *(_band(ref.get(band_key)) for ref in bands.values())])
+    widths = [max(len(str(x)) for x in col) for col in zip(heads, *rows, strict=True)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True))]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(out + [f"note: {note}" for note in data["notes"]])
+
+
+def _band(b: dict | None) -> str:
+    if not b:
+        return "-"
+    return f"{b['median']:.3g} [{b['p10']:.3g}-{b['p90']:.3g}]"
 
 
 def _table(results: list[dict], metrics) -> str:

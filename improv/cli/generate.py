@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
         description="Improvise over a tune or a progression and write a type-1 MIDI file: the solo on one "
         "track, the chords voiced on others. The same seed and arguments give a byte-identical file.",
         epilog='examples:\n  improv generate --out solo.mid --tune "Autumn Leaves" --choruses 2 --seed 7\n'
-        '  improv generate --out iivi.mid --changes "Dm7 G7 | Cmaj7 %" --bars 16 --plot iivi.png',
+        '  improv generate --out iivi.mid --changes "Dm7 G7 | Cmaj7 %" --bars 16 --plot iivi.png\n'
+        '  improv generate --out raw.mid --tune "Solar" --choruses 4 --no-shaping',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", required=True, type=Path, metavar="FILE.mid", help="MIDI file to write")
@@ -36,9 +37,24 @@ def add_parser(subparsers) -> None:
     p.add_argument("--tempo", type=float, default=None, help="BPM (default: the tune's, else 120)")
     p.add_argument("--plot", type=Path, metavar="FILE.png", help="also draw a piano roll")
     p.add_argument("--no-comp", action="store_true", help="solo track only, no chords/bass")
+    p.add_argument("--no-shaping", action="store_true",
+                   help="the version-1 improviser: hard register walls, no arc, no nudges, no rhythm biases")
+    p.add_argument("--no-nudges", action="store_true",
+                   help="keep the shaping but let avoid notes hang (to measure what the model chooses)")
     add_changes_options(p)
     add_improviser_options(p)
     p.set_defaults(run=run)
+
+
+def _shaping(args: argparse.Namespace, tempo: float, choruses: float):
+    """The shaping the options ask for: the arc spans the solo's choruses; the density follows the tempo."""
+    from dataclasses import replace
+
+    from improv.shaping import Shaping
+
+    if args.no_shaping:
+        return Shaping.off()
+    return replace(Shaping(), arc_choruses=max(1, round(choruses)), tempo=tempo, nudges=not args.no_nudges)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -80,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         velocity=velocity,
         swing=swing,
         sections=changes.sections,
+        shaping=_shaping(args, tempo, bars / max(1, changes.progression.bar_count)),
     )
     notes = generate_solo(improviser, bars)
     mid = solo_to_midi(

@@ -357,11 +357,13 @@ def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
         )
     session_log = SessionLog(opts["session_log"] or default_log_path())
     end = (opts["bars"] * progression.beats_per_bar) if opts["bars"] else None
+    from improv.improviser import IMPROVISER_VERSION
     from improv.live.session import model_hash, progression_record
 
     model_dir = _model_dir(opts)
     session_log.header(
         seed=opts["seed"],
+        improviser_version=IMPROVISER_VERSION,
         model=str(model_dir),
         model_hash=model_hash(model_dir),
         progression=progression_record(progression, changes.sections),
@@ -663,6 +665,10 @@ def _improviser(opts: dict, changes: Changes, progression=None):
     )
     if opts["velocity"] is not None:
         kwargs["velocity"] = opts["velocity"]
+    from improv.improviser import IMPROVISER_VERSION
+    from improv.shaping import for_version
+
+    kwargs["shaping"] = for_version(IMPROVISER_VERSION, opts["tempo"])  # replay rebuilds it from the log
     return build_improviser(progression or changes.progression, **kwargs)
 
 

@@ -68,6 +68,7 @@ def replay_log(header: dict, records: list[dict], *, model: str | None = None):
     from improv.generate import build_improviser
     from improv.live.listener import ChordFollower
     from improv.live.session import model_hash, progression_from_record, replay
+    from improv.shaping import for_version
 
     model_dir = Path(model or header["model"])
     if not model_dir.is_dir():
@@ -86,5 +87,6 @@ def replay_log(header: dict, records: list[dict], *, model: str | None = None):
                   sections=header["progression"].get("sections"))
     if opts.get("velocity") is not None:
         kwargs["velocity"] = opts["velocity"]
+    kwargs["shaping"] = for_version(int(header.get("improviser_version", 1)), header.get("tempo"))
     improviser = build_improviser(chords or progression, **kwargs)
     return replay(header, records, improviser, chords=chords)

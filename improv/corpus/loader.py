@@ -2,7 +2,8 @@
 
 Dispatch by path: a directory holding ``wjazzd_notes_with_chords.csv`` (or that CSV itself) is
 the Weimar Jazz Database, ``.mid``/``.midi`` a MIDI file, ``.xml``/``.musicxml``/``.mxl`` a
-MusicXML lead sheet. Results are pickled in ``$IMPROV_CACHE`` (default ``~/.cache/improv``),
+MusicXML lead sheet, ``.ls`` (or a directory of them, read recursively) Impro-Visor leadsheets.
+Results are pickled in ``$IMPROV_CACHE`` (default ``~/.cache/improv``),
 keyed by the file's path, size and mtime, the reader options and a hash of the reader and theory
 source code.
 
@@ -37,6 +38,7 @@ MAX_REST_BARS = 16  # a longer silence ends a line (WJazzD's longest is 14.5 bar
 WJAZZD_NOTES = "wjazzd_notes_with_chords.csv"
 MIDI_SUFFIXES = (".mid", ".midi")
 MUSICXML_SUFFIXES = (".xml", ".musicxml", ".mxl")
+IMPRO_VISOR_SUFFIX = ".ls"
 
 # (done, total) -> None; called by slow readers so the CLI can show progress
 Progress = Callable[[int, int], None]
@@ -66,11 +68,13 @@ class ReadResult:
 
 
 def kind_of(path: Path) -> str:
-    """``"wjazzd"``, ``"midi"`` or ``"musicxml"``; InputError for anything else."""
+    """``"wjazzd"``, ``"midi"``, ``"musicxml"`` or ``"impro-visor"``; InputError for anything else."""
     if path.is_dir():
         if (path / WJAZZD_NOTES).is_file():
             return "wjazzd"
-        raise InputError(f"{path}: directory without {WJAZZD_NOTES}")
+        if next(path.rglob(f"*{IMPRO_VISOR_SUFFIX}"), None) is not None:
+            return "impro-visor"
+        raise InputError(f"{path}: directory without {WJAZZD_NOTES} or {IMPRO_VISOR_SUFFIX} leadsheets")
     if not path.exists():
         raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
@@ -80,9 +84,11 @@ def kind_of(path: Path) -> str:
         return "midi"
     if suffix in MUSICXML_SUFFIXES:
         return "musicxml"
+    if suffix == IMPRO_VISOR_SUFFIX:
+        return "impro-visor"
     raise InputError(
         f"{path}: unknown corpus file type (expected a WJazzD directory or {WJAZZD_NOTES}, "
-        f"{'/'.join(MIDI_SUFFIXES)}, or {'/'.join(MUSICXML_SUFFIXES)})"
+        f"{'/'.join(MIDI_SUFFIXES)}, {'/'.join(MUSICXML_SUFFIXES)} or {IMPRO_VISOR_SUFFIX})"
     )
 
 
@@ -136,6 +142,10 @@ def _read(path: Path, kind: str, progress: Progress | None, options: dict[str, A
         from improv.corpus import midi
 
         return midi.read_midi(path, **options)
+    if kind == "impro-visor":
+        from improv.corpus import impro_visor
+
+        return impro_visor.read_impro_visor(path, **options)
     from improv.corpus import musicxml
 
     return musicxml.read_musicxml(path, **options)
@@ -156,6 +166,7 @@ def _code_version() -> str:
         "corpus/wjazzd.py",
         "corpus/midi.py",
         "corpus/musicxml.py",
+        "corpus/impro_visor.py",
         "theory/harmony.py",
         "theory/values.py",
         "theory/timing.py",
@@ -179,6 +190,10 @@ def _cache_key(source: Path, kind: str, options: dict[str, Any]) -> str | None:
         if solos.is_file():
             s = solos.stat()
             extra = f"{s.st_size}:{s.st_mtime_ns}"
+    elif kind == "impro-visor" and source.is_dir():  # a folder of leadsheets: every file's size and mtime
+        files = sorted(source.rglob(f"*{IMPRO_VISOR_SUFFIX}"))
+        stamps = "".join(f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+        extra = hashlib.sha1(stamps.encode()).hexdigest()
     what = f"{source.resolve()}|{sorted(options.items())!r}"
     version = f"{stat.st_size}|{stat.st_mtime_ns}|{extra}|{_code_version()}"
     short = hashlib.sha1(what.encode()).hexdigest()[:16]

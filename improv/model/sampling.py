@@ -1,4 +1,5 @@
-"""Choosing the next value from the cell's logits: argmax, temperature, top-p, and a loop guard.
+"""Choosing the next value from the cell's logits: argmax, temperature, top-p, a loop guard, and a fixed
+penalty on some values (the improviser's repeated-pitch penalty).
 
 Every random draw goes through the one ``numpy.random.Generator`` the sampler is given.
 """
@@ -34,9 +35,12 @@ class Sampler:
         self.max_period = max_period
         self.history: deque[int] = deque(maxlen=3 * max_period)
         self.loops_broken = 0
+        self.penalty: np.ndarray | None = None  # subtracted from the logits at every draw (see penalise)
 
     def sample(self, logits: np.ndarray) -> int:
         """The next value index (the logits array may be modified)."""
+        if self.penalty is not None:
+            logits -= self.penalty
         if self.loop_guard:
             banned = self.loop_continuation()
             if banned is not None:
@@ -62,6 +66,15 @@ class Sampler:
             weights[order[keep:]] = 0.0
         cumulative = np.cumsum(weights)
         return int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right"))
+
+    def penalise(self, size: int, indices, amount: float) -> None:
+        """Lower the logits of ``indices`` by ``amount`` at every draw (e.g. values repeating a pitch)."""
+        if amount <= 0 or len(indices) == 0:
+            self.penalty = None
+            return
+        penalty = np.zeros(size)
+        penalty[np.asarray(indices, dtype=np.int64)] = amount
+        self.penalty = penalty
 
     def loop_continuation(self) -> int | None:
         """The value that would extend a loop in the recent history, if there is one.

@@ -1,0 +1,213 @@
+"""Musicianship (issue 9): the issue's measures for improv, an n-gram and real solos, over 12 tunes.
+
+12 tunes (6 built in, 6 from the iReal "Jazz 1460" playlist in ``$IMPROV_SHARED/data``; skipped with a note
+when absent) x 2 seeds x 4 choruses, each at a fixed tempo chosen to cover the five tempo bins. Systems,
+all through ``improv.improviser.Improviser`` at temperature 0.9:
+
+- the model in ``improv/models/default`` (whatever is shipped now) with the shaping of ``improv.shaping``,
+  the same with the avoid-note nudges off (the b7 -> 3rd target is measured so), unshaped (the
+  version-1 improviser), and shaped at temperatures 0.7 and 1.2;
+- "previous default": the numbers recorded in ``benchmarks/previous_default.json`` (the model shipped
+  before issue 9, unshaped), kept so a new model can be compared with it;
+- the best Witten-Bell n-gram (order 2 or 3, by validation NLL on a 10 % split) over WJazzD values, shaped;
+- any extra model directories given (``--model DIR``), shaped;
+- real solos: WJazzD 4/4 swing and Impro-Visor transcriptions (``improv.reference``).
+
+Cells are medians over solos; b7 -> 3rd is pooled (resolved / qualifying changes over all solos), since
+most solos have only a few qualifying changes. "280 vs 120" says whether one tune and seed give different
+notes at 280 and 120 BPM. Extra models for `make bench`: ``IMPROV_BENCH_MODELS=dir1:dir2``. Run alone with
+``python -m benchmarks.bench_musicianship [--model DIR ...] [--record]`` (``--record`` writes the
+unshaped default's row as the previous default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.bench_music import NGramCell, table
+from improv.evaluate import line_from_timed
+from improv.measures import MEASURES, TEMPO_BINS, measure_line, tempo_bin
+from improv.model.ngram import NGram
+from improv.reference import default_references, shared_dir
+from improv.shaping import Shaping
+from improv.theory.tunes import Tune, builtin_tunes
+from improv.theory.values import encode
+
+log = logging.getLogger(__name__)
+
+HERE = Path(__file__).resolve().parent
+PREVIOUS = HERE / "previous_default.json"
+BUILTIN = (("F Blues", 120), ("Autumn Leaves", 132), ("All the Things You Are", 160), ("Giant Steps", 240),
+           ("Rhythm Changes in Bb", 200), ("Stella by Starlight", 144))
+IREAL = (("Body And Soul", 70), ("Just Friends", 110), ("There Will Never Be Another You", 200),
+         ("Cherokee", 280), ("Donna Lee", 260), ("Blue Monk", 140))
+SEEDS = (0, 1)
+CHORUSES = 4
+TEMPERATURE = 0.9
+KEYS = [key for key, _ in MEASURES if key != "density"]
+
+
+def bench_tunes() -> tuple[list[tuple[Tune, float]], list[str]]:
+    """(tune, tempo) of the benchmark, and notes on what is missing."""
+    notes = []
+    by_title = {t.title: t for t in builtin_tunes()}
+    tunes = [(by_title[t], bpm) for t, bpm in BUILTIN if t in by_title]
+    playlist = shared_dir() / "data" / "ireal-jazz1460" / "jazz1460.txt"
+    if playlist.is_file():
+        from improv.theory.library import load_library
+
+        found = {t.title: t for t in load_library(playlist)}
+        tunes += [(found[t], bpm) for t, bpm in IREAL if t in found]
+        missing = [t for t, _ in IREAL if t not in found]
+        if missing:
+            notes.append(f"not in the iReal playlist: {', '.join(missing)}")
+    else:
+        notes.append(f"iReal playlist not found at {playlist}: built-in tunes only (none not built in)")
+    return tunes, notes
+
+
+def solos(make, tunes) -> list[dict]:
+    """Measures of every tune x seed; ``make(progression, seed, tempo)`` builds the improviser."""
+    out = []
+    for tune, bpm in tunes:
+        prog = tune.progression
+        for seed in SEEDS:
+            improviser = make(prog, seed, bpm)
+            notes = improviser.notes_until(CHORUSES * prog.length / 12)
+            line = line_from_timed(notes, prog.chord_at, prog.beats_per_bar)
+            out.append({**measure_line(line, CHORUSES * prog.length), "tempo": bpm})
+    return out
+
+
+def tempo_differs(make, tunes) -> bool:
+    """Whether the first tune gives different notes at 280 and 120 BPM (same seed)."""
+    prog = tunes[0][0].progression
+    a, b = (make(prog, 0, bpm).notes_until(prog.length / 12) for bpm in (120, 280))
+    return [(n.onset, n.pitch) for n in a] != [(n.onset, n.pitch) for n in b]
+
+
+def summarise(name: str, results: list[dict], differs: bool | None = None) -> dict:
+    """One row: medians, pooled b7 -> 3rd, density median per tempo bin."""
+    row: dict = {"system": name, "solos": len(results)}
+    for key in KEYS:
+        values = [r[key] for r in results if r.get(key) is not None]
+        row[key] = round(float(np.median(values)), 3) if values else None
+    changes = sum(r.get("b7_changes", 0) for r in results)
+    row["b7_to_3rd"] = round(sum(r.get("b7_hits", 0) for r in results) / changes, 3) if changes else None
+    for _, _, bin_name in TEMPO_BINS:
+        values = [r["density"] for r in results if tempo_bin(r.get("tempo")) == bin_name]
+        row[f"density {bin_name}"] = round(float(np.median(values)), 2) if values else None
+    row["280 vs 120"] = differs
+    return row
+
+
+def _makers(model, shaping_for, temperature: float = TEMPERATURE):
+    from improv.generate import build_improviser
+
+    def make(prog, seed, bpm):
+        return build_improviser(prog, model=model, seed=seed, temperature=temperature,
+                                shaping=shaping_for(bpm))
+    return make
+
+
+def _ngram_maker(lines, vocab):
+    """The best Witten-Bell n-gram (orders 2-3, 10 % validation) behind the improviser, shaped."""
+    from improv.improviser import Improviser
+    from improv.model.sampling import Sampler
+
+    seqs = [[vocab.index(t.value) for t in encode(line)] for line in lines]
+    split = len(seqs) // 10
+    scores = {n: NGram(n, len(vocab)).fit(seqs[split:]).nll(seqs[:split]) for n in (2, 3)}
+    order = min(scores, key=scores.get)
+    ngram = NGram(order, len(vocab)).fit(seqs)
+
+    def make(prog, seed, bpm):
+        return Improviser(NGramCell(ngram), vocab, prog,
+                          Sampler(np.random.default_rng(seed), temperature=TEMPERATURE),
+                          shaping=replace(Shaping(arc_choruses=CHORUSES), tempo=bpm))
+    return make, order, scores
+
+
+def run(models: list[Path] | None = None, record: bool = False) -> dict:
+    """Generate, measure and summarise; returns ``{"rows", "notes", "seconds"}``."""
+    from improv.generate import default_model_dir, load_model
+
+    started = time.perf_counter()
+    if models is None:  # `make bench`: extra model directories from the environment
+        models = [Path(p) for p in os.environ.get("IMPROV_BENCH_MODELS", "").split(os.pathsep) if p]
+    tunes, notes = bench_tunes()
+    default = load_model(default_model_dir())
+    shaped = lambda bpm: replace(Shaping(arc_choruses=CHORUSES), tempo=bpm)  # noqa: E731
+    systems = [
+        ("default, shaped", _makers(default, shaped)),
+        ("default, shaped, no nudges", _makers(default, lambda bpm: replace(shaped(bpm), nudges=False))),
+        ("default, unshaped", _makers(default, lambda bpm: Shaping.off())),
+        ("default, shaped, T=0.7", _makers(default, shaped, 0.7)),
+        ("default, shaped, T=1.2", _makers(default, shaped, 1.2)),
+    ]
+    for path in models or []:
+        systems.append((f"{path}, shaped", _makers(load_model(path), shaped)))
+    refs, missing = default_references()
+    notes += missing
+    wjazzd = [r for r in refs if r.name == "WJazzD"]
+    if wjazzd:
+        from improv.corpus.loader import load
+
+        make, order, scores = _ngram_maker(load(shared_dir() / "data" / "wjazzd").lines, default.vocab)
+        systems.append((f"{order}-gram (WJazzD), shaped", make))
+        notes.append("n-gram validation NLL (nats/value): "
+                     + ", ".join(f"{n}-gram {s:.3f}" for n, s in scores.items()))
+    rows = [summarise(name, solos(make, tunes), tempo_differs(make, tunes)) for name, make in systems]
+    if record:
+        PREVIOUS.write_text(json.dumps({**rows[2], "system": "previous default (recorded)",
+                                        "model": str(default.path.name)}, indent=1) + "\n")
+    if PREVIOUS.is_file():
+        rows.insert(3, json.loads(PREVIOUS.read_text()))
+    rows += [summarise(f"{r.name} ({len(r.solos)} real solos)", r.solos) for r in refs]
+    notes.append(f"tunes: {', '.join(f'{t.title} {bpm:g}' for t, bpm in tunes)}; {len(SEEDS)} seeds x "
+                 f"{CHORUSES} choruses")
+    return {"rows": rows, "notes": notes, "seconds": round(time.perf_counter() - started, 1)}
+
+
+COLUMNS = [("system", "system"), ("solos", "solos"),
+           *[(k, label) for k, label in MEASURES if k != "density"],
+           *[(f"density {b}", f"notes/beat {b}") for _, _, b in TEMPO_BINS],
+           ("280 vs 120", "280 vs 120 differ")]
+
+
+def markdown(result: dict) -> str:
+    """The rows as a markdown table (systems as rows), the notes under it."""
+    return table(result, COLUMNS, _cell)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, action="append", help="an extra model directory to compare")
+    parser.add_argument("--record", action="store_true", help="record the unshaped default as previous")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    print(markdown(run(args.model, args.record)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,214 @@
+"""Shaping the line (issue 9, items 4-6): a register that breathes, an arc over choruses, no hanging avoid
+notes, fewer repeated pitches, rhythm that follows the tempo and keeps tuplets whole.
+
+The improviser asks a `Shaper` at three points of each step:
+
+1. ``bias(logits, tick, vocab)`` before sampling: fewer 16ths and triplets at fast tempos and more at
+   slow ones (real players' notes per beat fall with tempo: WJazzD 2.3 below 120 BPM, 1.3 at 260 and
+   up), and a beat that has started on the triplet grid stays on it (the 16th grid likewise): whole
+   tuplets; no value ends off both grids (a 2-tick value would shift every later note off the
+   beat). The repeated-pitch penalty lives in the sampler (``Sampler.penalise``).
+2. ``target(tick)`` and ``steer(value, prev, centre)`` before a pitch is chosen: the register target
+   glides slowly (a new phrase goal every few bars, around a level that rises over an arc of choruses
+   to a climax and falls back); a leap that would carry the line far from the target is turned around
+   with a probability that grows with the distance. ``--range`` stays the outer limit only (``decode``
+   mirrors at it); the target and the comfort zone scale with the range, so a wider range gives a wider
+   line.
+3. ``nudge(pitch, value, chord, tick, prev)`` after: an avoid note held >= 1 beat, or a harsh one (the
+   clashes, a b9 over a non-dominant) starting on beat 1 or 3, moves a semitone to the nearest chord tone or
+   tension (``nudges=False`` turns it off); ``unrepeat`` moves a leaping value that landed on the previous
+   pitch on to the next pitch of its kind.
+
+Time in ticks (``improv.theory.timing``). Every random draw goes through the improviser's one Generator.
+Not thread-safe: one Shaper per improviser, used from the thread that steps it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from improv.errors import InputError
+from improv.measures import clashes
+from improv.theory.harmony import Chord
+from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.values import Value, Vocabulary, classify
+
+VERSION = 2  # the improviser version that shapes (1: hard register walls, no shaping)
+REFERENCE_BPM = 150.0  # the tempo at which the model's own rhythm is left alone
+OFF_GRID = 1e9  # subtracted from values that would break a tuplet
+# where a value starting this many ticks into a beat may end inside the same beat (whole tuplets):
+# on the triplet grid only on it, on the 16th grid only on it; the beat's end is always fine
+SAME_BEAT_ENDS = {4: (8,), 8: (), 3: (6, 9), 9: (), 6: (9,)}
+GRID = (0, 3, 4, 6, 8, 9)  # ticks into a beat on the 16th or the triplet grid
+
+
+@dataclass(frozen=True)
+class Shaping:
+    """What to shape. ``arc_choruses`` choruses make one arc (climax at ``climax`` of it)."""
+
+    register: bool = True
+    arc_choruses: int = 4
+    climax: float = 0.7
+    phrase_bars: int = 2
+    zone: float = 0.2  # half the comfort zone, as a share of the range
+    nudges: bool = True
+    tuplets: bool = True
+    tempo: float | None = None  # BPM; None = no tempo density bias
+    fast_penalty: float = 1.2  # logit change of sub-eighth values per halving (+) / doubling (-) of 150 BPM
+    repeat_penalty: float = 1.0  # logit penalty on values that repeat the previous pitch
+
+    @classmethod
+    def off(cls) -> Shaping:
+        """The improviser of model version 1: hard walls, no nudges, no biases."""
+        return cls(register=False, nudges=False, tuplets=False, tempo=None, repeat_penalty=0.0)
+
+
+def for_version(version: int, tempo: float | None = None) -> Shaping:
+    """The shaping of an improviser version (a session log names it); InputError for an unknown one."""
+    if version == 1:
+        return Shaping.off()
+    if version == VERSION:
+        return Shaping(tempo=tempo)
+    raise InputError(f"improviser version {version} is unknown (this improv has 1 and {VERSION})")
+
+
+def arc_level(chorus_pos: float, climax: float) -> float:
+    """0..1 register level over one arc (0 = start, 1 = end): a rise to the climax, then a release."""
+    x = chorus_pos % 1.0
+    if x < climax:
+        return 0.3 + 0.6 * math.sin(0.5 * math.pi * x / climax) ** 2
+    return 0.9 - 0.65 * math.sin(0.5 * math.pi * (x - climax) / (1.0 - climax))
+
+
+def avoid(pitch: int, chord: Chord) -> bool:
+    """A note not to hold: the issue's clashes (maj7 over a dominant, b7 over a maj7, natural 5 over a
+    m7b5), the natural 11 over a major 3rd, and over a chord that is not a dominant any note outside its
+    chord scale (a b9, a minor 3rd over a major chord, ...). Chord tones and written tensions never are;
+    a dominant's altered tensions (b9, #9, #11, b13) are colours, not avoid notes."""
+    if chord.root is None:
+        return False
+    pc = pitch % 12
+    if pc in chord.tones or pc in chord.tensions:
+        return False
+    if clashes(pitch, chord):
+        return True
+    if (pitch - chord.root) % 12 == 5 and (chord.root + 4) % 12 in chord.tones:
+        return True
+    return chord.quality != "dom" and pc not in chord.scale
+
+
+def harsh(pitch: int, chord: Chord) -> bool:
+    """The avoid notes a short note on beat 1 or 3 may not be: the clashes and a b9 over a non-dominant."""
+    if chord.root is None or pitch % 12 in chord.tones or pitch % 12 in chord.tensions:
+        return False
+    return clashes(pitch, chord) or ((pitch - chord.root) % 12 == 1 and chord.quality != "dom")
+
+
+class Shaper:
+    """The per-session state of the shaping: the register target and the tuplet grid of the beat."""
+
+    def __init__(self, shaping: Shaping, rng: np.random.Generator, low: int, high: int,
+                 chorus_ticks: int, bar_ticks: int) -> None:
+        self.shaping = shaping
+        self.rng = rng
+        self.low, self.high = low, high
+        self.chorus_ticks, self.bar_ticks = chorus_ticks, bar_ticks
+        self.centre = float((low + high) // 2)
+        self.goal = self.centre
+        self.next_goal = 0
+        self.nudged = 0
+        self._fast: np.ndarray | None = None
+        self._subs: np.ndarray | None = None
+
+    # -- register ----------------------------------------------------------------------------------
+    def target(self, tick: int) -> int:
+        """The register target at a tick (moves slowly; a new phrase goal every ``phrase_bars``)."""
+        s = self.shaping
+        if not s.register:
+            return (self.low + self.high) // 2
+        if tick >= self.next_goal:
+            arc = tick / (self.chorus_ticks * max(1, s.arc_choruses))
+            level = arc_level(arc, s.climax) + float(self.rng.normal(0.0, 0.1))
+            width = self.high - self.low
+            margin = 0.2 * width
+            self.goal = self.low + margin + min(max(level, 0.0), 1.0) * (width - 2 * margin)
+            self.next_goal = tick + s.phrase_bars * self.bar_ticks
+        self.centre += 0.15 * (self.goal - self.centre)
+        return int(round(self.centre))
+
+    def steer(self, value: Value, prev: int | None, centre: int) -> Value:
+        """The value, its leap turned around when it would carry the line far from the target ``centre``."""
+        if not self.shaping.register or prev is None or not value.leap:
+            return value
+        zone = self.shaping.zone * (self.high - self.low)
+        after = prev + value.leap
+        away = abs(after - centre) - zone
+        if away <= 0 or abs(after - centre) <= abs(prev - centre):
+            return value
+        if self.rng.random() < min(1.0, 0.35 + away / 5.0):
+            return Value(value.kind, value.duration, -value.leap)
+        return value
+
+    # -- avoid notes -------------------------------------------------------------------------------
+    def nudge(self, pitch: int, value: Value, chord: Chord, tick: int, prev: int | None) -> int:
+        """A semitone to the nearest chord tone (else tension) when an avoid note is long or on 1/3."""
+        if not self.shaping.nudges or chord.root is None:
+            return pitch
+        strong = tick % self.bar_ticks in (0, self.bar_ticks // 2)
+        if value.duration < TICKS_PER_BEAT and not strong:
+            return pitch
+        if not (avoid(pitch, chord) if value.duration >= TICKS_PER_BEAT else harsh(pitch, chord)):
+            return pitch
+        # a long note goes to a chord tone first; a short one on 1/3 to whichever is in the line's direction
+        first = 1 if prev is None or pitch >= prev else -1
+        order = (chord.tones, chord.tensions) if value.duration >= TICKS_PER_BEAT else (
+            chord.tones | chord.tensions,)
+        for wanted in order:
+            for step in (first, -first):
+                cand = pitch + step
+                if self.low <= cand <= self.high and cand % 12 in wanted and not avoid(cand, chord):
+                    self.nudged += 1
+                    return cand
+        return pitch
+
+    def unrepeat(self, pitch: int, value: Value, chord: Chord, prev: int | None) -> int:
+        """A value that moves (leap != 0) but landed on the previous pitch: the nearest pitch of its kind
+        the way it leaps (up to a minor third), else the pitch unchanged."""
+        if self.shaping.repeat_penalty <= 0 or prev is None or pitch != prev or not value.leap:
+            return pitch
+        step = 1 if value.leap > 0 else -1
+        for k in range(1, 4):
+            cand = prev + step * k
+            if self.low <= cand <= self.high and classify(cand, chord) == value.kind:
+                return cand
+        return pitch
+
+    # -- rhythm ------------------------------------------------------------------------------------
+    def bias(self, logits: np.ndarray, tick: int, vocab: Vocabulary) -> np.ndarray:
+        """Logits with the tempo density bias and the whole-tuplet rule applied (in place)."""
+        s = self.shaping
+        if self._fast is None:
+            self._prepare(vocab)
+        if s.tempo is not None and s.tempo > 0 and s.fast_penalty > 0:
+            logits -= self._fast * (s.fast_penalty * math.log2(s.tempo / REFERENCE_BPM))
+        if s.tuplets:
+            sub = tick % TICKS_PER_BEAT
+            ends = sub + self._durations
+            broken = ~np.isin(ends % TICKS_PER_BEAT, GRID)  # never off both grids (a 2-tick value would)
+            if sub in SAME_BEAT_ENDS:
+                broken |= (ends < TICKS_PER_BEAT) & ~np.isin(ends, SAME_BEAT_ENDS[sub])
+            logits[broken] -= OFF_GRID
+        return logits
+
+    def _prepare(self, vocab: Vocabulary) -> None:
+        durations = np.array([v.duration for v in vocab.values], dtype=np.int64)
+        self._durations = durations
+        self._fast = (durations < TICKS_PER_BEAT // 2).astype(np.float64)
+
+
+def repeat_indices(vocab: Vocabulary) -> np.ndarray:
+    """Indices of the sounding values that restate the previous pitch (leap 0)."""
+    return np.array([i for i, v in enumerate(vocab.values) if v.kind != "R" and v.leap == 0], dtype=np.int64)
