@@ -18,7 +18,6 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
-import sys  # noqa: E402
 from typing import NoReturn  # noqa: E402
 
 from improv.errors import ImprovError  # noqa: E402
