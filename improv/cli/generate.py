@@ -25,9 +25,12 @@ def add_parser(subparsers) -> None:
         "generate",
         help="write a solo to a MIDI file",
         description="Improvise over a tune or a progression and write a type-1 MIDI file: the solo on one "
-        "track, the chords voiced on others. The same seed and arguments give a byte-identical file.",
+        "track, the rhythm section (comping, walking bass, swing drums) on others, and with --audio a WAV "
+        "rendered through FluidSynth. The same seed and arguments give a byte-identical file.",
         epilog='examples:\n  improv generate --out solo.mid --tune "Autumn Leaves" --choruses 2 --seed 7\n'
-        '  improv generate --out iivi.mid --changes "Dm7 G7 | Cmaj7 %" --bars 16 --plot iivi.png',
+        '  improv generate --out iivi.mid --changes "Dm7 G7 | Cmaj7 %" --bars 16 --plot iivi.png\n'
+        '  improv generate --out blues.mid --audio blues.wav --band all --seed 3\n'
+        '  improv generate --out duo.mid --band bass --band-channels bass=5 --audio duo.wav',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", required=True, type=Path, metavar="FILE.mid", help="MIDI file to write")
@@ -35,7 +38,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--choruses", type=int, default=None, help="choruses of the form to play")
     p.add_argument("--tempo", type=float, default=None, help="BPM (default: the tune's, else 120)")
     p.add_argument("--plot", type=Path, metavar="FILE.png", help="also draw a piano roll")
-    p.add_argument("--no-comp", action="store_true", help="solo track only, no chords/bass")
+    p.add_argument("--band", metavar="LIST", default=None,
+                   help="rhythm-section parts: bass, comp, drums (comma-separated), all, none (default all)")
+    p.add_argument("--no-comp", action="store_true", help="solo track only (the same as --band none)")
+    p.add_argument("--band-channels", metavar="PART=CH,...", default=None,
+                   help="MIDI channels 1..16 per part (default solo=1,bass=2,comp=3,drums=10)")
+    p.add_argument("--audio", type=Path, metavar="FILE.wav",
+                   help="also render the file to audio through FluidSynth (no audio device needed)")
+    p.add_argument("--soundfont", type=Path, metavar="FILE.sf2",
+                   help="General MIDI soundfont for --audio (default: the system's, e.g. FluidR3_GM)")
     add_changes_options(p)
     add_improviser_options(p)
     p.set_defaults(run=run)
@@ -43,7 +54,8 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write the file."""
-    from improv.generate import build_improviser, generate_solo, solo_to_midi
+    from improv.generate import band_notes, build_improviser, generate_solo, solo_to_midi
+    from improv.perform.band import parse_band_channels, parse_parts
 
     changes = resolve_changes(args)
     if args.bars is not None and args.choruses is not None:
@@ -65,10 +77,13 @@ def run(args: argparse.Namespace) -> int:
     velocity = 90 if args.velocity is None else args.velocity
     check_number("--velocity", velocity, 1, 127)
     low, high = parse_range(args.range_) if args.range_ else (52, 84)
+    parts = () if args.no_comp else parse_parts(args.band if args.band is not None else "all")
+    channels = parse_band_channels(args.band_channels)
+    seed = 0 if args.seed is None else args.seed
     improviser = build_improviser(
         changes.progression,
         model_dir=args.model,
-        seed=0 if args.seed is None else args.seed,
+        seed=seed,
         temperature=temperature,
         top_p=top_p,
         low=low,
@@ -78,14 +93,21 @@ def run(args: argparse.Namespace) -> int:
         sections=changes.sections,
     )
     notes = generate_solo(improviser, bars)
-    mid = solo_to_midi(
-        notes, changes.progression, tempo=tempo, bars=bars, title=changes.title, comp=not args.no_comp
-    )
+    band = band_notes(changes.progression, bars, seed=seed, tempo=tempo, swing=swing,
+                      sections=changes.sections, parts=parts, channels=channels)
+    mid = solo_to_midi(notes, changes.progression, tempo=tempo, bars=bars, title=changes.title, band=band,
+                       channels=channels)
     try:
         mid.save(args.out)
     except OSError as exc:
         raise InputError(f"cannot write {args.out}: {exc}") from exc
-    print(f"wrote {args.out}: {len(notes)} notes, {bars} bars of {changes.title} at {tempo:g} BPM")
+    with_band = f" with {', '.join(parts)}" if parts else ""
+    print(f"wrote {args.out}: {len(notes)} notes, {bars} bars of {changes.title} at {tempo:g} BPM{with_band}")
+    if args.audio:
+        from improv.synth import render_midi
+
+        seconds = render_midi(mid, args.audio, args.soundfont)
+        print(f"wrote {args.audio}: {seconds:.1f} s of audio")
     if args.plot:
         from improv.plot import piano_roll
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
 from pathlib import Path
 
 from improv.errors import InputError
@@ -13,6 +14,7 @@ log = logging.getLogger(__name__)
 EPILOG = """examples:
   improv replay ~/.cache/improv/sessions/session-20261124-201500-4242.jsonl --out jam.mid
   improv replay jam.jsonl --out jam.mid --model models/mine
+  improv replay jam.jsonl --audio jam.wav            # render the jam through FluidSynth
 
 Every `improv play` writes a session log (--session-log FILE, default under
 $IMPROV_CACHE/sessions or ~/.cache/improv/sessions): the seed, the options that decide the notes,
@@ -32,7 +34,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("log", metavar="LOG", help="a session log (.jsonl) written by `improv play`")
-    p.add_argument("--out", metavar="FILE.mid", required=True, help="the MIDI file to write")
+    p.add_argument("--out", metavar="FILE.mid", help="the MIDI file to write (--out or --audio needed)")
+    p.add_argument("--audio", metavar="FILE.wav",
+                   help="also (or instead) render the replay to a WAV through FluidSynth")
+    p.add_argument("--soundfont", metavar="FILE.sf2",
+                   help="General MIDI soundfont for --audio (default: the system's)")
     p.add_argument("--model", metavar="DIR",
                    help="use this model directory instead of the logged one (same hash needed)")
     p.set_defaults(run=run)
@@ -41,14 +47,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from improv.live.session import read_log, write_midi
 
-    out = Path(args.out)
-    if not out.parent.is_dir() if str(out.parent) else False:
-        raise InputError(f"--out: directory {out.parent} does not exist")
+    if not args.out and not args.audio:
+        raise InputError("give --out FILE.mid, --audio FILE.wav or both")
+    for option, name in (("--out", args.out), ("--audio", args.audio)):
+        if name and str(Path(name).parent) and not Path(name).parent.is_dir():
+            raise InputError(f"{option}: directory {Path(name).parent} does not exist")
     header, records = read_log(args.log)
     result = replay_log(header, records, model=args.model)
-    write_midi(out, result.player, result.notes, tempo=float(header.get("tempo") or 120.0),
-               beats_per_bar=int(header["progression"]["beats_per_bar"]))
-    print(f"{len(result.notes)} notes (and {len(result.player)} player messages) written to {out}")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(args.out) if args.out else Path(tmp) / "replay.mid"
+        write_midi(out, result.player, result.notes, tempo=float(header.get("tempo") or 120.0),
+                   beats_per_bar=int(header["progression"]["beats_per_bar"]))
+        if args.out:
+            print(f"{len(result.notes)} notes (and {len(result.player)} player messages) written to {out}")
+        if args.audio:
+            import mido
+
+            from improv.synth import render_midi
+
+            seconds = render_midi(mido.MidiFile(out), args.audio, args.soundfont)
+            print(f"{seconds:.1f} s of audio written to {args.audio}")
     return 0
 
 

@@ -25,6 +25,12 @@ PARTS = ("bass", "comp", "drums")
 PROGRAMS = {"solo": 26, "bass": 32, "comp": 0, "drums": 0}
 
 
+def band_rng(seed: int | None) -> np.random.Generator:
+    """The band's generator for a session seed: a child of the seed's sequence, independent of the solo's
+    ``default_rng(seed)`` stream (so adding the band never changes the solo)."""
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+
+
 @dataclass(frozen=True)
 class BandChannels:
     """MIDI channel per part, 0-based (the defaults are channels 1, 2, 3 and 10)."""
@@ -57,8 +63,9 @@ def parse_parts(text: str | Sequence[str] | None, where: str = "--band") -> tupl
 
 
 def parse_band_channels(text: str | None, where: str = "--band-channels",
-                        base: BandChannels | None = None) -> BandChannels:
-    """'bass=2,comp=3,drums=10' (1-based, any subset, 'solo' too) -> BandChannels over ``base``."""
+                        base: BandChannels | None = None, *, unique: bool = True) -> BandChannels:
+    """'bass=2,comp=3,drums=10' (1-based, any subset, 'solo' too) -> BandChannels over ``base``; with
+    ``unique``, two parts on one channel are an error."""
     values = {f.name: getattr(base or BandChannels(), f.name) for f in fields(BandChannels)}
     for item in (text or "").replace(",", " ").split():
         part, sep, number = item.partition("=")
@@ -67,7 +74,7 @@ def parse_band_channels(text: str | None, where: str = "--band-channels",
         if not number.isdigit() or not 1 <= int(number) <= 16:
             raise InputError(f"{where}: channel {number[:8]!r} for {part} is not 1..16")
         values[part.lower()] = int(number) - 1
-    if len(set(values.values())) < len(values):
+    if unique and len(set(values.values())) < len(values):
         raise InputError(f"{where}: two parts share a channel ({text[:40] if text else ''})")
     return BandChannels(**values)
 
