@@ -10,6 +10,7 @@ when a live synth can start here (``make play`` asks before choosing the synth o
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 from improv.errors import ImprovError, InputError
@@ -39,8 +40,14 @@ class SynthSink(Synth):
             raise InputError(f"--synth: FluidSynth's audio driver {self.driver_name!r} could not start "
                              "(no audio output here?); use --audio-driver or a MIDI port instead")
 
-    def close(self) -> None:
-        """Stop the audio driver, then free the synth."""
+    def close(self, release: float = 1.0) -> None:
+        """Let released notes ring out (up to ``release`` seconds; a panic's All Sound Off ends them at
+        once), then stop the audio driver and free the synth."""
+        deadline = time.monotonic() + release
+        while getattr(self, "_driver", None) and self.fs.get_active_voice_count() > 0:
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(0.01)
         driver, self._driver = getattr(self, "_driver", None), None
         if driver:
             self.fs_module.delete_fluid_audio_driver(driver)
