@@ -70,6 +70,27 @@ def test_the_quartet_is_heard_through_jack(jack, tmp_path):
     after = env[int((recorder.seconds_of(last) + 0.3) / 0.002):]
     assert len(after) > 100 and db(after.max()) < -60
     print(f"send -> attack: median {-1000 * float(np.median(lags)):.1f} ms over {len(lags)} attacks")
+    # the band is deterministic from the seed: `improv replay` plays it again, note for note
+    out = tmp_path / "again.mid"
+    again = subprocess.run([sys.executable, "-m", "improv", "replay", str(tmp_path / "s.jsonl"), "--out",
+                            str(out)], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    live = sorted((e["msg"][0] & 15, e["msg"][1], round(e["beat"], 2)) for e in ons if e["msg"][0] & 15)
+    assert live == sorted(n for n in _note_ons(out) if n[0])
+
+
+def _note_ons(path) -> list[tuple[int, int, float]]:
+    import mido
+
+    mid = mido.MidiFile(path)
+    found = []
+    for track in mid.tracks:
+        now = 0
+        for msg in track:
+            now += msg.time
+            if msg.type == "note_on" and msg.velocity:
+                found.append((msg.channel, msg.note, round(now / mid.ticks_per_beat, 2)))
+    return found
 
 
 def test_missing_soundfont_is_one_line_exit_2(jack, tmp_path):

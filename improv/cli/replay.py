@@ -54,9 +54,10 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"{option}: directory {Path(name).parent} does not exist")
     header, records = read_log(args.log)
     result = replay_log(header, records, model=args.model)
+    band = band_of(header, result.notes)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out) if args.out else Path(tmp) / "replay.mid"
-        write_midi(out, result.player, result.notes, tempo=float(header.get("tempo") or 120.0),
+        write_midi(out, result.player, result.notes + band, tempo=float(header.get("tempo") or 120.0),
                    beats_per_bar=int(header["progression"]["beats_per_bar"]))
         if args.out:
             print(f"{len(result.notes)} notes (and {len(result.player)} player messages) written to {out}")
@@ -68,6 +69,27 @@ def run(args: argparse.Namespace) -> int:
             seconds = render_midi(mido.MidiFile(out), args.audio, args.soundfont)
             print(f"{seconds:.1f} s of audio written to {args.audio}")
     return 0
+
+
+def band_of(header: dict, notes: list) -> list:
+    """The session's band (from the log's seed and band record) as PlayedNotes, to the session's end.
+
+    The band is deterministic from the seed; what it played after a transport jump is not replayed."""
+    record = header.get("band")
+    if not record:
+        return []
+    from improv.generate import band_notes
+    from improv.live.session import PlayedNote, progression_from_record
+    from improv.perform.band import BandChannels
+
+    progression = progression_from_record(header["progression"])
+    end = header.get("end") or max((n.offset for n in notes), default=0.0)
+    bars = max(1, -(-int(end) // progression.beats_per_bar))
+    parts = band_notes(progression, bars, seed=header["seed"], tempo=float(header.get("tempo") or 120.0),
+                       swing=float(record["swing"]), sections=header["progression"].get("sections"),
+                       parts=record["parts"], channels=BandChannels(**record["channels"]))
+    return [PlayedNote(n.onset, min(n.onset + n.duration, end), n.channel, n.pitch, n.velocity)
+            for part in parts.values() for n in part if n.onset < end]
 
 
 def replay_log(header: dict, records: list[dict], *, model: str | None = None):

@@ -95,6 +95,15 @@ class Tee:
             sink.close()
 
 
+def band_record(opts: dict[str, Any]) -> dict | None:
+    """What the session log keeps of the band, for ``improv replay`` to play it again (None: no band)."""
+    if not opts["band"]:
+        return None
+    from dataclasses import asdict
+
+    return {"parts": list(opts["band"]), "channels": asdict(opts["band_channels"]), "swing": opts["swing"]}
+
+
 def band_feed(opts: dict[str, Any], changes, progression):
     """The live band (a BandFeed) for the options, or None."""
     if not opts["band"]:
