@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from improv.perform.band.form import BandNote, Form, Span, jitter, make_note
+from improv.perform.band.form import BandNote, Form, Player, Span, jitter, make_note
 from improv.theory.harmony import Chord
 from improv.theory.timing import TICKS_PER_BEAT
 
@@ -36,16 +36,12 @@ def chord_root(chord: Chord) -> int | None:
     return chord.bass if chord.bass is not None else chord.root
 
 
-class WalkingBass:
+class WalkingBass(Player):
     """A walking line over a form, one bar at a time (call ``bar`` with 0, 1, 2, ... in order)."""
 
     def __init__(self, form: Form, rng: np.random.Generator, *, channel: int = 1, swing: float = 0.5,
                  velocity: int = 80) -> None:
-        self.form = form
-        self.rng = rng
-        self.channel = channel
-        self.swing = swing
-        self.velocity = velocity
+        super().__init__(form, rng, channel=channel, swing=swing, velocity=velocity)
         self.prev = CENTRE
         self.direction = 1
         self._plan: dict[int, int] = {}  # tick -> pitch chosen for a chord's first beat by its approach

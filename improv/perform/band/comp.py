@@ -19,7 +19,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from improv.perform.band.form import BandNote, Form, Span, jitter, make_note
+from improv.perform.band.form import BandNote, Form, Player, Span, jitter, make_note
 from improv.theory.harmony import Chord
 from improv.theory.timing import TICKS_PER_BEAT
 
@@ -102,17 +102,13 @@ def placements(pcs: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
     return tuple(sorted(set(out)))
 
 
-class Comper:
+class Comper(Player):
     """Comping over a form, one bar at a time (call ``bar`` with 0, 1, 2, ... in order)."""
 
     def __init__(self, form: Form, rng: np.random.Generator, *, channel: int = 2, swing: float = 0.5,
                  tempo: float = 120.0, velocity: int = 62) -> None:
-        self.form = form
-        self.rng = rng
-        self.channel = channel
-        self.swing = swing
+        super().__init__(form, rng, channel=channel, swing=swing, velocity=velocity)
         self.tempo = tempo
-        self.velocity = velocity
         self.voicing: tuple[int, ...] | None = None
         self.voiced: Chord | None = None
         self._pushed: int | None = None  # tick of the next bar's downbeat already played by a push

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from improv.perform.band.form import BandNote, Form, jitter, make_note
+from improv.perform.band.form import BandNote, Form, Player, jitter, make_note
 from improv.theory.timing import TICKS_PER_BEAT
 
 KICK, SIDE, SNARE, HAT_PEDAL, CRASH, RIDE = 36, 37, 38, 44, 49, 51
@@ -29,16 +29,12 @@ FILLS: tuple[tuple[tuple[int, int, int], ...], ...] = (
 )
 
 
-class SwingDrums:
+class SwingDrums(Player):
     """A drummer over a form, one bar at a time (call ``bar`` with 0, 1, 2, ... in order)."""
 
     def __init__(self, form: Form, rng: np.random.Generator, *, channel: int = 9, swing: float = 0.5,
                  velocity: int = 80) -> None:
-        self.form = form
-        self.rng = rng
-        self.channel = channel
-        self.swing = swing
-        self.velocity = velocity
+        super().__init__(form, rng, channel=channel, swing=swing, velocity=velocity)
 
     def bar(self, index: int) -> list[BandNote]:
         """The drum notes of bar ``index``."""

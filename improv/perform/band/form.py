@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from improv.theory.harmony import Chord
-from improv.theory.progression import Progression
+import numpy as np
+
+from improv.theory.progression import ChordSpan, Progression
 from improv.theory.timing import TICKS_PER_BEAT, swing_beats
 
 
@@ -34,17 +35,7 @@ class Feel:
     swing: float = 0.5
 
 
-@dataclass(frozen=True)
-class Span:
-    """A chord sounding from ``start`` for ``length`` ticks, in absolute ticks of the performance."""
-
-    chord: Chord
-    start: int
-    length: int
-
-    @property
-    def end(self) -> int:
-        return self.start + self.length
+Span = ChordSpan  # here in absolute ticks of the performance (the form looped), not ticks of one chorus
 
 
 class Form:
@@ -106,3 +97,15 @@ def make_note(tick: int, ticks: int, pitch: int, velocity: int, channel: int, sw
 def jitter(rng, spread: int) -> int:
     """A small random velocity change in ``-spread..spread``."""
     return int(rng.integers(-spread, spread + 1))
+
+
+class Player:
+    """What every part has: the form, its generator, its channel, the swing and a base velocity."""
+
+    def __init__(self, form: Form, rng: np.random.Generator, *, channel: int, swing: float,
+                 velocity: int) -> None:
+        self.form = form
+        self.rng = rng
+        self.channel = channel
+        self.swing = swing
+        self.velocity = velocity
