@@ -1,7 +1,7 @@
 """Run every benchmark, print the tables and write them to benchmarks/RESULTS.md.
 
 Each benchmark measures the project and its baseline in the same run and reports the ratio. Usage:
-``python -m benchmarks.run [NAME ...]`` (preprocess, model, music, live, listen); `make bench` runs all.
+``python -m benchmarks.run [NAME ...]`` (preprocess, model, music, band, live, listen); `make bench` runs all.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ BENCHES = {
     "preprocess": ("benchmarks.bench_preprocess", "Reading and encoding the seed file (issue 2)"),
     "model": ("benchmarks.bench_model", "Cell latency and training speed against baselines (issue 2)"),
     "music": ("benchmarks.bench_music", "Musical evaluation against baselines and real solos (issue 3)"),
+    "band": ("benchmarks.bench_band", "Rhythm section and audio rendering (issue 11)"),
 }
 
 
