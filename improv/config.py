@@ -56,6 +56,7 @@ PLAY_KEYS: dict[str, tuple[type, ...]] = {
     "audio_driver": (str,),
     "band": (str, bool),
     "band_channels": (str,),
+    "link": (bool,),
 }
 PATH_KEYS = ("library", "model", "record", "json_events", "session_log")
 _TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}

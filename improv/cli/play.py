@@ -377,6 +377,7 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
     port, watched = output
     heartbeat = ports.JackHeartbeat() if watched and api == ports.rtmidi.API_UNIX_JACK else None
     watch = PortWatch(watched, heartbeat) if watched is not None else None
+    clock = sound.link_clock(opts, progression.beats_per_bar)
     try:
         engine = Engine(
             performer,
@@ -398,11 +399,14 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
             listening=listening,
             session_log=session_log,
             band=sound.band_feed(opts, changes, progression),
+            clock=clock,
         )
         return engine.run()
     finally:
         if watch is not None:
             watch.close()
+        if clock is not None:
+            clock.close()
 
 
 # options that decide the notes (kept in the session log)

@@ -12,15 +12,17 @@ from typing import Any
 
 from improv.errors import InputError
 
-DEFAULTS: dict[str, Any] = {"synth": None, "audio_driver": None, "band": None, "band_channels": None}
+DEFAULTS: dict[str, Any] = {"synth": None, "audio_driver": None, "band": None, "band_channels": None,
+                            "link": False}
 HELP_EXAMPLES = """  improv play --synth --band all             # a quartet: solo, bass, comping, drums
   improv play --synth FluidR3_GM.sf2 --audio-driver jack --band bass,drums
-  improv play --virtual --band all --band-channels bass=5,comp=6   # the band on channels 5, 6, 10"""
+  improv play --virtual --band all --band-channels bass=5,comp=6   # the band on channels 5, 6, 10
+  improv play --synth --band all --link      # tempo and bar phase from Ableton Link (Live, Bitwig...)"""
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
     """The 'sound and band' option group."""
-    group = p.add_argument_group("sound and band")
+    group = p.add_argument_group("sound, band and Link")
     group.add_argument("--synth", metavar="SF2", nargs="?", const=True,
                        help="play through FluidSynth with a General MIDI soundfont (default: the system's, "
                        "e.g. /usr/share/sounds/sf2/FluidR3_GM.sf2); alone it replaces the MIDI port")
@@ -31,6 +33,8 @@ def add_options(p: argparse.ArgumentParser) -> None:
                        help="a rhythm section: bass, comp, drums (comma-separated) or all (default: none)")
     group.add_argument("--band-channels", metavar="PART=CH,...",
                        help="MIDI channels 1..16 of the band's parts (default bass=2,comp=3,drums=10)")
+    group.add_argument("--link", action=argparse.BooleanOptionalAction, default=None,
+                       help="join an Ableton Link session: its tempo and bar phase (needs aalink)")
 
 
 def validate(values: dict[str, Any], where) -> dict[str, Any]:
@@ -50,7 +54,20 @@ def validate(values: dict[str, Any], where) -> dict[str, Any]:
     synth = values["synth"]
     if synth is False or synth == "":
         synth = None
-    return {"band": parts, "band_channels": channels, "synth": synth, "audio_driver": values["audio_driver"]}
+    link = bool(values["link"])
+    if link and values["clock"]:
+        raise InputError(f"{where('link')}: choose one of --link or --clock, not both")
+    return {"band": parts, "band_channels": channels, "synth": synth, "audio_driver": values["audio_driver"],
+            "link": link}
+
+
+def link_clock(opts: dict[str, Any], beats_per_bar: int):
+    """The Ableton Link clock for --link (None without it)."""
+    if not opts["link"]:
+        return None
+    from improv.live.link import LinkClock
+
+    return LinkClock(opts["tempo"], opts["latency_offset"], quantum=beats_per_bar)
 
 
 def wants_midi(opts: dict[str, Any]) -> bool:

@@ -152,7 +152,8 @@ class Engine:
     def __init__(self, notes: Iterable[TimedNoteLike] | Performer, sink: Sink,
                  options: EngineOptions, *, chord_at: Callable[[float], str] | None = None,
                  watch: PortWatch | None = None, listening: Listening | None = None,
-                 session_log: SessionLog | None = None, band: BandFeed | None = None) -> None:
+                 session_log: SessionLog | None = None, band: BandFeed | None = None,
+                 clock: Clock | None = None) -> None:
         self.options = options
         self.sink = sink
         self.chord_at = chord_at
@@ -163,8 +164,8 @@ class Engine:
         if follow:
             self.clock: Clock | TransportClock = TransportClock(
                 listening.midiclock, options.latency_offset_ms, options.tempo)
-        else:
-            self.clock = Clock(options.tempo, options.latency_offset_ms)
+        else:  # the clock given (e.g. Ableton Link's) or the internal one
+            self.clock = clock or Clock(options.tempo, options.latency_offset_ms)
         self._keep = options.json_events is not None
         self.band = band  # the rhythm section, fed with the solo (improv.live.bandfeed)
         self.emitter = self._new_emitter((options.channel, *(band.channels if band else ())))
