@@ -37,7 +37,8 @@ def test_the_quartet_is_heard_through_jack(jack, tmp_path):
         pytest.skip(str(exc))
     recorder = JackRecorder("fluidsynth", seconds=60)
     try:
-        result, events = _play(jack, tmp_path, "--band", "all", "--bars", "4", "--tempo", "150")
+        result, events = _play(jack, tmp_path, "--band", "all", "--bars", "4", "--tempo", "150",
+                               "--record", str(tmp_path / "rec.mid"))
         time.sleep(0.5)
     finally:
         audio = recorder.stop()
@@ -77,6 +78,7 @@ def test_the_quartet_is_heard_through_jack(jack, tmp_path):
     assert again.returncode == 0, again.stderr
     live = sorted((e["msg"][0] & 15, e["msg"][1], round(e["beat"], 2)) for e in ons if e["msg"][0] & 15)
     assert live == sorted(n for n in _note_ons(out) if n[0])
+    assert live == sorted(n for n in _note_ons(tmp_path / "rec.mid") if n[0])  # and --record has it
 
 
 def _note_ons(path) -> list[tuple[int, int, float]]:

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterator
 
 from improv.live.scheduler import Emitter
+from improv.live.session import PlayedNote
 from improv.perform.band import Band, BandNote
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class BandFeed:
         self._pending: BandNote | None = None
         self.queued = 0
         self.late = 0
+        self.played: list[PlayedNote] = []  # as queued, in form beats (for --record)
 
     def fill(self, emitter: Emitter, horizon: float, *,
              too_late: Callable[[float], bool] | None = None) -> None:
@@ -51,7 +53,15 @@ class BandFeed:
             if self.end is not None:
                 offset = min(offset, self.end)
             emitter.push_note(onset, offset, note.channel, note.pitch, note.velocity)
+            self.played.append(PlayedNote(onset - self.offset, offset - self.offset, note.channel,
+                                          note.pitch, note.velocity))
             self.queued += 1
+
+    def forget_after(self, beat: float) -> None:
+        """A panic at form beat ``beat`` dropped what was queued: so does the record (ends are cut)."""
+        kept = [n for n in self.played if n.onset < beat]
+        self.played = [n if n.offset <= beat else PlayedNote(n.onset, beat, n.channel, n.pitch, n.velocity)
+                       for n in kept]
 
     def jump(self, beat: float) -> None:
         """Continue from form beat ``beat``: a fresh band, its notes before ``beat`` skipped."""

@@ -366,6 +366,8 @@ class Engine:
         self._ids.clear()  # note ids are per emitter
         now = self.clock.beat_at() - self._offset
         self._forget_after(now)
+        if self.band is not None:
+            self.band.forget_after(now)
         if self._pending is not None:
             self._skip(self._taken - 1, "silenced")
             self._pending = None
@@ -805,6 +807,7 @@ class Engine:
             self.session_log.close(notes=taken, reason=self._reason or "stop")
         if self.options.record is not None:
             notes = [self._played[k] for k in sorted(self._played)]
+            notes += self.band.played if self.band is not None else []
             write_midi(self.options.record, self._player, notes, tempo=self.options.tempo,
                        beats_per_bar=self.options.beats_per_bar)
             log.info("recorded %d notes and %d player messages to %s", len(notes),
