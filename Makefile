@@ -28,13 +28,14 @@ $(STAMP): $(RUN_STAMP)
 	touch $(STAMP)
 
 # jackd2 gives the tests (and `make play` on a machine with no ALSA sequencer) a real MIDI server;
-# libfluidsynth3 and a General MIDI soundfont give `make play` its sound (and the audio tests a synth).
-SYSTEM_PACKAGES := jackd2 libfluidsynth3 fluid-soundfont-gm
+# libfluidsynth3 and a General MIDI soundfont give `make play` its sound (and the audio tests a synth);
+# the fluidsynth command is the separate JACK synth one audio test plays to.
 system-deps:
 	@missing=""; \
 	command -v jackd >/dev/null 2>&1 || missing="$$missing jackd2"; \
 	ldconfig -p 2>/dev/null | grep -q libfluidsynth || missing="$$missing libfluidsynth3"; \
 	ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || missing="$$missing fluid-soundfont-gm"; \
+	command -v fluidsynth >/dev/null 2>&1 || missing="$$missing fluidsynth"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \

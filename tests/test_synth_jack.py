@@ -99,3 +99,83 @@ def test_missing_soundfont_is_one_line_exit_2(jack, tmp_path):
     cmd = [sys.executable, "-m", "improv", "play", "--synth", str(tmp_path / "none.sf2"), "--bars", "1"]
     bad = subprocess.run(cmd, env=jack.env(), capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "none.sf2" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _dumped_bytes(line: str) -> list[int]:
+    """The message bytes of a jack_midi_dump line: '  63232: 90 3c 64 note on  (channel  0): ...'."""
+    data = []
+    for token in line.split(":", 1)[1].split():
+        if len(token) != 2 or any(c not in "0123456789abcdef" for c in token):
+            break
+        data.append(int(token, 16))
+    return data
+
+
+def _connect_when_there(recorder: JackRecorder, prefix: str, target: str, timeout: float = 20.0) -> str:
+    """Connect the first MIDI output whose name starts with ``prefix`` to ``target`` once both exist."""
+    client = recorder.client
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outs = [p for p in client.get_ports(is_midi=True, is_output=True) if p.name.startswith(prefix)]
+        ins = [p.name for p in client.get_ports(is_midi=True, is_input=True)]
+        if outs and target in ins:
+            client.connect(outs[0], target)
+            return outs[0].name
+        time.sleep(0.005)
+    raise AssertionError(f"no MIDI output {prefix}* or no {target} appeared")
+
+
+def test_fluidsynth_as_a_separate_jack_synth_fed_by_the_port(jack, tmp_path):
+    """As a user with a synth would: `fluidsynth -a jack -m jack` as its own JACK client, improv playing to
+    its MIDI port with --port; jack_midi_dump (jackd2's) records the same MIDI beside FluidSynth's audio."""
+    import shutil
+
+    if shutil.which("fluidsynth") is None or shutil.which("jack_midi_dump") is None:
+        pytest.skip("the fluidsynth command (apt-get install fluidsynth) or jack_midi_dump is missing")
+    from improv.synth import find_soundfont
+
+    try:
+        soundfont = find_soundfont()
+    except Exception as exc:  # noqa: BLE001 - no soundfont installed: say so
+        pytest.skip(str(exc))
+    fluid = ["fluidsynth", "-a", "jack", "-m", "jack", "-i", "-s", "-o", "audio.jack.id=fsynth",
+             "-o", "midi.jack.id=fsynth", "-o", "audio.jack.autoconnect=0", str(soundfont)]
+    synth = subprocess.Popen(fluid, env=jack.env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    dump = subprocess.Popen(["stdbuf", "-oL", "jack_midi_dump", "-a", "dump"], env=jack.env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    recorder = JackRecorder("fsynth", seconds=60)
+    try:
+        deadline = time.monotonic() + 20
+        while len(recorder.connected) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(recorder.connected) == 2, "fluidsynth's audio ports never appeared"
+        events = tmp_path / "events.jsonl"
+        cmd = [sys.executable, "-m", "improv", "play", "--api", "jack", "--port", "fsynth", "--band", "all",
+               "--bars", "4", "--tempo", "150", "--seed", "5", "--count-in", "1", "--json-events",
+               str(events), "--session-log", str(tmp_path / "s.jsonl")]
+        play = subprocess.Popen(cmd, env=jack.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True)
+        _connect_when_there(recorder, "improv", "dump:input")
+        _, err = play.communicate(timeout=120)
+        time.sleep(0.5)
+    finally:
+        audio = recorder.stop()
+        for proc in (dump, synth):
+            proc.terminate()
+        out, _ = dump.communicate(timeout=10)
+        synth.communicate(timeout=10)
+    assert play.returncode == 0, err[-2000:]
+    sent = [json.loads(line) for line in events.read_text().splitlines()]
+    sent_ons = [e["msg"] for e in sent if e["msg"][0] & 0xF0 == 0x90 and e["msg"][2] > 0]
+    dumped = [_dumped_bytes(line) for line in out.splitlines() if ":" in line]
+    dumped_ons = [m for m in dumped if len(m) == 3 and m[0] & 0xF0 == 0x90 and m[2] > 0]
+    assert dumped_ons and dumped_ons == sent_ons  # jack_midi_dump saw exactly what improv sent
+    assert {m[0] & 0x0F for m in dumped_ons} == {0, 1, 2, 9}
+    rate = recorder.rate
+    assert db(np.abs(audio).max()) > -30
+    times = sorted({round(recorder.seconds_of(e["t"]), 3) for e in sent if e["msg"][0] & 0xF0 == 0x90})
+    found = [t for t in onsets(audio, rate) if t > times[0] - 0.05]
+    hits, lags = match(found, times, early=0.06, late=0.004)
+    assert len(found) >= 12 and len(hits) >= 0.8 * len(found)
+    print(f"separate fluidsynth: send -> attack median {-1000 * float(np.median(lags)):.1f} ms")
