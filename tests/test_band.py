@@ -159,3 +159,37 @@ def test_the_band_does_not_change_the_solo(tmp_path):
                    timeout=120, check=True)
         solos.append([m for m in mido.MidiFile(out).tracks[1] if m.type in ("note_on", "note_off")])
     assert solos[0] == solos[1]
+
+
+# -- the live feed ---------------------------------------------------------------------------------
+class _Emitter:
+    """Records push_note calls (a unit-test stand-in for the emitter thread)."""
+
+    def __init__(self) -> None:
+        self.notes: list[tuple] = []
+
+    def push_note(self, onset, offset, channel, pitch, velocity) -> int:
+        self.notes.append((round(onset, 6), round(offset, 6), channel, pitch, velocity))
+        return len(self.notes)
+
+
+def test_band_feed_follows_the_count_in_the_end_and_a_transport_jump():
+    from improv.live.bandfeed import BandFeed
+
+    feed = BandFeed(lambda: blues_band(6), offset=4.0, end=4.0 + 12)
+    emitter = _Emitter()
+    feed.fill(emitter, 4.0 + 2)
+    assert emitter.notes and all(4.0 <= n[0] < 6.0 for n in emitter.notes)  # after the count-in bar
+    feed.fill(emitter, 100.0)
+    assert max(n[0] for n in emitter.notes) < 16.0 and max(n[1] for n in emitter.notes) <= 16.0
+    full = [n for part in blues_band(6).notes(3).values() for n in part]
+    assert len(emitter.notes) == len(full) and len(feed.played) == len(full)
+    feed.forget_after(5.0)  # a panic at form beat 5: the record keeps what had started, cut there
+    assert all(n.onset < 5.0 and n.offset <= 5.0 for n in feed.played)
+    jumped = BandFeed(lambda: blues_band(6), offset=0.0)
+    jumped.jump(24.0)  # MIDI clock Song Position to bar 7
+    emitter = _Emitter()
+    jumped.fill(emitter, 28.0)
+    expected = sorted((round(n.onset, 6), n.channel, n.pitch)
+                      for part in blues_band(6).notes(7).values() for n in part if 24.0 <= n.onset < 28.0)
+    assert sorted((n[0], n[2], n[3]) for n in emitter.notes) == expected
