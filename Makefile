@@ -22,7 +22,7 @@ help:
 $(RUN_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[plot]'
+	$(PY) -m pip install --quiet -e '.[plot,synth]'
 	touch $(RUN_STAMP)
 
 # the training tests need TensorFlow, so `make test` installs the train extra too (about 1.3 GB)
@@ -31,19 +31,33 @@ $(STAMP): $(RUN_STAMP)
 	$(PY) -m pip install --quiet -e '.[test,train]'
 	touch $(STAMP)
 
-# jackd2 gives the tests (and `make play` on a machine with no ALSA sequencer) a real MIDI server.
+# jackd2 gives the tests (and `make play` on a machine with no ALSA sequencer) a real MIDI server;
+# libfluidsynth3 and a General MIDI soundfont give `make play` its sound (and the audio tests a synth);
+# the fluidsynth command is the separate JACK synth one audio test plays to.
 system-deps:
-	@if ! command -v jackd >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jackd2; \
+	@missing=""; \
+	command -v jackd >/dev/null 2>&1 || missing="$$missing jackd2"; \
+	ldconfig -p 2>/dev/null | grep -q libfluidsynth || missing="$$missing libfluidsynth3"; \
+	ls /usr/share/sounds/sf2/*.sf2 >/dev/null 2>&1 || missing="$$missing fluid-soundfont-gm"; \
+	command -v fluidsynth >/dev/null 2>&1 || missing="$$missing fluidsynth"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  else \
-	    echo "jackd is not installed: sudo apt-get install jackd2 (the MIDI tests need it)"; \
+	    echo "missing system packages: sudo apt-get install$$missing (MIDI tests: jackd2; sound: the others)"; \
 	  fi; \
 	fi
 
+# With an audio output: a quartet through FluidSynth; without one, the solo on the virtual port "improv".
 play: $(RUN_STAMP) system-deps
 	@mkdir -p out
-	scripts/with-midi $(VENV)/bin/improv play --virtual --record out/last-session.mid $(PLAY_ARGS)
+	@if $(PY) -m improv.live.synth --check; then \
+	  echo "make play: soloist, bass, comping and drums through FluidSynth (Ctrl-C stops)"; \
+	  $(VENV)/bin/improv play --synth --band all --record out/last-session.mid $(PLAY_ARGS); \
+	else \
+	  echo "make play: no audio output here (above); playing on the virtual MIDI port 'improv' instead"; \
+	  scripts/with-midi $(VENV)/bin/improv play --virtual --record out/last-session.mid $(PLAY_ARGS); \
+	fi
 
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q

@@ -52,6 +52,11 @@ PLAY_KEYS: dict[str, tuple[type, ...]] = {
     "clock": (str,),
     "device": (str,),
     "session_log": (str,),
+    "synth": (bool, str),
+    "audio_driver": (str,),
+    "band": (str, bool),
+    "band_channels": (str,),
+    "link": (bool,),
 }
 PATH_KEYS = ("library", "model", "record", "json_events", "session_log")
 _TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}

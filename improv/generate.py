@@ -20,8 +20,9 @@ from improv.improviser import Improviser, Range, TimedNote
 from improv.model.cell import Cell
 from improv.model.sampling import Sampler
 from improv.model.store import read_model_dir
+from improv.perform.band import PARTS, Band, BandChannels, BandNote, Feel
+from improv.perform.band.band import PROGRAMS, band_rng
 from improv.shaping import Shaping
-from improv.theory.harmony import Chord
 from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Vocabulary
@@ -29,9 +30,7 @@ from improv.theory.values import Vocabulary
 log = logging.getLogger(__name__)
 
 MIDI_TICKS_PER_BEAT = 480
-SOLO_CHANNEL = 0
-COMP_CHANNEL = 1
-BASS_CHANNEL = 2
+TRACK_NAMES = {"comp": "chords", "bass": "bass", "drums": "drums"}
 
 
 def default_model_dir() -> Path:
@@ -97,19 +96,13 @@ def build_improviser(
 
 
 # -- MIDI files ------------------------------------------------------------------------------------
-def voicing(chord: Chord) -> list[int]:
-    """A simple rootless-ish comping voicing around middle C (bass handled separately)."""
-    if chord.root is None:
-        return []
-    tones = sorted({(pc - chord.root) % 12 for pc in chord.tones} - {0}) or [4, 7]
-    base = 48 + chord.root if chord.root >= 4 else 60 + chord.root
-    return sorted(base + t for t in tones)
-
-
-def bass_note(chord: Chord) -> int | None:
-    """The bass pitch of a chord (its slash bass or root) in the bass register."""
-    pc = chord.bass if chord.bass is not None else chord.root
-    return None if pc is None else 36 + pc
+def band_notes(progression: Progression, bars: int, *, seed: int | None, tempo: float, swing: float,
+               sections: Sequence[str] | None = None, parts: Sequence[str] = PARTS,
+               channels: BandChannels | None = None) -> dict[str, list[BandNote]]:
+    """The rhythm section's notes for ``bars`` bars (the same band the live engine plays)."""
+    band = Band(progression, band_rng(seed), feel=Feel(tempo, swing), sections=sections, parts=parts,
+                channels=channels)
+    return band.notes(bars)
 
 
 def solo_to_midi(
@@ -119,9 +112,11 @@ def solo_to_midi(
     tempo: float,
     bars: int,
     title: str = "improv solo",
-    comp: bool = True,
+    band: dict[str, list[BandNote]] | None = None,
+    channels: BandChannels | None = None,
 ) -> mido.MidiFile:
-    """A type-1 MIDI file: a conductor track, the solo, and the chords voiced (comp and bass)."""
+    """A type-1 MIDI file: a conductor track, the solo, then the band's parts (chords, bass, drums)."""
+    channels = channels or BandChannels()
     mid = mido.MidiFile(type=1, ticks_per_beat=MIDI_TICKS_PER_BEAT)
     conductor = mido.MidiTrack()
     conductor.append(mido.MetaMessage("track_name", name=title, time=0))
@@ -130,33 +125,13 @@ def solo_to_midi(
         mido.MetaMessage("time_signature", numerator=progression.beats_per_bar, denominator=4, time=0)
     )
     mid.tracks.append(conductor)
-    solo = [(n.onset, n.onset + n.duration, n.pitch, n.velocity, SOLO_CHANNEL) for n in notes]
-    mid.tracks.append(_track("improv", 26, SOLO_CHANNEL, solo))
-    if comp:
-        chords, bass = _comping(progression, bars)
-        mid.tracks.append(_track("chords", 0, COMP_CHANNEL, chords))
-        mid.tracks.append(_track("bass", 32, BASS_CHANNEL, bass))
+    solo = [(n.onset, n.onset + n.duration, n.pitch, n.velocity, channels.solo) for n in notes]
+    mid.tracks.append(_track("improv", PROGRAMS["solo"], channels.solo, solo))
+    for part in ("comp", "bass", "drums"):
+        if band and part in band:
+            events = [(n.onset, n.onset + n.duration, n.pitch, n.velocity, n.channel) for n in band[part]]
+            mid.tracks.append(_track(TRACK_NAMES[part], PROGRAMS[part], channels.of(part), events))
     return mid
-
-
-def _comping(progression: Progression, bars: int) -> tuple[list, list]:
-    """Chord and bass events for ``bars`` bars of the progression (looping the form)."""
-    end = bars * progression.beats_per_bar * TICKS_PER_BEAT
-    chords, bass = [], []
-    offset = 0
-    while offset < end:
-        for span in progression.spans:
-            start = offset + span.start
-            if start >= end:
-                break
-            stop = min(start + span.length, end)
-            on, off = start / TICKS_PER_BEAT, stop / TICKS_PER_BEAT
-            chords += [(on, off - 0.05, p, 64, COMP_CHANNEL) for p in voicing(span.chord)]
-            low = bass_note(span.chord)
-            if low is not None:
-                bass.append((on, off - 0.05, low, 80, BASS_CHANNEL))
-        offset += progression.length
-    return chords, bass
 
 
 def _track(name: str, program: int, channel: int, notes: list) -> mido.MidiTrack:
@@ -187,12 +162,3 @@ def generate_solo(improviser: Improviser, bars: int) -> list[TimedNote]:
     """``bars`` bars of solo from the improviser's current position."""
     beats = bars * improviser.progression.beats_per_bar
     return improviser.notes_until(improviser.position / TICKS_PER_BEAT + beats)
-
-
-def comping_notes(progression: Progression, bars: int) -> tuple[list[TimedNote], list[TimedNote]]:
-    """The chords and the bass :func:`solo_to_midi` writes, as notes (the piano roll's lanes)."""
-    chords, bass = _comping(progression, bars)
-    return (
-        [TimedNote(on, off - on, pitch, velocity) for on, off, pitch, velocity, _ in chords],
-        [TimedNote(on, off - on, pitch, velocity) for on, off, pitch, velocity, _ in bass],
-    )

@@ -42,7 +42,7 @@ def test_generate_writes_a_type1_file_with_solo_and_chords(tmp_path):
     mid = mido.MidiFile(out)
     assert mid.type == 1
     names = [t.name for t in mid.tracks]
-    assert names[1:] == ["improv", "chords", "bass"]
+    assert names[1:] == ["improv", "chords", "bass", "drums"]
     solo_on = [m for m in mid.tracks[1] if m.type == "note_on" and m.velocity > 0]
     assert len(solo_on) >= 8
     assert mid.length == pytest.approx(8 * 4 * 60 / 150, abs=0.5)

@@ -25,9 +25,12 @@ def add_parser(subparsers) -> None:
         "generate",
         help="write a solo to a MIDI file",
         description="Improvise over a tune or a progression and write a type-1 MIDI file: the solo on one "
-        "track, the chords voiced on others. The same seed and arguments give a byte-identical file.",
+        "track, the rhythm section (comping, walking bass, swing drums) on others, and with --audio a WAV "
+        "rendered through FluidSynth. The same seed and arguments give a byte-identical file.",
         epilog='examples:\n  improv generate --out solo.mid --tune "Autumn Leaves" --choruses 2 --seed 7\n'
         '  improv generate --out iivi.mid --changes "Dm7 G7 | Cmaj7 %" --bars 16 --plot iivi.png\n'
+        '  improv generate --out blues.mid --audio blues.wav --band all --seed 3\n'
+        '  improv generate --out duo.mid --band bass --band-channels bass=5 --audio duo.wav\n'
         '  improv generate --out raw.mid --tune "Solar" --choruses 4 --no-shaping',
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -36,7 +39,15 @@ def add_parser(subparsers) -> None:
     p.add_argument("--choruses", type=int, default=None, help="choruses of the form to play")
     p.add_argument("--tempo", type=float, default=None, help="BPM (default: the tune's, else 120)")
     p.add_argument("--plot", type=Path, metavar="FILE.png", help="also draw a piano roll")
-    p.add_argument("--no-comp", action="store_true", help="solo track only, no chords/bass")
+    p.add_argument("--band", metavar="LIST", default=None,
+                   help="rhythm-section parts: bass, comp, drums (comma-separated), all, none (default all)")
+    p.add_argument("--no-comp", action="store_true", help="solo track only (the same as --band none)")
+    p.add_argument("--band-channels", metavar="PART=CH,...", default=None,
+                   help="MIDI channels 1..16 per part (default solo=1,bass=2,comp=3,drums=10)")
+    p.add_argument("--audio", type=Path, metavar="FILE.wav",
+                   help="also render the file to audio through FluidSynth (no audio device needed)")
+    p.add_argument("--soundfont", type=Path, metavar="FILE.sf2",
+                   help="General MIDI soundfont for --audio (default: the system's, e.g. FluidR3_GM)")
     p.add_argument("--no-shaping", action="store_true",
                    help="the version-1 improviser: hard register walls, no arc, no nudges, no rhythm biases")
     p.add_argument("--no-nudges", action="store_true",
@@ -59,7 +70,8 @@ def _shaping(args: argparse.Namespace, tempo: float, choruses: float):
 
 def run(args: argparse.Namespace) -> int:
     """Generate and write the file."""
-    from improv.generate import build_improviser, generate_solo, solo_to_midi
+    from improv.generate import band_notes, build_improviser, generate_solo, solo_to_midi
+    from improv.perform.band import parse_band_channels, parse_parts
 
     changes = resolve_changes(args)
     if args.bars is not None and args.choruses is not None:
@@ -85,10 +97,13 @@ def run(args: argparse.Namespace) -> int:
     velocity = 90 if args.velocity is None else args.velocity
     check_number("--velocity", velocity, 1, 127)
     low, high = parse_range(args.range_) if args.range_ is not None else (52, 84)
+    parts = () if args.no_comp else parse_parts(args.band if args.band is not None else "all")
+    channels = parse_band_channels(args.band_channels)
+    seed = 0 if args.seed is None else args.seed
     improviser = build_improviser(
         changes.progression,
         model_dir=args.model,
-        seed=0 if args.seed is None else args.seed,
+        seed=seed,
         temperature=temperature,
         top_p=top_p,
         low=low,
@@ -99,22 +114,25 @@ def run(args: argparse.Namespace) -> int:
         shaping=_shaping(args, tempo, bars / max(1, changes.progression.bar_count)),
     )
     notes = generate_solo(improviser, bars)
-    mid = solo_to_midi(
-        notes, changes.progression, tempo=tempo, bars=bars, title=changes.title, comp=not args.no_comp
-    )
+    band = band_notes(changes.progression, bars, seed=seed, tempo=tempo, swing=swing,
+                      sections=changes.sections, parts=parts, channels=channels)
+    mid = solo_to_midi(notes, changes.progression, tempo=tempo, bars=bars, title=changes.title, band=band,
+                       channels=channels)
     try:
         mid.save(args.out)
     except OSError as exc:
         raise InputError(f"cannot write {args.out}: {exc}") from exc
-    print(f"wrote {args.out}: {len(notes)} notes, {bars} bars of {changes.title} at {tempo:g} BPM")
+    with_band = f" with {', '.join(parts)}" if parts else ""
+    print(f"wrote {args.out}: {len(notes)} notes, {bars} bars of {changes.title} at {tempo:g} BPM{with_band}")
+    if args.audio:
+        from improv.synth import render_midi
+
+        seconds = render_midi(mid, args.audio, args.soundfont)
+        print(f"wrote {args.audio}: {seconds:.1f} s of audio")
     if args.plot:
-        from improv.generate import comping_notes
         from improv.plot import Lane, piano_roll
 
-        lanes = None
-        if not args.no_comp:
-            chords, bass = comping_notes(changes.progression, bars)
-            lanes = [Lane("comp", chords), Lane("bass", bass)]
+        lanes = [Lane(part, band[part]) for part in ("comp", "bass") if band.get(part)] or None
         key = f"key {changes.progression.key} · " if changes.progression.key else ""
         subtitle = (f"{key}{changes.progression.beats_per_bar} beats a bar · {bars} bars at {tempo:g} BPM · "
                     f"seed {0 if args.seed is None else args.seed}")

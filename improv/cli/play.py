@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from improv import config as cfg
+from improv.cli import sound
 from improv.cli.options import (
     DEFAULT_RANGE,
     DEFAULT_TEMPERATURE,
@@ -65,6 +66,7 @@ DEFAULTS: dict[str, Any] = {
     "clock": None,
     "device": None,
     "session_log": None,
+    **sound.DEFAULTS,
 }
 
 EPILOG = """examples:
@@ -74,11 +76,12 @@ EPILOG = """examples:
   improv play --input keystation --mode respond --gate 1.5 --passthrough
   improv play --device daw-clock --clock input --mode trade 4 --tune "Blue Bossa"
   improv play --input "MPK" --chords-from "MPK" --split C4 --device generic-keyboard
+{sound}
 
 Stop with Ctrl-C (or SIGTERM): every sounding note gets its note-off, then All Notes Off and All
 Sound Off are sent. Options can live in a TOML file (--config, see configs/default.toml); the
 command line wins. MIDI API: --api or env IMPROV_MIDI_API (alsa, jack, coremidi, winmm).
-"""
+""".replace("{sound}", sound.HELP_EXAMPLES)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -234,6 +237,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         metavar="PARAM",
         help="map the next controller moved on the input to PARAM, save the --device profile, then play",
     )
+    sound.add_options(p)
     p.set_defaults(run=run)
 
 
@@ -262,7 +266,8 @@ def run(args: argparse.Namespace) -> int:
 
     if profile is None:
         _check_listening(opts)  # before looking for a MIDI system: a usage error comes first
-    api = ports.resolve_api(opts["api"] or (profile.api if profile else None))
+    midi = sound.wants_midi(opts) or profile is not None
+    api = ports.resolve_api(opts["api"] or (profile.api if profile else None)) if midi else None
     _apply_profile(opts, profile, api)
     _check_listening(opts)
     if getattr(args, "learn", None):
@@ -275,11 +280,11 @@ def run(args: argparse.Namespace) -> int:
             port=opts["input"],
             virtual=opts["virtual_input"],
         )
-    port = ports.OutputPort(api, port=opts["port"], virtual=opts["virtual"])
+    port, watched = sound.open_output(opts, api)
     inputs: list = []
     try:
-        log.info("playing on %s (%s)", port.label, ports.api_name(api))
-        result = _play(opts, changes, profile, api, port, inputs)
+        log.info("playing on %s%s", port.label, f" ({ports.api_name(api)})" if api is not None else "")
+        result = _play(opts, changes, profile, api, (port, watched), inputs)
     finally:
         for item in inputs:
             item.close()
@@ -296,7 +301,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
+def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple, inputs: list):
     """Open the inputs, build the performer, the listeners and the engine, and play."""
     from dataclasses import asdict
 
@@ -374,10 +379,13 @@ def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
         end=end,
         tempo=opts["tempo"],
         options={k: opts[k] for k in NOTE_KEYS},
+        band=sound.band_record(opts),
     )
     log.info("session log: %s", session_log.path)
-    heartbeat = ports.JackWatch() if api == ports.rtmidi.API_UNIX_JACK else None
-    watch = PortWatch(port, heartbeat)
+    port, watched = output
+    heartbeat = ports.JackWatch() if watched and api == ports.rtmidi.API_UNIX_JACK else None
+    watch = PortWatch(watched, heartbeat) if watched is not None else None
+    clock = sound.link_clock(opts, progression.beats_per_bar)
     try:
         engine = Engine(
             performer,
@@ -399,10 +407,15 @@ def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
             watch=watch,
             listening=listening,
             session_log=session_log,
+            band=sound.band_feed(opts, changes, progression),
+            clock=clock,
         )
         return engine.run()
     finally:
-        watch.close()
+        if watch is not None:
+            watch.close()
+        if clock is not None:
+            clock.close()
 
 
 # options that decide the notes (kept in the session log)
@@ -602,6 +615,7 @@ def validate(values: dict[str, Any], cli: dict[str, Any], config_file: str | Non
         opts["session_log"] = _writable(Path(values["session_log"]), where("session_log"))
     if values["model"] and not Path(values["model"]).is_dir():
         raise InputError(f"{where('model')}: model directory {values['model']} does not exist")
+    opts.update(sound.validate(values, where))
     return opts
 
 

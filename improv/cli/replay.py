@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 from improv.errors import InputError
@@ -14,6 +15,7 @@ log = logging.getLogger(__name__)
 EPILOG = """examples:
   improv replay ~/.cache/improv/sessions/session-20261124-201500-4242.jsonl --out jam.mid
   improv replay jam.jsonl --out jam.mid --model models/mine
+  improv replay jam.jsonl --audio jam.wav            # render the jam through FluidSynth
 
 Every `improv play` writes a session log (--session-log FILE, default under
 $IMPROV_CACHE/sessions or ~/.cache/improv/sessions): the seed, the options that decide the notes,
@@ -33,7 +35,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("log", metavar="LOG", help="a session log (.jsonl) written by `improv play`")
-    p.add_argument("--out", metavar="FILE.mid", required=True, help="the MIDI file to write")
+    p.add_argument("--out", metavar="FILE.mid", help="the MIDI file to write (--out or --audio needed)")
+    p.add_argument("--audio", metavar="FILE.wav",
+                   help="also (or instead) render the replay to a WAV through FluidSynth")
+    p.add_argument("--soundfont", metavar="FILE.sf2",
+                   help="General MIDI soundfont for --audio (default: the system's)")
     p.add_argument("--model", metavar="DIR",
                    help="use this model directory instead of the logged one (same hash needed)")
     p.set_defaults(run=run)
@@ -42,25 +48,61 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from improv.live.session import read_log, write_midi
 
-    out = _writable_file(Path(args.out))
+    if not args.out and not args.audio:
+        raise InputError("give --out FILE.mid, --audio FILE.wav or both")
+    out_file = _writable_file(Path(args.out), "--out") if args.out else None
+    if args.audio:
+        _writable_file(Path(args.audio), "--audio")
     header, records = read_log(args.log)
     result = replay_log(header, records, model=args.model)
-    write_midi(out, result.player, result.notes, tempo=float(header.get("tempo") or 120.0),
-               beats_per_bar=int(header["progression"]["beats_per_bar"]))
-    print(f"{len(result.notes)} notes (and {len(result.player)} player messages) written to {out}")
+    band = band_of(header, result.notes)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = out_file or Path(tmp) / "replay.mid"
+        write_midi(out, result.player, result.notes + band, tempo=float(header.get("tempo") or 120.0),
+                   beats_per_bar=int(header["progression"]["beats_per_bar"]))
+        if args.out:
+            print(f"{len(result.notes)} notes (and {len(result.player)} player messages) written to {out}")
+        if args.audio:
+            import mido
+
+            from improv.synth import render_midi
+
+            seconds = render_midi(mido.MidiFile(out), args.audio, args.soundfont)
+            print(f"{seconds:.1f} s of audio written to {args.audio}")
     return 0
 
 
-def _writable_file(out: Path) -> Path:
+def _writable_file(out: Path, option: str) -> Path:
     """``--out``: a file that can be written (not a directory, in an existing writable one)."""
     parent = out.parent if str(out.parent) else Path(".")
     if out.is_dir():
-        raise InputError(f"--out: {out} is a directory; give a file name like jam.mid")
+        raise InputError(f"{option}: {out} is a directory; give a file name like jam.mid")
     if not parent.is_dir():
-        raise InputError(f"--out: directory {parent} does not exist")
+        raise InputError(f"{option}: directory {parent} does not exist")
     if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise InputError(f"--out: {out} cannot be written (permission denied)")
+        raise InputError(f"{option}: {out} cannot be written (permission denied)")
     return out
+
+
+def band_of(header: dict, notes: list) -> list:
+    """The session's band (from the log's seed and band record) as PlayedNotes, to the session's end.
+
+    The band is deterministic from the seed; what it played after a transport jump is not replayed."""
+    record = header.get("band")
+    if not record:
+        return []
+    from improv.generate import band_notes
+    from improv.live.session import PlayedNote, progression_from_record
+    from improv.perform.band import BandChannels
+
+    progression = progression_from_record(header["progression"])
+    end = header.get("end") or max((n.offset for n in notes), default=0.0)
+    bars = max(1, -(-int(end) // progression.beats_per_bar))
+    parts = band_notes(progression, bars, seed=header["seed"], tempo=float(header.get("tempo") or 120.0),
+                       swing=float(record["swing"]), sections=header["progression"].get("sections"),
+                       parts=record["parts"], channels=BandChannels(**record["channels"]))
+    return [PlayedNote(n.onset, min(n.onset + n.duration, end), n.channel, n.pitch, n.velocity)
+            for part in parts.values() for n in part if n.onset < end]
 
 
 def replay_log(header: dict, records: list[dict], *, model: str | None = None):

@@ -34,6 +34,7 @@ from typing import IO, Any, Protocol
 
 from improv.errors import ImprovError, InputError, RuntimeFailure
 from improv.live import stopsignals
+from improv.live.bandfeed import BandFeed
 from improv.live.clock import Clock
 from improv.live.listener import ChordChange, Control, Listener, Phrase
 from improv.live.midiclock import MidiClock, TransportClock
@@ -158,7 +159,8 @@ class Engine:
     def __init__(self, notes: Iterable[TimedNoteLike] | Performer, sink: Sink,
                  options: EngineOptions, *, chord_at: Callable[[float], str] | None = None,
                  watch: PortWatch | None = None, listening: Listening | None = None,
-                 session_log: SessionLog | None = None) -> None:
+                 session_log: SessionLog | None = None, band: BandFeed | None = None,
+                 clock: Clock | None = None) -> None:
         self.options = options
         self.sink = sink
         self.chord_at = chord_at
@@ -169,11 +171,12 @@ class Engine:
         if follow:
             self.clock: Clock | TransportClock = TransportClock(
                 listening.midiclock, options.latency_offset_ms, options.tempo)
-        else:
-            self.clock = Clock(options.tempo, options.latency_offset_ms)
+        else:  # the clock given (e.g. Ableton Link's) or the internal one
+            self.clock = clock or Clock(options.tempo, options.latency_offset_ms)
         self._keep = options.json_events is not None
         self._wake = stopsignals.WakePipe()  # signals and threads wake the main loop
-        self.emitter = self._new_emitter((options.channel,))
+        self.band = band  # the rhythm section, fed with the solo (improv.live.bandfeed)
+        self.emitter = self._new_emitter((options.channel, *(band.channels if band else ())))
         if options.clock_out:
             self.emitter.stop_messages = [(CLOCK_STOP,)]
         self._retired: list = []  # stats of emitters replaced by a transport stop or a panic
@@ -189,6 +192,8 @@ class Engine:
         self._offset = 0.0 if follow else float(options.count_in * options.beats_per_bar)
         self._end = (self._offset + options.bars * options.beats_per_bar
                      if options.bars is not None else None)
+        if band is not None:
+            band.offset, band.end = self._offset, self._end
         self._next_tick = 0  # next MIDI clock tick (24 per beat) to queue
         self._source_done = False
         self._paused = follow  # following a clock: wait for Start / Continue
@@ -358,6 +363,8 @@ class Engine:
         beat = max(0, clock_tick) / 24.0
         tick = int(math.ceil(beat * TICKS_PER_BEAT))
         self._silence(start=True)
+        if self.band is not None:
+            self.band.jump(beat)
         if self.performer is not None:
             self.post_jump(tick)
         self._next_tick = int(math.ceil(beat * 24))
@@ -384,6 +391,8 @@ class Engine:
         self._ids.clear()  # note ids are per emitter
         now = self.clock.beat_at() - self._offset
         self._forget_after(now)
+        if self.band is not None:
+            self.band.forget_after(now)
         if self._pending is not None:
             self._skip(self._taken - 1, "silenced")
             self._pending = None
@@ -506,6 +515,9 @@ class Engine:
             if len(self._ids) > 512:  # keep the recent ones: older notes have ended
                 del self._ids[next(iter(self._ids))]
             self.notes_queued += 1
+        if self.band is not None:
+            late = (lambda beat: clock.time_at(beat) < time.perf_counter() + 0.001) if check_late else None
+            self.band.fill(emitter, horizon, too_late=late)
         if opts.clock_out:
             last = horizon if end is None else min(horizon, end)
             while self._next_tick / 24.0 < last:
@@ -840,6 +852,7 @@ class Engine:
             self.session_log.close(notes=taken, reason=self._reason or "stop")
         if self.options.record is not None:
             notes = [*self._recorded, *(self._played[k] for k in sorted(self._played))]
+            notes += self.band.played if self.band is not None else []
             write_midi(self.options.record, self._player, notes, tempo=self.options.tempo,
                        beats_per_bar=self.options.beats_per_bar)
             log.info("recorded %d notes and %d player messages to %s", len(notes),

@@ -1,0 +1,1 @@
+"""Deterministic performance parts: no threads, no ports, no clocks; used by live play, files and replay."""

@@ -1,0 +1,162 @@
+"""Sound out of the box: FluidSynth (pyfluidsynth over the system libfluidsynth) and a GM soundfont.
+
+Two uses, one synth:
+
+* offline: ``render_midi(mid, wav)`` plays a ``mido.MidiFile`` through the synth as fast as it renders and
+  writes a 16-bit stereo WAV (44.1 kHz). No audio device. The same file, soundfont and FluidSynth version give
+  byte-identical audio (one synth per render, events applied at their sample positions).
+* live: ``Synth.send(message)`` plays raw MIDI bytes; ``improv.live.synth.SynthSink`` adds FluidSynth's audio
+  driver and makes it the engine's output ``Sink``. FluidSynth's API is thread-safe.
+
+Seconds appear here only at file and driver boundaries. A missing library or soundfont is an ``InputError``
+(one line, exit 2).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import wave
+from collections.abc import Sequence
+from pathlib import Path
+
+import mido
+import numpy as np
+
+from improv.errors import InputError
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 44100
+GAIN = 0.4
+DRUM_CHANNEL = 9
+TAIL_SECONDS = 2.0  # rendered after the last event: the release and the reverb ring out
+SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/local/share/soundfonts",
+                  "/opt/homebrew/share/soundfonts", "/usr/share/sounds/sf3")
+SOUNDFONT_NAMES = ("default-GM.sf2", "FluidR3_GM.sf2", "TimGM6mb.sf2", "default.sf2", "FluidR3_GM.sf3",
+                   "default-GM.sf3")
+INSTALL_HINT = ("sudo apt-get install libfluidsynth3 fluid-soundfont-gm (or timgm6mb-soundfont); "
+                "pip install 'improv[synth]'")
+
+
+def find_soundfont(path: str | Path | None = None) -> Path:
+    """The soundfont to use: ``path`` if given, else $IMPROV_SOUNDFONT, else the usual system places."""
+    given = path or os.environ.get("IMPROV_SOUNDFONT")
+    if given:
+        file = Path(given).expanduser()
+        if not file.is_file():
+            raise InputError(f"--synth: soundfont {str(file)[:200]} does not exist")
+        return file
+    for folder in SOUNDFONT_DIRS:
+        for name in SOUNDFONT_NAMES:
+            file = Path(folder) / name
+            if file.is_file():
+                return file.resolve()
+    raise InputError(f"--synth: no General MIDI soundfont found in {SOUNDFONT_DIRS[0]} or similar; "
+                     f"give one (--synth FILE.sf2) or install it: {INSTALL_HINT}")
+
+
+def _fluidsynth():
+    """The pyfluidsynth module, or an InputError saying what to install."""
+    try:
+        import fluidsynth
+    except ImportError as exc:  # the binding, or the C library it loads
+        raise InputError(f"--synth: FluidSynth is not available ({str(exc)[:80]}): {INSTALL_HINT}") from None
+    return fluidsynth
+
+
+class Synth:
+    """One FluidSynth instance with a soundfont loaded; plays raw MIDI messages."""
+
+    def __init__(self, soundfont: str | Path | None = None, *, sample_rate: int = SAMPLE_RATE,
+                 gain: float = GAIN, **settings: object) -> None:
+        self.fs_module = _fluidsynth()
+        self.soundfont = find_soundfont(soundfont)
+        self.sample_rate = sample_rate
+        self.fs = self.fs_module.Synth(gain=gain, samplerate=sample_rate, **settings)
+        self.sfid = self.fs.sfload(str(self.soundfont))
+        if self.sfid < 0:
+            self.fs.delete()
+            raise InputError(f"--synth: {str(self.soundfont)[:200]} is not a soundfont FluidSynth can read")
+        for channel in range(16):
+            drums = channel == DRUM_CHANNEL
+            self.fs.program_select(channel, self.sfid, 128 if drums else 0, 0)
+        self._closed = False
+
+    def send(self, message: Sequence[int]) -> bool:
+        """Play one raw MIDI message (channel voice messages; system messages are ignored)."""
+        if self._closed or not message:
+            return False
+        status = message[0] & 0xF0
+        channel = message[0] & 0x0F
+        data = list(message[1:3]) + [0, 0]
+        fs = self.fs
+        if status == 0x90 and data[1] > 0:
+            fs.noteon(channel, data[0], data[1])
+        elif status in (0x80, 0x90):
+            fs.noteoff(channel, data[0])
+        elif status == 0xB0:
+            fs.cc(channel, data[0], data[1])
+        elif status == 0xC0:
+            fs.program_select(channel, self.sfid, 128 if channel == DRUM_CHANNEL else 0, data[0])
+        elif status == 0xE0:
+            fs.pitch_bend(channel, (data[0] | data[1] << 7) - 8192)
+        return True
+
+    def samples(self, frames: int) -> np.ndarray:
+        """Render ``frames`` stereo frames (int16, interleaved)."""
+        return self.fs.get_samples(frames) if frames > 0 else np.zeros(0, dtype=np.int16)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.fs.delete()
+
+
+def midi_events(mid: mido.MidiFile) -> list[tuple[float, list[int]]]:
+    """(seconds, message bytes) of every channel message in the file, in play order (tempo map applied)."""
+    now, events = 0.0, []
+    for msg in mid:  # mido merges the tracks and converts delta ticks to seconds
+        now += msg.time
+        if not msg.is_meta and msg.type != "sysex":
+            events.append((now, msg.bytes()))
+    return events
+
+
+def render_events(events: Sequence[tuple[float, Sequence[int]]], soundfont: str | Path | None = None, *,
+                  tail: float = TAIL_SECONDS) -> tuple[np.ndarray, int]:
+    """Audio (int16 stereo, interleaved) for timed messages, and its sample rate."""
+    synth = Synth(soundfont)
+    try:
+        chunks, done = [], 0
+        for seconds, message in events:
+            frame = int(round(seconds * synth.sample_rate))
+            chunks.append(synth.samples(frame - done))
+            done = max(done, frame)
+            synth.send(message)
+        end = done + int(tail * synth.sample_rate)
+        chunks.append(synth.samples(end - done))
+        return np.concatenate(chunks), synth.sample_rate
+    finally:
+        synth.close()
+
+
+def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
+    """A 16-bit stereo WAV file."""
+    path = Path(path)
+    try:
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(2)
+            out.setsampwidth(2)
+            out.setframerate(sample_rate)
+            out.writeframes(np.ascontiguousarray(audio, dtype="<i2").tobytes())
+    except OSError as exc:
+        raise InputError(f"--audio: cannot write {path}: {exc}") from None
+    return path
+
+
+def render_midi(mid: mido.MidiFile, wav: str | Path, soundfont: str | Path | None = None) -> float:
+    """Render a MIDI file to a WAV through FluidSynth; returns the audio's length in seconds."""
+    audio, rate = render_events(midi_events(mid), soundfont)
+    write_wav(wav, audio, rate)
+    return len(audio) / 2 / rate
