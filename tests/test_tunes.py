@@ -195,7 +195,7 @@ def test_cli_changes_files_and_tunes(tmp_path: Path) -> None:
         (("changes", "Dm7 | Cq7"), "unknown chord symbol 'Cq7' at bar 2, chord 1"),
         (("changes", "% | C"), "bar 1: '%' with no previous bar"),
         (("changes", "--tune", "blues"), "ambiguous"),
-        (("changes", "missing.toml"), "file not found: missing.toml"),
+        (("changes", "missing.toml"), "file not found: 'missing.toml'"),
         (("changes",), "nothing to read"),
         (("changes", "C", "--tune", "F Blues"), "not both"),
     ],

@@ -446,8 +446,9 @@ def _announce(opts: dict, changes: Changes, port, api: int) -> str:
     from improv.live import ports
 
     tempo = "following the MIDI clock" if opts["clock"] else f"at {opts['tempo']:g} BPM"
-    where = f"on {port.label} ({ports.api_name(api)})"
-    hint = ports.connect_hint(api, port.label) + "; " if port.virtual is not None else ""
+    midi = hasattr(port, "virtual")  # a MIDI port (not only the synth)
+    where = f"on {port.label}" + (f" ({ports.api_name(api)})" if midi else "")
+    hint = ports.connect_hint(api, port.label) + "; " if getattr(port, "virtual", None) is not None else ""
     return f'improv: playing "{changes.title}" {tempo} {where}; {hint}Ctrl-C stops'
 
 
