@@ -306,10 +306,8 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
     from dataclasses import asdict
 
     from improv.live import ports
-    from improv.live.engine import Engine, EngineOptions, InputSource, Listening, PortWatch
-    from improv.live.listener import ChordFollower, Listener, ListenerConfig
-    from improv.live.midi_input import MidiInput
-    from improv.live.midiclock import MidiClock
+    from improv.live.engine import Engine, EngineOptions, PortWatch
+    from improv.live.listener import ChordFollower
     from improv.live.session import Performer, PerformerSettings, SessionLog, default_log_path
 
     progression = changes.progression
@@ -324,42 +322,7 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
         reseed_weight=opts["reseed_weight"],
     )
     performer = Performer(improviser, settings, chords=chords)
-    listening = None
-    if opts["input"] or opts["virtual_input"] or opts["clock"] or opts["chords_from"]:
-        sources = []  # --clock NAME and --chords-from NAME work with or without a player's input
-        if opts["input"] or opts["virtual_input"]:
-            main = MidiInput(api, port=opts["input"], virtual=opts["virtual_input"], client_name="improv-in")
-            inputs.append(main)
-            log.info("listening on %s", main.label)
-            sources.append(InputSource(main, "player", clock=opts["clock"] == "input"))
-        if opts["clock"] not in (None, "input"):
-            _check_input_name(api, opts["clock"], "--clock")
-            clock_in = MidiInput(api, port=opts["clock"], client_name="improv-clock")
-            inputs.append(clock_in)
-            log.info("following the MIDI clock on %s", clock_in.label)
-            sources.append(InputSource(clock_in, "clock", clock=True))
-        chord_listener = None
-        if opts["chords_from"]:
-            _check_input_name(api, opts["chords_from"], "--chords-from")
-            chord_in = MidiInput(api, port=opts["chords_from"], client_name="improv-chords")
-            log.info("following the chords played on %s", chord_in.label)
-            inputs.append(chord_in)
-            sources.append(InputSource(chord_in, "chords"))
-            chord_listener = Listener(lambda t: 0.0, ListenerConfig(chords_only=True))
-        overrides = dict(
-            gate=opts["gate"],
-            split=opts["split"],
-            chord_channel=None if opts["chords_channel"] is None else opts["chords_channel"] - 1,
-            channel=None if opts["input_channel"] is None else opts["input_channel"] - 1,
-        )
-        config = ListenerConfig.from_device(profile, **overrides) if profile else ListenerConfig(**overrides)
-        listening = Listening(
-            sources,
-            Listener(lambda t: 0.0, config),
-            chord_listener,
-            MidiClock() if opts["clock"] else None,
-            bool(opts["passthrough"]),
-        )
+    listening = _listening(opts, profile, api, inputs)
     session_log = SessionLog(opts["session_log"] or default_log_path())
     end = (opts["bars"] * progression.beats_per_bar) if opts["bars"] else None
     from improv.improviser import IMPROVISER_VERSION
@@ -416,6 +379,52 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
             watch.close()
         if clock is not None:
             clock.close()
+
+
+def _listening(opts: dict, profile, api: int, inputs: list):
+    """The inputs to open and how to listen to them (None: nothing to listen to). --clock NAME and
+    --chords-from NAME work with or without a player's --input; every opened input goes in ``inputs``."""
+    from improv.live.engine import InputSource, Listening
+    from improv.live.listener import Listener, ListenerConfig
+    from improv.live.midi_input import MidiInput
+    from improv.live.midiclock import MidiClock
+
+    if not (opts["input"] or opts["virtual_input"] or opts["clock"] or opts["chords_from"]):
+        return None
+    sources = []
+    if opts["input"] or opts["virtual_input"]:
+        main = MidiInput(api, port=opts["input"], virtual=opts["virtual_input"], client_name="improv-in")
+        inputs.append(main)
+        log.info("listening on %s", main.label)
+        sources.append(InputSource(main, "player", clock=opts["clock"] == "input"))
+    if opts["clock"] not in (None, "input"):
+        _check_input_name(api, opts["clock"], "--clock")
+        clock_in = MidiInput(api, port=opts["clock"], client_name="improv-clock")
+        inputs.append(clock_in)
+        log.info("following the MIDI clock on %s", clock_in.label)
+        sources.append(InputSource(clock_in, "clock", clock=True))
+    chord_listener = None
+    if opts["chords_from"]:
+        _check_input_name(api, opts["chords_from"], "--chords-from")
+        chord_in = MidiInput(api, port=opts["chords_from"], client_name="improv-chords")
+        log.info("following the chords played on %s", chord_in.label)
+        inputs.append(chord_in)
+        sources.append(InputSource(chord_in, "chords"))
+        chord_listener = Listener(lambda t: 0.0, ListenerConfig(chords_only=True))
+    overrides = dict(
+        gate=opts["gate"],
+        split=opts["split"],
+        chord_channel=None if opts["chords_channel"] is None else opts["chords_channel"] - 1,
+        channel=None if opts["input_channel"] is None else opts["input_channel"] - 1,
+    )
+    config = ListenerConfig.from_device(profile, **overrides) if profile else ListenerConfig(**overrides)
+    return Listening(
+        sources,
+        Listener(lambda t: 0.0, config),
+        chord_listener,
+        MidiClock() if opts["clock"] else None,
+        bool(opts["passthrough"]),
+    )
 
 
 # options that decide the notes (kept in the session log)
