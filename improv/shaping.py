@@ -27,7 +27,7 @@ Not thread-safe: one Shaper per improviser, used from the thread that steps it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -40,6 +40,7 @@ from improv.theory.values import Value, Vocabulary, classify
 VERSION = 2  # the improviser version that shapes (1: hard register walls, no shaping)
 DYNAMICS = 20  # velocity steps between the arc's lowest and highest level
 REFERENCE_BPM = 150.0  # the tempo at which the model's own rhythm is left alone
+KINDS = ("C", "S", "A", "X")  # the value kinds ``classify`` names
 OFF_GRID = 1e9  # subtracted from values that would break a tuplet
 # where a value starting this many ticks into a beat may end inside the same beat (whole tuplets):
 # on the triplet grid only on it, on the 16th grid only on it; the beat's end is always fine
@@ -150,15 +151,16 @@ class Shaper:
 
     def steer(self, value: Value, prev: int | None, centre: int) -> Value:
         """The value, its leap turned around when it would carry the line far from the target ``centre``."""
-        if not self.shaping.register or prev is None or not value.leap:
+        leap = getattr(value, "leap", None)
+        if not self.shaping.register or prev is None or not leap:
             return value
         zone = self.shaping.zone * (self.high - self.low)
-        after = prev + value.leap
+        after = prev + leap
         away = abs(after - centre) - zone
         if away <= 0 or abs(after - centre) <= abs(prev - centre):
             return value
         if self.rng.random() < min(1.0, 0.35 + away / 5.0):
-            return Value(value.kind, value.duration, -value.leap)
+            return replace(value, leap=-leap)  # any value type with a leap (vocabulary versions)
         return value
 
     # -- avoid notes -------------------------------------------------------------------------------
@@ -185,9 +187,12 @@ class Shaper:
     def unrepeat(self, pitch: int, value: Value, chord: Chord, prev: int | None) -> int:
         """A value that moves (leap != 0) but landed on the previous pitch: the nearest pitch of its kind
         the way it leaps (up to a minor third), else the pitch unchanged."""
-        if self.shaping.repeat_penalty <= 0 or prev is None or pitch != prev or not value.leap:
+        leap = getattr(value, "leap", None)
+        if self.shaping.repeat_penalty <= 0 or prev is None or pitch != prev or not leap:
             return pitch
-        step = 1 if value.leap > 0 else -1
+        if value.kind not in KINDS:
+            return pitch
+        step = 1 if leap > 0 else -1
         for k in range(1, 4):
             cand = prev + step * k
             if self.low <= cand <= self.high and classify(cand, chord) == value.kind:
@@ -219,4 +224,5 @@ class Shaper:
 
 def repeat_indices(vocab: Vocabulary) -> np.ndarray:
     """Indices of the sounding values that restate the previous pitch (leap 0)."""
-    return np.array([i for i, v in enumerate(vocab.values) if v.kind != "R" and v.leap == 0], dtype=np.int64)
+    found = [i for i, v in enumerate(vocab.values) if v.kind != "R" and getattr(v, "leap", None) == 0]
+    return np.array(found, dtype=np.int64)
