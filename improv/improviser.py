@@ -178,7 +178,7 @@ class Improviser:
         sub = tick % TICKS_PER_BEAT
         accent = 8 if tick % self._bar == 0 else 4 if sub == 0 else -6 if sub == 6 else 0
         jitter = int(self.rng.integers(-4, 5))
-        return int(min(127, max(1, self.velocity + accent + jitter)))
+        return int(min(127, max(1, self.velocity + self.shaper.dynamics() + accent + jitter)))
 
     def __iter__(self) -> Iterator[TimedNote]:
         """Endless notes; rests advance time silently."""

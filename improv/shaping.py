@@ -8,6 +8,7 @@ The improviser asks a `Shaper` at three points of each step:
    up), and a beat that has started on the triplet grid stays on it (the 16th grid likewise): whole
    tuplets; no value ends off both grids (a 2-tick value would shift every later note off the
    beat). The repeated-pitch penalty lives in the sampler (``Sampler.penalise``).
+   The velocity follows the arc too (``dynamics``).
 2. ``target(tick)`` and ``steer(value, prev, centre)`` before a pitch is chosen: the register target
    glides slowly (a new phrase goal every few bars, around a level that rises over an arc of choruses
    to a climax and falls back); a leap that would carry the line far from the target is turned around
@@ -26,7 +27,7 @@ Not thread-safe: one Shaper per improviser, used from the thread that steps it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,7 +38,9 @@ from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Value, Vocabulary, classify
 
 VERSION = 2  # the improviser version that shapes (1: hard register walls, no shaping)
+DYNAMICS = 20  # velocity steps between the arc's lowest and highest level
 REFERENCE_BPM = 150.0  # the tempo at which the model's own rhythm is left alone
+KINDS = ("C", "S", "A", "X")  # the value kinds ``classify`` names
 OFF_GRID = 1e9  # subtracted from values that would break a tuplet
 # where a value starting this many ticks into a beat may end inside the same beat (whole tuplets):
 # on the triplet grid only on it, on the 16th grid only on it; the beat's end is always fine
@@ -53,7 +56,8 @@ class Shaping:
     arc_choruses: int = 4
     climax: float = 0.7
     phrase_bars: int = 2
-    zone: float = 0.2  # half the comfort zone, as a share of the range
+    zone: float = 0.28  # half the comfort zone, as a share of the range
+    margin: float = 0.3  # the target keeps this share of the range from either end
     nudges: bool = True
     tuplets: bool = True
     tempo: float | None = None  # BPM; None = no tempo density bias
@@ -118,6 +122,7 @@ class Shaper:
         self.chorus_ticks, self.bar_ticks = chorus_ticks, bar_ticks
         self.centre = float((low + high) // 2)
         self.goal = self.centre
+        self.level = 0.5  # where the arc is (0..1), for the dynamics
         self.next_goal = 0
         self.nudged = 0
         self._fast: np.ndarray | None = None
@@ -131,25 +136,31 @@ class Shaper:
             return (self.low + self.high) // 2
         if tick >= self.next_goal:
             arc = tick / (self.chorus_ticks * max(1, s.arc_choruses))
-            level = arc_level(arc, s.climax) + float(self.rng.normal(0.0, 0.1))
+            self.level = arc_level(arc, s.climax)
+            level = self.level + float(self.rng.normal(0.0, 0.1))
             width = self.high - self.low
-            margin = 0.2 * width
+            margin = s.margin * width
             self.goal = self.low + margin + min(max(level, 0.0), 1.0) * (width - 2 * margin)
             self.next_goal = tick + s.phrase_bars * self.bar_ticks
         self.centre += 0.15 * (self.goal - self.centre)
         return int(round(self.centre))
 
+    def dynamics(self) -> int:
+        """Velocity offset that follows the arc: softer at the start and the release, louder at the climax."""
+        return round(DYNAMICS * (self.level - 0.5)) if self.shaping.register else 0
+
     def steer(self, value: Value, prev: int | None, centre: int) -> Value:
         """The value, its leap turned around when it would carry the line far from the target ``centre``."""
-        if not self.shaping.register or prev is None or not value.leap:
+        leap = getattr(value, "leap", None)
+        if not self.shaping.register or prev is None or not leap:
             return value
         zone = self.shaping.zone * (self.high - self.low)
-        after = prev + value.leap
+        after = prev + leap
         away = abs(after - centre) - zone
         if away <= 0 or abs(after - centre) <= abs(prev - centre):
             return value
         if self.rng.random() < min(1.0, 0.35 + away / 5.0):
-            return Value(value.kind, value.duration, -value.leap)
+            return replace(value, leap=-leap)  # any value type with a leap (vocabulary versions)
         return value
 
     # -- avoid notes -------------------------------------------------------------------------------
@@ -158,9 +169,8 @@ class Shaper:
         if not self.shaping.nudges or chord.root is None:
             return pitch
         strong = tick % self.bar_ticks in (0, self.bar_ticks // 2)
-        if value.duration < TICKS_PER_BEAT and not strong:
-            return pitch
-        if not (avoid(pitch, chord) if value.duration >= TICKS_PER_BEAT else harsh(pitch, chord)):
+        long = value.duration >= TICKS_PER_BEAT
+        if not ((long and avoid(pitch, chord)) or (strong and harsh(pitch, chord))):
             return pitch
         # a long note goes to a chord tone first; a short one on 1/3 to whichever is in the line's direction
         first = 1 if prev is None or pitch >= prev else -1
@@ -177,9 +187,12 @@ class Shaper:
     def unrepeat(self, pitch: int, value: Value, chord: Chord, prev: int | None) -> int:
         """A value that moves (leap != 0) but landed on the previous pitch: the nearest pitch of its kind
         the way it leaps (up to a minor third), else the pitch unchanged."""
-        if self.shaping.repeat_penalty <= 0 or prev is None or pitch != prev or not value.leap:
+        leap = getattr(value, "leap", None)
+        if self.shaping.repeat_penalty <= 0 or prev is None or pitch != prev or not leap:
             return pitch
-        step = 1 if value.leap > 0 else -1
+        if value.kind not in KINDS:
+            return pitch
+        step = 1 if leap > 0 else -1
         for k in range(1, 4):
             cand = prev + step * k
             if self.low <= cand <= self.high and classify(cand, chord) == value.kind:
@@ -211,4 +224,5 @@ class Shaper:
 
 def repeat_indices(vocab: Vocabulary) -> np.ndarray:
     """Indices of the sounding values that restate the previous pitch (leap 0)."""
-    return np.array([i for i, v in enumerate(vocab.values) if v.kind != "R" and v.leap == 0], dtype=np.int64)
+    found = [i for i, v in enumerate(vocab.values) if v.kind != "R" and getattr(v, "leap", None) == 0]
+    return np.array(found, dtype=np.int64)

@@ -88,6 +88,9 @@ def test_bad_input_is_one_input_error(tmp_path):
         read_impro_visor(write(tmp_path / "y.ls", SHEET.replace("(meter 4 4)", "(meter x 4)")))
     with pytest.raises(InputError, match="no melody"):
         read_impro_visor(write(tmp_path / "z.ls", SHEET.split("(part\n    (type melody)")[0]))
+    nested = "(" * 100_000 + ")" * 100_000
+    deep = f"(meter 4 4)\n(part (type chords)) {nested} Dm7 |\n(part (type melody)) c4"
+    assert len(read_impro_visor(write(tmp_path / "d.ls", deep)).lines[0].notes) == 1  # one pass, no blow-up
     result = read_impro_visor(write(tmp_path / "w.ls", SHEET.replace("b4 r2", "b4 zz9 r2")))
     assert result.skipped == Counter({"unparsable token": 1})
 

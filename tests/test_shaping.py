@@ -64,13 +64,13 @@ def test_nudges_leave_no_long_or_strong_avoid_note(model):
 
 
 def test_steering_turns_leaps_that_go_far_from_the_target():
-    shaper = Shaper(Shaping(), np.random.default_rng(0), 52, 84, 192, 48)  # zone: 0.2 * 32 = 6.4 semitones
+    shaper = Shaper(Shaping(), np.random.default_rng(0), 52, 84, 192, 48)  # zone: 0.28 * 32 = 9 semitones
     up = Value("C", 6, 5)
     assert all(shaper.steer(up, 60, 68) == up for _ in range(50))  # towards the target
     assert all(shaper.steer(up, 66, 68) == up for _ in range(50))  # inside the zone
     turned = [shaper.steer(up, 78, 68).leap for _ in range(200)]  # to 83, 15 above the target
     assert set(turned) == {-5}
-    some = [shaper.steer(up, 72, 68).leap for _ in range(400)]  # to 77, 2.6 beyond the zone
+    some = [shaper.steer(up, 74, 68).leap for _ in range(400)]  # to 79, 2 beyond the zone
     assert 0.5 < some.count(-5) / 400 < 0.95
     assert Shaper(Shaping.off(), np.random.default_rng(0), 52, 84, 192, 48).steer(up, 78, 68) == up
 
@@ -136,3 +136,16 @@ def test_session_logs_replay_with_the_improviser_version_they_name():
     assert for_version(IMPROVISER_VERSION, 140.0) == Shaping(tempo=140.0)
     with pytest.raises(InputError, match="improviser version 99"):
         for_version(99)
+
+
+def test_dynamics_follow_the_arc(model):
+    imp = build_improviser(PROG, model=model, seed=1, shaping=Shaping(arc_choruses=4))
+    notes = imp.notes_until(4 * PROG.length / TICKS_PER_BEAT)
+    beats = PROG.length / TICKS_PER_BEAT
+
+    def loudness(lo, hi):
+        return np.mean([n.velocity for n in notes if lo * beats <= n.onset < hi * beats])
+
+    assert loudness(2.6, 3.0) > loudness(0.0, 0.4) + 4  # the climax (70 % of 4 choruses) is louder
+    flat = build_improviser(PROG, model=model, seed=1, shaping=Shaping.off()).notes_until(beats)
+    assert abs(np.mean([n.velocity for n in flat]) - 90) < 3

@@ -177,6 +177,10 @@ def musicianship(lines: list[tuple[Line, float]]) -> dict:
              for line, tempo in lines]
     bands = {ref.name: {k: vars(b) for k, b in ref.bands.items()} for ref in refs}
     counts = {ref.name: len(ref.solos) for ref in refs}
+    for ref in refs:  # b7 -> 3rd pooled over the solos: most have only a few qualifying changes
+        changes = sum(s.get("b7_changes", 0) for s in ref.solos)
+        if changes and "b7_to_3rd" in bands[ref.name]:
+            bands[ref.name]["b7_to_3rd"]["pooled"] = sum(s.get("b7_hits", 0) for s in ref.solos) / changes
     return {"solos": solos, "bands": bands, "reference_solos": counts, "notes": notes}
 
 
@@ -193,7 +197,10 @@ def musicianship_table(data: dict) -> str:
         if key == "density" and solos:
             band_key = f"density {solos[0]['tempo_bin']}"
             label = f"{label} ({solos[0]['tempo_bin']} BPM)"
-        rows.append([label, *(_cell(s.get(key)) for s in solos),
+        cells = [_cell(s.get(key)) for s in solos]
+        if key == "b7_to_3rd":  # few changes qualify: say how many
+            cells = [f"{c} ({s['b7_hits']}/{s['b7_changes']})" for c, s in zip(cells, solos, strict=True)]
+        rows.append([label, *cells,
                      *(_band(ref.get(band_key)) for ref in bands.values())])
     widths = [max(len(str(x)) for x in col) for col in zip(heads, *rows, strict=True)]
     out = ["  ".join(h.ljust(w) for h, w in zip(heads, widths, strict=True))]
@@ -204,7 +211,8 @@ def musicianship_table(data: dict) -> str:
 def _band(b: dict | None) -> str:
     if not b:
         return "-"
-    return f"{b['median']:.3g} [{b['p10']:.3g}-{b['p90']:.3g}]"
+    pooled = f"{b['pooled']:.2f} pooled, " if "pooled" in b else ""
+    return f"{pooled}{b['median']:.3g} [{b['p10']:.3g}-{b['p90']:.3g}]"
 
 
 def _table(results: list[dict], metrics) -> str:

@@ -71,11 +71,18 @@ def parse_note(token: str) -> tuple[int | None, Fraction]:
 
 
 def _strip_groups(text: str) -> str:
-    """The text with every parenthesised group (nested ones included) removed."""
-    previous = None
-    while previous != text:
-        previous, text = text, re.sub(r"\([^()]*\)", " ", text)
-    return text
+    """The text outside every parenthesised group (nested ones included), in one pass; a stray ``)`` is
+    dropped."""
+    out, depth = [], 0
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+            out.append(" ")
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
 
 
 def _parts(text: str) -> list[tuple[str, str]]:
@@ -84,7 +91,7 @@ def _parts(text: str) -> list[tuple[str, str]]:
     parts = []
     for piece in pieces:
         kind = re.search(r"\(type\s+(\w+)\)", piece)
-        parts.append((kind.group(1) if kind else "", _strip_groups(piece).replace(")", " ")))
+        parts.append((kind.group(1) if kind else "", _strip_groups(piece)))
     return parts
 
 
