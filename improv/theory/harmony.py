@@ -46,34 +46,16 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from improv.errors import InputError, excerpt
+from improv.theory.scales import SCALES, chord_scale
+
+__all__ = ["NO_CHORD", "NOTE_NAMES", "QUALITIES", "SCALES", "Chord", "ChordSymbolError", "note_name",
+           "parse_chord", "pitch_class", "scale_name", "transpose"]
 
 QUALITIES = ("maj", "min", "dom", "hdim", "dim", "aug", "sus", "nc")
 
 NOTE_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 _LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _ACCIDENTALS = {"": 0, "b": -1, "#": 1, "♭": -1, "♯": 1}
-
-# Chord scales as intervals above the root.
-SCALES: dict[str, tuple[int, ...]] = {
-    "ionian": (0, 2, 4, 5, 7, 9, 11),
-    "lydian": (0, 2, 4, 6, 7, 9, 11),
-    "lydian augmented": (0, 2, 4, 6, 8, 9, 11),
-    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
-    "lydian dominant": (0, 2, 4, 6, 7, 9, 10),
-    "mixolydian b6": (0, 2, 4, 5, 7, 8, 10),
-    "phrygian dominant": (0, 1, 4, 5, 7, 8, 10),
-    "altered": (0, 1, 3, 4, 6, 8, 10),
-    "half-whole diminished": (0, 1, 3, 4, 6, 7, 9, 10),
-    "whole tone": (0, 2, 4, 6, 8, 10),
-    "dorian": (0, 2, 3, 5, 7, 9, 10),
-    "aeolian": (0, 2, 3, 5, 7, 8, 10),
-    "phrygian": (0, 1, 3, 5, 7, 8, 10),
-    "melodic minor": (0, 2, 3, 5, 7, 9, 11),
-    "harmonic minor": (0, 2, 3, 5, 7, 8, 11),
-    "locrian": (0, 1, 3, 5, 6, 8, 10),
-    "locrian natural 2": (0, 2, 3, 5, 6, 8, 10),
-    "whole-half diminished": (0, 2, 3, 5, 6, 8, 9, 11),
-}
 
 _NC_SPELLINGS = frozenset({"N.C.", "NC", "N.C", "NC.", "n.c.", "nc", "n.c", "N/C"})
 _ROOT_RE = re.compile(r"([A-Ga-g])([b#♭♯]?)")
@@ -267,56 +249,7 @@ class _Shape:
         return "maj"
 
     def scale(self, quality: str) -> tuple[int, ...]:
-        t = self.tensions
-        fifth = self.fifth
-        if quality == "maj":
-            names = ["ionian", "lydian", "lydian augmented"]
-            if 6 in t or fifth == 6:
-                names = ["lydian", "ionian"]
-        elif quality == "min":
-            names = ["dorian", "aeolian", "phrygian", "melodic minor", "harmonic minor"]
-            if self.seventh == 11:
-                names = ["melodic minor", "harmonic minor"]
-            elif 8 in t or fifth == 8:
-                names = ["aeolian", "harmonic minor", "phrygian"]
-            elif 1 in t:
-                names = ["phrygian", "aeolian"]
-        elif quality == "dom":
-            names = self._dominant_scales()
-        elif quality == "hdim":
-            names = ["locrian natural 2", "locrian"] if 2 in t else ["locrian", "locrian natural 2"]
-        elif quality == "dim":
-            names = ["whole-half diminished"]
-        elif quality == "aug":
-            names = ["lydian augmented"] if self.seventh == 11 else ["whole tone", "lydian augmented"]
-        else:  # sus
-            names = ["mixolydian", "ionian", "phrygian", "dorian"]
-            if 1 in t or 8 in t:
-                names = ["phrygian", "phrygian dominant", "mixolydian"]
-        needed = self.tone_intervals() | t
-        for name in names:
-            if needed <= set(SCALES[name]):
-                return SCALES[name]
-        return tuple(sorted(set(SCALES[names[0]]) | needed))
-
-    def _dominant_scales(self) -> list[str]:
-        t = self.tensions
-        sharp5 = self.fifth == 8 or 8 in t
-        flat9, sharp9 = 1 in t, 3 in t
-        sharp11 = 6 in t or self.fifth == 6
-        if self.alt or (sharp9 and sharp5) or (flat9 and sharp5 and sharp11):
-            return ["altered", "half-whole diminished"]
-        if flat9 and sharp5:
-            return ["phrygian dominant", "altered"]
-        if flat9 or sharp9:
-            return ["half-whole diminished", "altered", "phrygian dominant"]
-        if sharp11:
-            return ["lydian dominant", "whole tone", "altered"]
-        if self.fifth == 8:
-            return ["whole tone", "altered"]
-        if 8 in t:
-            return ["mixolydian b6", "altered"]
-        return ["mixolydian", "lydian dominant"]
+        return chord_scale(self, quality)
 
 
 def _read_body(body: str, offset: int = 0) -> _Shape:
