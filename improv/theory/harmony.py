@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from improv.errors import InputError, excerpt
-from improv.theory.scales import SCALES, chord_scale
+from improv.theory.scales import SCALES, chord_scale, scale_name
 
 __all__ = ["NO_CHORD", "NOTE_NAMES", "QUALITIES", "SCALES", "Chord", "ChordSymbolError", "note_name",
            "parse_chord", "pitch_class", "scale_name", "transpose"]
@@ -101,17 +101,6 @@ def pitch_class(name: str) -> int:
     return (_LETTERS[name.strip()[0].upper()] + _ACCIDENTALS[name.strip()[1:]]) % 12
 
 
-def scale_name(chord: Chord) -> str:
-    """The name of the chord's scale ('dorian', 'altered', ...), 'custom' if not a named one."""
-    if chord.root is None:
-        return "none"
-    intervals = tuple(sorted((pc - chord.root) % 12 for pc in chord.scale))
-    for name, steps in SCALES.items():
-        if steps == intervals:
-            return name
-    return "custom"
-
-
 def parse_chord(symbol: str, where: str = "") -> Chord:
     """Parse one chord symbol; ``where`` (e.g. "bar 3, chord 2") goes into the error message."""
     try:
@@ -137,11 +126,7 @@ def transpose(chord: Chord, semitones: int) -> Chord:
 
 
 class _Unreadable(Exception):
-    """Internal: why a symbol could not be read (never cached, never shown alone).
-
-    ``pos`` is where, in the text being read; the caller that knows the symbol turns it into a
-    1-based character position of the symbol.
-    """
+    """Internal: why a symbol could not be read, and where (``pos``, 0-based, in the symbol)."""
 
     def __init__(self, reason: str, pos: int | None = None) -> None:
         super().__init__(reason)
@@ -355,11 +340,7 @@ def _read_token(shape: _Shape, state: _ReadState, text: str, pos: int) -> int:
     if not match:
         raise _Unreadable(f"cannot read {excerpt(text[pos:], 20)}", pos)
     end = match.end()
-    groups = match.groupdict()
-    key = _token_key(groups)
-    if key in state.seen:
-        raise _Unreadable(f"{match.group(0)!r} repeated", pos)
-    state.seen.add(key)
+    groups = _once(match, state, pos)
     if groups["mmaj"]:
         shape.third, shape.maj_marker = 3, True
         _maj_alone(shape, text, end)
@@ -372,14 +353,7 @@ def _read_token(shape: _Shape, state: _ReadState, text: str, pos: int) -> int:
             raise _Unreadable(f"cannot read {excerpt(text[pos:], 20)}", pos)
         shape.third = 3
     elif groups["dim"] or groups["hdim"]:
-        shape.third, shape.fifth = 3, 6
-        shape.dim = bool(groups["dim"])
-        shape.hdim = not shape.dim
-        shape.seventh = None if shape.dim else 10
-        if text.startswith("7", end):
-            shape.seventh = 9 if shape.dim else 10
-            state.extension_seen = True
-            end += 1
+        end = _diminished(shape, state, bool(groups["dim"]), text, end)
     elif groups["aug"]:
         shape.fifth = 8
     elif groups["sus"]:
@@ -401,6 +375,28 @@ def _read_token(shape: _Shape, state: _ReadState, text: str, pos: int) -> int:
         state.last_tension = None
     else:
         _number(shape, state, text, pos, int(groups["num"]))
+    return end
+
+
+def _once(match: re.Match, state: _ReadState, pos: int) -> dict[str, str | None]:
+    """The token's groups; a token read twice (``maj7maj7``, ``sus4sus4``, ``7777``) is refused."""
+    groups = match.groupdict()
+    key = _token_key(groups)
+    if key in state.seen:
+        raise _Unreadable(f"{match.group(0)!r} repeated", pos)
+    state.seen.add(key)
+    return groups
+
+
+def _diminished(shape: _Shape, state: _ReadState, dim: bool, text: str, end: int) -> int:
+    """``o``/``dim``/``°`` (``dim``) or ``ø``/``h``, with an optional ``7`` right after."""
+    shape.third, shape.fifth = 3, 6
+    shape.dim, shape.hdim = dim, not dim
+    shape.seventh = None if dim else 10
+    if text.startswith("7", end):
+        shape.seventh = 9 if dim else 10
+        state.extension_seen = True
+        end += 1
     return end
 
 

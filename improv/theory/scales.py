@@ -87,3 +87,14 @@ def _dominant_scales(shape) -> list[str]:
     if 8 in t:
         return ["mixolydian b6", "altered"]
     return ["mixolydian", "lydian dominant"]
+
+
+def scale_name(chord) -> str:
+    """The name of a chord's scale ('dorian', 'altered', ...), 'custom' if not a named one."""
+    if chord.root is None:
+        return "none"
+    intervals = tuple(sorted((pc - chord.root) % 12 for pc in chord.scale))
+    for name, steps in SCALES.items():
+        if steps == intervals:
+            return name
+    return "custom"
