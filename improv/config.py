@@ -12,7 +12,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from improv.errors import InputError
+from improv.errors import InputError, excerpt
 
 # key -> accepted TOML types
 PLAY_KEYS: dict[str, tuple[type, ...]] = {
@@ -69,24 +69,26 @@ def load_play_config(path: str | Path) -> dict[str, Any]:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"--config: {file} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"--config: cannot read {file}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"--config: {file} is not UTF-8 text (offset {exc.start})") from None
+    except OSError as exc:
+        raise InputError(f"--config: cannot read {file}: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"--config: {file} is not valid TOML: {exc}") from None
+        raise InputError(f"--config: {file} is not valid TOML: {str(exc)[:120]}") from None
     for key in data:
         if key != "play":
-            raise InputError(f"{file}: unknown key {key!r} (expected a [play] table)")
+            raise InputError(f"{file}: unknown key {excerpt(key)} (expected a [play] table)")
     table = data.get("play", {})
     if not isinstance(table, dict):
         raise InputError(f"{file}: 'play' must be a table ([play])")
     values: dict[str, Any] = {}
     for key, value in table.items():
         if key not in PLAY_KEYS:
-            raise InputError(f"{file}: unknown key {key!r} in [play]")
+            raise InputError(f"{file}: unknown key {excerpt(key)} in [play]")
         kinds = PLAY_KEYS[key]
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             wanted = " or ".join(_TYPE_NAMES[k] for k in kinds)
-            raise InputError(f"{file}: [play] {key} must be {wanted}, not {value!r}")
+            raise InputError(f"{file}: [play] {key} must be {wanted}, not {excerpt(value)}")
         if key in PATH_KEYS:
             value = str((file.parent / value).expanduser()) if value else value
         values[key] = value

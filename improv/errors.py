@@ -45,20 +45,24 @@ def excerpt(text: object, limit: int = EXCERPT_CHARS) -> str:
     return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
+LISTING_CHARS = 200  # a list of choices longer than this is cut to the closest few
+
+
 def closest(name: str, options: list[str], what: str = "titles", count: int = 5) -> str:
-    """``the 5 closest of 1460 titles: 'A', 'B', ...`` for an error about an unknown ``name``:
-    never the whole list (difflib's ratio on case-folded text, substrings first)."""
+    """The choices for an error about an unknown ``name``: all of them in order when they fit in
+    ``LISTING_CHARS`` (``titles: 'A', 'B'``), else ``the 5 closest of 1460 titles: ...`` (difflib's
+    ratio on case-folded text, substrings first): never a whole long list."""
     import difflib
 
-    wanted = name.strip().casefold()[:100]
     unique = list(dict.fromkeys(options))
+    everything = ", ".join(excerpt(option, 40) for option in unique)
+    if len(everything) <= LISTING_CHARS:
+        return f"{what}: {everything}"
+    wanted = name.strip().casefold()[:100]
 
     def score(option: str) -> tuple[bool, float]:
         folded = option.casefold()
         return (bool(wanted) and wanted in folded, difflib.SequenceMatcher(None, wanted, folded).ratio())
 
     best = sorted(unique, key=score, reverse=True)[:count]
-    shown = ", ".join(excerpt(option, 40) for option in best)
-    if len(unique) <= count:
-        return f"{what}: {shown}"
-    return f"the {len(best)} closest of {len(unique)} {what}: {shown}"
+    return f"the {len(best)} closest of {len(unique)} {what}: {', '.join(excerpt(o, 40) for o in best)}"

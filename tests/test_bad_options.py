@@ -116,3 +116,12 @@ def test_jcpc_time_signature_is_bounded(tmp_path, capsys):
     path.write_text("Title = T\nTimeSig = 99999 4\n| C7 | F7 |\n")
     code, err = _run(capsys, "generate", "--library", str(path), "--out", str(tmp_path / "x.mid"))
     assert code == 2 and "TimeSig: time signature '99999/4' has 99999 beats a bar (1..32)" in err
+
+
+def test_a_config_with_a_huge_key_or_value_is_quoted_short(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("IMPROV_MIDI_API", "nosuchapi")
+    for body in (f"[play]\n{'k' * 10_000} = 1\n", f"[play]\ntempo = \"{'9' * 10_000}\"\n"):
+        path = tmp_path / "c.toml"
+        path.write_text(body)
+        code, err = _run(capsys, "play", "--config", str(path))
+        assert code == 2 and len(err) < 300 and err.count("\n") == 1, err[:300]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import mido
 
-from improv.errors import InputError
+from improv.errors import InputError, closest, excerpt
 
 GRIDS = (Fraction(1, 4), Fraction(1, 3))
 
@@ -211,8 +211,8 @@ class LegacyMidi:
         for track in tracks:
             if _track_name(track).casefold() == name.strip().casefold():
                 return track
-        known = ", ".join(repr(n) for n in self.track_names) or "none"
-        raise InputError(f"{self.source}: no track named {name!r}; tracks with notes: {known}")
+        known = closest(name, self.track_names, "tracks with notes") if self.track_names else "none"
+        raise InputError(f"{self.source}: no track named {excerpt(name)}; {known}")
 
 
 def read_track(path: str | Path, name: str | None = None, channel: int | None = None) -> LegacyTrack:

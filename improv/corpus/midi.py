@@ -23,7 +23,7 @@ from pathlib import Path
 import mido
 
 from improv.corpus.loader import ReadResult, StepChords
-from improv.errors import InputError
+from improv.errors import InputError, closest, excerpt
 from improv.theory.harmony import NO_CHORD, NOTE_NAMES, parse_chord
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Line, Note
@@ -199,9 +199,9 @@ def select_parts(midi: MidiFile, selector: str | int, role: str) -> list[Part]:
         if not found:
             found = [p for p in midi.parts if text.lower() in p.name.lower()]
     if not found:
-        listing = ", ".join(f"{i} {n!r}" for i, n in enumerate(midi.track_names))
+        listing = closest(text, [f"{i} {n}" for i, n in enumerate(midi.track_names)], "tracks")
         raise InputError(
-            f"{midi.path}: no {role} track {text!r} with notes (tracks: {listing}; "
+            f"{midi.path}: no {role} track {excerpt(text)} with notes ({listing}; "
             "select by name, index, or ch<N> for channel N)"
         )
     return found

@@ -23,7 +23,7 @@ LOG_VERSION = 1
 READABLE_VERSIONS = (1,)
 MODES = ("solo", "respond", "trade")
 BIG = 2**53  # ticks, steps and note counts: integers JSON keeps exactly
-MAX_NOTES = 2_000_000  # notes a replay may generate: a day of eighth notes at 240 BPM is 0.7 million
+MAX_NOTES = 200_000  # notes a replay may make: 7 hours of eighths at 240 BPM, under a minute of work
 
 Check = Callable[[Any], str | None]  # None if fine, else what is wrong
 

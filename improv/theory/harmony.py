@@ -47,34 +47,16 @@ from functools import lru_cache
 
 from improv.errors import InputError, excerpt
 from improv.theory.pitch import ACCIDENTALS, FLAT_NAMES, LETTERS
+from improv.theory.scales import SCALES, chord_scale, scale_name
+
+__all__ = ["NO_CHORD", "NOTE_NAMES", "QUALITIES", "SCALES", "Chord", "ChordSymbolError", "note_name",
+           "parse_chord", "pitch_class", "scale_name", "transpose"]
 
 QUALITIES = ("maj", "min", "dom", "hdim", "dim", "aug", "sus", "nc")
 
 NOTE_NAMES = FLAT_NAMES  # one table of names: improv.theory.pitch
 _LETTERS = LETTERS
 _ACCIDENTALS = ACCIDENTALS
-
-# Chord scales as intervals above the root.
-SCALES: dict[str, tuple[int, ...]] = {
-    "ionian": (0, 2, 4, 5, 7, 9, 11),
-    "lydian": (0, 2, 4, 6, 7, 9, 11),
-    "lydian augmented": (0, 2, 4, 6, 8, 9, 11),
-    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
-    "lydian dominant": (0, 2, 4, 6, 7, 9, 10),
-    "mixolydian b6": (0, 2, 4, 5, 7, 8, 10),
-    "phrygian dominant": (0, 1, 4, 5, 7, 8, 10),
-    "altered": (0, 1, 3, 4, 6, 8, 10),
-    "half-whole diminished": (0, 1, 3, 4, 6, 7, 9, 10),
-    "whole tone": (0, 2, 4, 6, 8, 10),
-    "dorian": (0, 2, 3, 5, 7, 9, 10),
-    "aeolian": (0, 2, 3, 5, 7, 8, 10),
-    "phrygian": (0, 1, 3, 5, 7, 8, 10),
-    "melodic minor": (0, 2, 3, 5, 7, 9, 11),
-    "harmonic minor": (0, 2, 3, 5, 7, 8, 11),
-    "locrian": (0, 1, 3, 5, 6, 8, 10),
-    "locrian natural 2": (0, 2, 3, 5, 6, 8, 10),
-    "whole-half diminished": (0, 2, 3, 5, 6, 8, 9, 11),
-}
 
 _NC_SPELLINGS = frozenset({"N.C.", "NC", "N.C", "NC.", "n.c.", "nc", "n.c", "N/C"})
 _ROOT_RE = re.compile(r"([A-Ga-g])([b#♭♯]?)")
@@ -120,17 +102,6 @@ def pitch_class(name: str) -> int:
     return (_LETTERS[name.strip()[0].upper()] + _ACCIDENTALS[name.strip()[1:]]) % 12
 
 
-def scale_name(chord: Chord) -> str:
-    """The name of the chord's scale ('dorian', 'altered', ...), 'custom' if not a named one."""
-    if chord.root is None:
-        return "none"
-    intervals = tuple(sorted((pc - chord.root) % 12 for pc in chord.scale))
-    for name, steps in SCALES.items():
-        if steps == intervals:
-            return name
-    return "custom"
-
-
 def parse_chord(symbol: str, where: str = "") -> Chord:
     """Parse one chord symbol; ``where`` (e.g. "bar 3, chord 2") goes into the error message."""
     try:
@@ -156,11 +127,7 @@ def transpose(chord: Chord, semitones: int) -> Chord:
 
 
 class _Unreadable(Exception):
-    """Internal: why a symbol could not be read (never cached, never shown alone).
-
-    ``pos`` is where, in the text being read; the caller that knows the symbol turns it into a
-    1-based character position of the symbol.
-    """
+    """Internal: why a symbol could not be read, and where (``pos``, 0-based, in the symbol)."""
 
     def __init__(self, reason: str, pos: int | None = None) -> None:
         super().__init__(reason)
@@ -268,56 +235,7 @@ class _Shape:
         return "maj"
 
     def scale(self, quality: str) -> tuple[int, ...]:
-        t = self.tensions
-        fifth = self.fifth
-        if quality == "maj":
-            names = ["ionian", "lydian", "lydian augmented"]
-            if 6 in t or fifth == 6:
-                names = ["lydian", "ionian"]
-        elif quality == "min":
-            names = ["dorian", "aeolian", "phrygian", "melodic minor", "harmonic minor"]
-            if self.seventh == 11:
-                names = ["melodic minor", "harmonic minor"]
-            elif 8 in t or fifth == 8:
-                names = ["aeolian", "harmonic minor", "phrygian"]
-            elif 1 in t:
-                names = ["phrygian", "aeolian"]
-        elif quality == "dom":
-            names = self._dominant_scales()
-        elif quality == "hdim":
-            names = ["locrian natural 2", "locrian"] if 2 in t else ["locrian", "locrian natural 2"]
-        elif quality == "dim":
-            names = ["whole-half diminished"]
-        elif quality == "aug":
-            names = ["lydian augmented"] if self.seventh == 11 else ["whole tone", "lydian augmented"]
-        else:  # sus
-            names = ["mixolydian", "ionian", "phrygian", "dorian"]
-            if 1 in t or 8 in t:
-                names = ["phrygian", "phrygian dominant", "mixolydian"]
-        needed = self.tone_intervals() | t
-        for name in names:
-            if needed <= set(SCALES[name]):
-                return SCALES[name]
-        return tuple(sorted(set(SCALES[names[0]]) | needed))
-
-    def _dominant_scales(self) -> list[str]:
-        t = self.tensions
-        sharp5 = self.fifth == 8 or 8 in t
-        flat9, sharp9 = 1 in t, 3 in t
-        sharp11 = 6 in t or self.fifth == 6
-        if self.alt or (sharp9 and sharp5) or (flat9 and sharp5 and sharp11):
-            return ["altered", "half-whole diminished"]
-        if flat9 and sharp5:
-            return ["phrygian dominant", "altered"]
-        if flat9 or sharp9:
-            return ["half-whole diminished", "altered", "phrygian dominant"]
-        if sharp11:
-            return ["lydian dominant", "whole tone", "altered"]
-        if self.fifth == 8:
-            return ["whole tone", "altered"]
-        if 8 in t:
-            return ["mixolydian b6", "altered"]
-        return ["mixolydian", "lydian dominant"]
+        return chord_scale(self, quality)
 
 
 def _read_body(body: str, offset: int = 0) -> _Shape:
@@ -423,11 +341,7 @@ def _read_token(shape: _Shape, state: _ReadState, text: str, pos: int) -> int:
     if not match:
         raise _Unreadable(f"cannot read {excerpt(text[pos:], 20)}", pos)
     end = match.end()
-    groups = match.groupdict()
-    key = _token_key(groups)
-    if key in state.seen:
-        raise _Unreadable(f"{match.group(0)!r} repeated", pos)
-    state.seen.add(key)
+    groups = _once(match, state, pos)
     if groups["mmaj"]:
         shape.third, shape.maj_marker = 3, True
         _maj_alone(shape, text, end)
@@ -440,14 +354,7 @@ def _read_token(shape: _Shape, state: _ReadState, text: str, pos: int) -> int:
             raise _Unreadable(f"cannot read {excerpt(text[pos:], 20)}", pos)
         shape.third = 3
     elif groups["dim"] or groups["hdim"]:
-        shape.third, shape.fifth = 3, 6
-        shape.dim = bool(groups["dim"])
-        shape.hdim = not shape.dim
-        shape.seventh = None if shape.dim else 10
-        if text.startswith("7", end):
-            shape.seventh = 9 if shape.dim else 10
-            state.extension_seen = True
-            end += 1
+        end = _diminished(shape, state, bool(groups["dim"]), text, end)
     elif groups["aug"]:
         shape.fifth = 8
     elif groups["sus"]:
@@ -469,6 +376,28 @@ def _read_token(shape: _Shape, state: _ReadState, text: str, pos: int) -> int:
         state.last_tension = None
     else:
         _number(shape, state, text, pos, int(groups["num"]))
+    return end
+
+
+def _once(match: re.Match, state: _ReadState, pos: int) -> dict[str, str | None]:
+    """The token's groups; a token read twice (``maj7maj7``, ``sus4sus4``, ``7777``) is refused."""
+    groups = match.groupdict()
+    key = _token_key(groups)
+    if key in state.seen:
+        raise _Unreadable(f"{match.group(0)!r} repeated", pos)
+    state.seen.add(key)
+    return groups
+
+
+def _diminished(shape: _Shape, state: _ReadState, dim: bool, text: str, end: int) -> int:
+    """``o``/``dim``/``°`` (``dim``) or ``ø``/``h``, with an optional ``7`` right after."""
+    shape.third, shape.fifth = 3, 6
+    shape.dim, shape.hdim = dim, not dim
+    shape.seventh = None if dim else 10
+    if text.startswith("7", end):
+        shape.seventh = 9 if dim else 10
+        state.extension_seen = True
+        end += 1
     return end
 
 

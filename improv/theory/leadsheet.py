@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 from pathlib import Path
 
 from improv.errors import InputError
@@ -75,7 +76,9 @@ def parse_musicxml(path: str | Path):
     source = Path(path)
     check_meters(_xml_bytes(source), str(source))
     try:
-        return converter.parse(str(source))
+        with warnings.catch_warnings():  # music21 warns, then raises: the error says it once
+            warnings.simplefilter("ignore")
+            return converter.parse(str(source))
     except Exception as exc:  # music21 raises many kinds on bad files
         raise InputError(f"cannot read MusicXML {str(source)!r}: {str(exc)[:150]}") from None
 

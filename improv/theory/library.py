@@ -205,9 +205,12 @@ def load_library(path: str | Path, errors: list[LoadFailure] | None = None) -> l
         first = str(failed[0]).removeprefix(f"{source}: ") if failed else "no tunes in it"
         count = f" ({len(failed)} failed; the first: " if len(failed) > 1 else " ("
         raise InputError(f"no tune could be loaded from {kind} {str(source)!r}{count}{first[:200]})")
-    if errors is None:
+    if errors is None and failed:
+        first = str(failed[0]).removeprefix(f"{source}: ")[:150]
+        log.warning("skipped %d of %d tunes in %s (the first: %s)", len(failed), len(failed) + len(tunes),
+                    source.name, first)
         for failure in failed:
-            log.warning("skipped %s", failure)
+            log.info("skipped %s", failure)
     log.info("loaded %d tunes from %s %s (%d failed)", len(tunes), kind, source, len(failures) - before)
     return tunes
 

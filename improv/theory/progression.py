@@ -189,7 +189,8 @@ def parse_progression(
             current.append(token)
     close_bar("end")
     if repeat_start is not None:
-        raise InputError(f"{prefix}'|:' at bar {bar_numbers[repeat_start]} is never closed by ':|'")
+        bar = bar_numbers[repeat_start] if repeat_start < len(bar_numbers) else len(bars) + 1
+        raise InputError(f"{prefix}'|:' at bar {bar} is never closed by ':|'")
     if not expanded:
         raise InputError(f"{prefix}no chords in the progression")
     spans: list[ChordSpan] = []
