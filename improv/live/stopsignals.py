@@ -6,7 +6,7 @@ depends on the process's phase, one module-level word the main thread sets:
 
 * ``"exit"`` (``improv.cli`` is importing, nothing is open): ``os._exit(128 + signum)`` at once;
 * ``"raise"`` (``main`` runs, the engine does not yet): raise :class:`SignalExit` once (exit code
-  128 + signum, no traceback); later signals are only recorded;
+  128 + signum, no traceback), then ``"raised"``: later signals are only recorded;
 * ``"flag"`` (the engine plays, or has played): record the first signal number. C writes a byte to
   the wake pipe (``signal.set_wakeup_fd``) before the Python handler runs, so the engine's main loop,
   which waits on that pipe, wakes at once and does all the stop work itself.
@@ -47,13 +47,13 @@ _state = _State()
 
 def _handler(signum: int, _frame: object) -> None:
     mode = _state.mode
-    if mode == "flag":
+    if mode in ("flag", "raised"):
         if not _state.received:
             _state.received = signum
         return
     if mode == "exit":
         os._exit(128 + signum)
-    _state.mode = "flag"  # one SignalExit only: a second signal must not break its unwinding
+    _state.mode = "raised"  # one SignalExit only: a second signal must not break its unwinding
     _state.received = signum
     raise SignalExit(signum)
 
@@ -94,8 +94,8 @@ def set_mode(mode: str) -> None:
         raise ValueError(mode)
     if mode != "flag" or _state.mode == "flag":  # a new command, or a new engine in this process
         _state.received = 0  # before the mode: a signal in between is raised, or recorded
-    # from "raise" to "flag" a signal recorded stays: its SignalExit may have been swallowed on the
-    # way (a bare ``except:`` in an import), and the engine must still stop at once
+    # from "raised" to "flag" the signal stays: its SignalExit may have been swallowed on the way
+    # (a bare ``except:`` in an import), and the engine must still stop at once
     _state.mode = mode
 
 
