@@ -19,7 +19,7 @@ import mido
 import pytest
 from conftest import NOTE_ON, sounding
 
-from benchmarks.bench_listen import CLOCK_SENDER, follow_errors
+from benchmarks.bench_listen import FOLLOW_SENDER, follow_errors
 from improv.cli import main
 
 TEMPO = 240.0
@@ -323,7 +323,7 @@ def test_follows_midi_clock_start_stop_spp_continue(jack, probe, tiny_model, tmp
                                        "--seed", "3", "--tempo", "180")
     try:
         probe.connect(out)
-        sender = subprocess.run([sys.executable, "-c", CLOCK_SENDER, inp, "100"],
+        sender = subprocess.run([sys.executable, "-c", FOLLOW_SENDER, inp, "100"],
                                 env=jack.env(), capture_output=True, text=True, timeout=30)
         assert sender.returncode == 0, sender.stderr
         probe.wait_for(lambda m: False, 0.3)
