@@ -13,7 +13,9 @@ depends on the process's phase, one module-level word the main thread sets:
 
 Handlers are installed with ``siginterrupt(False)`` (SA_RESTART): a system call that libjack is in
 when a signal lands (a socket read while a port closes) is restarted, not failed with EINTR.
-A signal the process inherited as ignored (``nohup``) stays ignored. Main thread only.
+SIGHUP inherited as ignored (``nohup``) stays ignored; any other stop signal inherited as ignored
+(a background job of a non-interactive shell starts with SIGINT and SIGQUIT ignored) is caught like
+the rest: a Ctrl-C or a parent's SIGINT must never be lost. Main thread only.
 """
 
 from __future__ import annotations
@@ -65,8 +67,8 @@ def install() -> dict[int, Callable | int | None]:
     for signum in STOP_SIGNALS:
         try:
             old = signal.getsignal(signum)
-            if old == signal.SIG_IGN:
-                continue
+            if old == signal.SIG_IGN and signum == getattr(signal, "SIGHUP", None):
+                continue  # nohup: hanging up is meant not to stop us
             signal.signal(signum, _handler)
             signal.siginterrupt(signum, False)
         except (OSError, ValueError):  # not the main thread, or not settable here
