@@ -27,7 +27,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from benchmarks.bench_live import _pct, _Receiver, _Server
+from benchmarks.bench_live import OPEN_OUT, _pct, _Receiver, _Server
 
 PERIOD = 256
 TEMPO = 120.0
@@ -68,17 +68,10 @@ def bench_prime(repeats: int = 300) -> dict:
 
 
 # ---------------------------------------------------------------------------------- clock
-CLOCK_SENDER = textwrap.dedent(
+CLOCK_SENDER = OPEN_OUT + textwrap.dedent(
     """
-    import sys, time, rtmidi
     target, bpm, beats = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="clksrc")
-    deadline = time.monotonic() + 10
-    while target not in out.get_ports():
-        if time.monotonic() > deadline:
-            sys.exit("no port " + target)
-        time.sleep(0.01)
-    out.open_port(out.get_ports().index(target))
+    out = open_out(target, "clksrc")
     time.sleep(0.3)
     period = 60.0 / (24 * bpm)
     t0 = time.perf_counter() + 0.02
@@ -154,17 +147,10 @@ def bench_clock(env: dict, tempos=(20.0, 100.0, 120.0, 140.0, 300.0)) -> dict:
 # ---------------------------------------------------------------------------------- follow
 # The sender of the follow scenario: clock while stopped, Start, 4.5 beats, Stop, a Song Position
 # (beat 8), Continue, 3 beats, Stop; prints the perf_counter times of each and of every tick.
-CLOCK_SENDER = textwrap.dedent(
+FOLLOW_SENDER = OPEN_OUT + textwrap.dedent(
     """
-    import json, sys, time, rtmidi
     target, bpm = sys.argv[1], float(sys.argv[2])
-    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="clk")
-    deadline = time.monotonic() + 10
-    while target not in out.get_ports():
-        if time.monotonic() > deadline:
-            sys.exit("no port " + target)
-        time.sleep(0.01)
-    out.open_port(out.get_ports().index(target))
+    out = open_out(target, "clk")
     time.sleep(0.3)
     period = 60.0 / (24 * bpm)
     t0 = time.perf_counter() + 0.05
@@ -222,7 +208,7 @@ def bench_follow(env: dict, tmp: Path, model: str | None = None, runs: int = 3) 
             cmd += ["--model", model]
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            sender = subprocess.run([sys.executable, "-c", CLOCK_SENDER, f"improv-in:bf{run}", "100"],
+            sender = subprocess.run([sys.executable, "-c", FOLLOW_SENDER, f"improv-in:bf{run}", "100"],
                                     env=env, capture_output=True, text=True, timeout=30)
             time.sleep(0.3)
             proc.send_signal(2)

@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -29,6 +30,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PERIODS = (64, 256)
 TEMPO = 120.0
+
+
+# The start of every sender script (a separate rtmidi JACK client process): open a port by name.
+OPEN_OUT = textwrap.dedent(
+    """
+    import json, sys, time, rtmidi
+    def open_out(target, name):
+        out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=name)
+        deadline = time.monotonic() + 10
+        while target not in out.get_ports():
+            if time.monotonic() > deadline:
+                sys.exit("no port " + target)
+            time.sleep(0.01)
+        out.open_port(out.get_ports().index(target))
+        return out
+    """
+)
 
 
 def _pct(values: list[float], q: float) -> float:

@@ -72,6 +72,7 @@ def _match(sent: list[dict], got: list[tuple[float, tuple[int, ...]]]) -> tuple[
 
 def soak(seconds: float = 1800.0) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="improv-soak-"))
+    print(f"soak files: {tmp}", flush=True)
     model, about = _model_dir(tmp)
     jack_log = tmp / "jackd.log"
     server = _Server(SERVER, PERIOD, jack_log)
@@ -95,9 +96,16 @@ def soak(seconds: float = 1800.0) -> dict:
                 samples.append({"t": time.perf_counter() - launch, "rss_mb": round(rss, 2),
                                 "anon_mb": round(anon, 2), "load": os.getloadavg()[0],
                                 "xruns": _xruns(jack_log)})
+                with open(tmp / "samples.jsonl", "a") as handle:  # kept should this process die
+                    handle.write(json.dumps(samples[-1]) + "\n")
             memory = _memory_mb(proc.pid)
+            stopped = time.perf_counter()
             proc.send_signal(signal.SIGINT)
-            proc.wait(30)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                memory["sigint_ignored"] = True
+            memory["sigint_to_exit_ms"] = round((time.perf_counter() - stopped) * 1000, 1)
             time.sleep(0.3)
         finally:
             receiver.close()

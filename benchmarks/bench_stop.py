@@ -24,20 +24,13 @@ import textwrap
 import time
 from pathlib import Path
 
-from benchmarks.bench_live import _model_dir, _Receiver, _Server, _summary
+from benchmarks.bench_live import OPEN_OUT, _model_dir, _Receiver, _Server, _summary
 
 # A separate rtmidi client (own process, so a stuck send cannot hang the test) that sends to a port.
-FLOOD_SENDER = textwrap.dedent(
+FLOOD_SENDER = OPEN_OUT + textwrap.dedent(
     """
-    import sys, time, rtmidi
     target, rate, seconds, mode = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
-    out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="sender")
-    deadline = time.monotonic() + 10
-    while target not in out.get_ports():
-        if time.monotonic() > deadline:
-            sys.exit("no port " + target)
-        time.sleep(0.01)
-    out.open_port(out.get_ports().index(target))
+    out = open_out(target, "sender")
     time.sleep(0.2)
     n = ignored = 0
     total = int(rate * seconds)

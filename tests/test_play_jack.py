@@ -130,20 +130,26 @@ def test_choruses_play_whole_forms_and_stop(jack, probe, tiny_model, tmp_path):
 
 
 @pytest.mark.jack
-def test_same_seed_same_notes(jack, probe, tiny_model):
-    first, first_err = _play_bars(jack, probe, tiny_model, 2, "--seed", "11")
-    with probe._lock:
-        probe.messages.clear()
-        probe.stamped.clear()
-    second, second_err = _play_bars(jack, probe, tiny_model, 2, "--seed", "11")
-
-    def shape(messages):
-        notes = _channel_notes(messages)
-        t0 = notes[0][0]
-        return [(round((t - t0) / SPB * 12), pitch, vel) for t, pitch, vel in notes]
-
-    assert shape(first) == shape(second), (first_err[-600:], second_err[-600:])
-    assert len(shape(first)) >= 4
+def test_same_seed_same_notes(jack, probe, tiny_model, tmp_path):
+    """The same seed schedules the same notes (beats, pitches, velocities: the daemon's own log), and
+    what arrives is what was sent, in order. Arrival times are not compared: rounding them to ticks
+    on a loaded machine (jitter of a period and more) made a timing assert of this test."""
+    runs = []
+    for run in range(2):
+        with probe._lock:
+            probe.messages.clear()
+            probe.stamped.clear()
+        events = tmp_path / f"run{run}.jsonl"
+        messages, err = _play_bars(jack, probe, tiny_model, 2, "--seed", "11", "--json-events",
+                                   str(events))
+        sent = [json.loads(line) for line in events.read_text().splitlines()]
+        scheduled = [(round(e["beat"] * 12), e["msg"][1], e["msg"][2]) for e in sent
+                     if e["msg"][0] == NOTE_ON and e["msg"][2] > 0]
+        arrived = [(pitch, vel) for _, pitch, vel in _channel_notes(messages)]
+        assert arrived == [(pitch, vel) for _, pitch, vel in scheduled], err[-600:]
+        runs.append(scheduled)
+    assert runs[0] == runs[1]
+    assert len(runs[0]) >= 4
 
 
 @pytest.mark.jack

@@ -58,6 +58,7 @@ from improv.live.session import (
     write_midi,
 )
 from improv.live.stalls import WATCH as GC_WATCH
+from improv.live.stalls import run_delay_ms
 from improv.theory.timing import TICKS_PER_BEAT
 
 log = logging.getLogger(__name__)
@@ -175,6 +176,7 @@ class Engine:
             self.clock = clock or Clock(options.tempo, options.latency_offset_ms)
         self._keep = options.json_events is not None
         self._wake = stopsignals.WakePipe()  # signals and threads wake the main loop
+        self._run_delay: float | None = None  # the emitter's CPU wait when stalls were last logged
         self.band = band  # the rhythm section, fed with the solo (improv.live.bandfeed)
         self.emitter = self._new_emitter((options.channel, *(band.channels if band else ())))
         if options.clock_out:
@@ -816,12 +818,17 @@ class Engine:
                 out.write(json.dumps(record) + "\n")
 
     def _log_stalls(self) -> None:
-        """Log each send later than scheduler.STALL with the collections that overlapped it."""
+        """Log each send later than scheduler.STALL with the collections that overlapped it and
+        how long the emitter thread waited for a CPU since the last look (main loop, every 0.1 s)."""
+        delay = run_delay_ms(self.emitter.native_id)
+        waited = None if delay is None or self._run_delay is None else delay - self._run_delay
+        self._run_delay = delay
         stalls = self.emitter.stalls
         while stalls:
             due, sent, message = stalls.popleft()
-            log.info("late send: %.1f ms after its time (%s): %s", (sent - due) * 1e3,
-                     " ".join(f"{b:02X}" for b in message), GC_WATCH.during(due, sent))
+            cpu = "" if waited is None else f"; the emitter waited {waited:.1f} ms for a CPU lately"
+            log.info("late send: %.1f ms after its time (%s): %s%s", (sent - due) * 1e3,
+                     " ".join(f"{b:02X}" for b in message), GC_WATCH.during(due, sent), cpu)
 
     # ------------------------------------------------------------------------------ shutdown
     def _shutdown(self) -> None:

@@ -183,6 +183,11 @@ class Emitter:
         return self._thread.ident is not None
 
     @property
+    def native_id(self) -> int | None:
+        """The OS thread id of the emitter thread (None before it starts)."""
+        return self._thread.native_id
+
+    @property
     def running(self) -> bool:
         """The thread is sending."""
         return self._thread.is_alive()

@@ -3,7 +3,9 @@
 ``GcWatch`` hooks ``gc.callbacks`` and keeps the last few collections (start, end, generation,
 thread) in a fixed ring: plain list stores, no locks, no allocation beyond the record itself. The
 emitter asks :func:`GcWatch.during` about the window of a late send and posts a short text for the
-main loop to log (logging takes locks; the emitter thread never logs on its hot path).
+main loop to log (logging takes locks; the emitter thread never logs on its hot path), with how
+long the thread waited for a CPU meanwhile (:func:`run_delay_ms`): a stall with no collection and no
+such wait was the GIL.
 """
 
 from __future__ import annotations
@@ -54,6 +56,17 @@ class GcWatch:
         return "; ".join(found) or "no GC: the thread was not scheduled or waited for the GIL"
 
 
+def run_delay_ms(native_id: int | None) -> float | None:
+    """A thread's total time waiting for a CPU so far (Linux schedstat), ms; None where unknown."""
+    if native_id is None:
+        return None
+    try:
+        with open(f"/proc/self/task/{native_id}/schedstat", "rb") as handle:
+            return int(handle.read().split()[1]) / 1e6
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 WATCH = GcWatch()
 
-__all__ = ["WATCH", "GcWatch"]
+__all__ = ["WATCH", "GcWatch", "run_delay_ms"]

@@ -6,14 +6,16 @@ depends on the process's phase, one module-level word the main thread sets:
 
 * ``"exit"`` (``improv.cli`` is importing, nothing is open): ``os._exit(128 + signum)`` at once;
 * ``"raise"`` (``main`` runs, the engine does not yet): raise :class:`SignalExit` once (exit code
-  128 + signum, no traceback); later signals are only recorded;
+  128 + signum, no traceback), then ``"raised"``: later signals are only recorded;
 * ``"flag"`` (the engine plays, or has played): record the first signal number. C writes a byte to
   the wake pipe (``signal.set_wakeup_fd``) before the Python handler runs, so the engine's main loop,
   which waits on that pipe, wakes at once and does all the stop work itself.
 
 Handlers are installed with ``siginterrupt(False)`` (SA_RESTART): a system call that libjack is in
 when a signal lands (a socket read while a port closes) is restarted, not failed with EINTR.
-A signal the process inherited as ignored (``nohup``) stays ignored. Main thread only.
+SIGHUP inherited as ignored (``nohup``) stays ignored; any other stop signal inherited as ignored
+(a background job of a non-interactive shell starts with SIGINT and SIGQUIT ignored) is caught like
+the rest: a Ctrl-C or a parent's SIGINT must never be lost. Main thread only.
 """
 
 from __future__ import annotations
@@ -47,13 +49,13 @@ _state = _State()
 
 def _handler(signum: int, _frame: object) -> None:
     mode = _state.mode
-    if mode == "flag":
+    if mode in ("flag", "raised"):
         if not _state.received:
             _state.received = signum
         return
     if mode == "exit":
         os._exit(128 + signum)
-    _state.mode = "flag"  # one SignalExit only: a second signal must not break its unwinding
+    _state.mode = "raised"  # one SignalExit only: a second signal must not break its unwinding
     _state.received = signum
     raise SignalExit(signum)
 
@@ -65,8 +67,8 @@ def install() -> dict[int, Callable | int | None]:
     for signum in STOP_SIGNALS:
         try:
             old = signal.getsignal(signum)
-            if old == signal.SIG_IGN:
-                continue
+            if old == signal.SIG_IGN and signum == getattr(signal, "SIGHUP", None):
+                continue  # nohup: hanging up is meant not to stop us
             signal.signal(signum, _handler)
             signal.siginterrupt(signum, False)
         except (OSError, ValueError):  # not the main thread, or not settable here
@@ -94,8 +96,8 @@ def set_mode(mode: str) -> None:
         raise ValueError(mode)
     if mode != "flag" or _state.mode == "flag":  # a new command, or a new engine in this process
         _state.received = 0  # before the mode: a signal in between is raised, or recorded
-    # from "raise" to "flag" a signal recorded stays: its SignalExit may have been swallowed on the
-    # way (a bare ``except:`` in an import), and the engine must still stop at once
+    # from "raised" to "flag" the signal stays: its SignalExit may have been swallowed on the way
+    # (a bare ``except:`` in an import), and the engine must still stop at once
     _state.mode = mode
 
 

@@ -111,8 +111,6 @@ class Cell:
         rows = self._cond_rows.get(key)
         if rows is None:
             rows = self._bias + self._kernel[[self.n_values + hot for hot in key]].sum(axis=0)
-            if len(self._cond_rows) >= 4096:  # bounded over hours of playing
-                self._cond_rows.clear()
             self._cond_rows[key] = rows
         return rows
 
