@@ -57,7 +57,7 @@ def read_solo(path: Path, swing: float = 0.0) -> list[Note]:
     ``swing`` is undone (see ``improv.theory.timing.swing_beats``) before snapping to the grid.
     """
     from improv.corpus.loader import bound_rests
-    from improv.corpus.midi import read_midi_file
+    from improv.corpus.midi_reader import read_midi_file
 
     mid = read_midi_file(path)
     tracks = [_track_notes(track, mid.ticks_per_beat, swing) for track in mid.tracks]
@@ -72,7 +72,7 @@ def midi_tempo(path: Path) -> float:
     """The first set_tempo of a MIDI file in BPM (120 without one)."""
     import mido
 
-    from improv.corpus.midi import read_midi_file
+    from improv.corpus.midi_reader import read_midi_file
 
     for track in read_midi_file(path).tracks:
         for msg in track:

@@ -21,7 +21,7 @@ from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 
-from improv.corpus.loader import ReadResult, StepChords
+from improv.corpus.base import ReadResult, StepChords
 from improv.errors import InputError
 from improv.theory.harmony import NO_CHORD, Chord, parse_chord
 from improv.theory.timing import TICKS_PER_BEAT
