@@ -46,7 +46,6 @@ from improv.live.scheduler import (
     PRIO_ON,
     Emitter,
     Sink,
-    panic_messages,
 )
 from improv.live.session import (
     Performer,
@@ -58,11 +57,22 @@ from improv.live.session import (
     write_midi,
 )
 from improv.live.stalls import WATCH as GC_WATCH
+from improv.midi.messages import (
+    NOTE_OFF,
+    NOTE_ON,
+    START,
+    STOP,
+    SYSEX,
+    THREE_BYTE,
+    TIMING_CLOCK,
+    note_name,
+    note_off,
+    panic_messages,
+)
 from improv.theory.timing import TICKS_PER_BEAT
 
 log = logging.getLogger(__name__)
 
-CLOCK_TICK, CLOCK_START, CLOCK_STOP = 0xF8, 0xFA, 0xFC
 RECENT_NOTES = 512  # notes kept as objects (a cut or a barge-in may still change them)
 CLICK_CHANNEL = 9  # MIDI channel 10, General MIDI drums
 CLICK_PITCH, CLICK_ACCENT = 37, 76  # side stick; hi wood block on the downbeat
@@ -178,7 +188,7 @@ class Engine:
         self.band = band  # the rhythm section, fed with the solo (improv.live.bandfeed)
         self.emitter = self._new_emitter((options.channel, *(band.channels if band else ())))
         if options.clock_out:
-            self.emitter.stop_messages = [(CLOCK_STOP,)]
+            self.emitter.stop_messages = [(STOP,)]
         self._retired: list = []  # stats of emitters replaced by a transport stop or a panic
         self.performer = notes if isinstance(notes, Performer) else None
         self._notes = iter(()) if self.performer is not None else iter(notes)
@@ -305,7 +315,7 @@ class Engine:
                 self.emitter.push_note(beat, beat + 0.25, CLICK_CHANNEL, pitch,
                                        110 if accent else 80)
         if opts.clock_out:
-            self.emitter.push(0.0, (CLOCK_START,), PRIO_FIRST)
+            self.emitter.push(0.0, (START,), PRIO_FIRST)
         self._fill(opts.lookahead, check_late=False)
 
     def _generate(self) -> None:
@@ -521,7 +531,7 @@ class Engine:
         if opts.clock_out:
             last = horizon if end is None else min(horizon, end)
             while self._next_tick / 24.0 < last:
-                emitter.push(self._next_tick / 24.0, (CLOCK_TICK,), PRIO_CONTROL)
+                emitter.push(self._next_tick / 24.0, (TIMING_CLOCK,), PRIO_CONTROL)
                 self._next_tick += 1
         if not self._source_done:
             return False
@@ -562,7 +572,7 @@ class Engine:
         if not data:
             return
         lis = self.listening
-        if data[0] >= 0xF0:
+        if data[0] >= SYSEX:
             if source.clock and lis.midiclock is not None:
                 lis.midiclock.feed(data, t)
                 self.clock.update()
@@ -712,7 +722,7 @@ class Engine:
             self._events(lis.listener.flush(now), now)
             lis.listener.reset()
             for channel, pitch in sorted(self._thru_keys):
-                self._thru((0x80 | channel, pitch, 0))
+                self._thru(note_off(channel, pitch))
         elif source.role == "chords" and lis.chord_listener is not None:
             lis.chord_listener.reset()
 
@@ -720,27 +730,27 @@ class Engine:
         """Echo the player to the output, through the emitter's note bookkeeping."""
         status = message[0] & 0xF0
         channel = message[0] & 0x0F
-        if len(message) < 3 and status in (0x80, 0x90, 0xA0, 0xB0, 0xE0):
+        if len(message) < 3 and status in THREE_BYTE:
             return
-        if status == 0x90 and message[2] > 0:
+        if status == NOTE_ON and message[2] > 0:
             self._thru_keys.add((channel, message[1]))
-        elif status in (0x80, 0x90):
+        elif status in (NOTE_OFF, NOTE_ON):
             self._thru_keys.discard((channel, message[1]))
         emitter = self.emitter
         if self._paused or not emitter.running:
             self.sink.send(message)
             key = (channel, message[1])
-            if status == 0x90 and message[2] > 0:
+            if status == NOTE_ON and message[2] > 0:
                 self._thru_held.add(key)
-            elif status in (0x80, 0x90):
+            elif status in (NOTE_OFF, NOTE_ON):
                 self._thru_held.discard(key)
             return
         emitter.channels.add(channel)
         beat = self.clock.beat_at()
-        if status == 0x90 and message[2] > 0:
+        if status == NOTE_ON and message[2] > 0:
             emitter.push(beat, message, PRIO_ON)
-        elif status in (0x80, 0x90):
-            emitter.push(beat, (0x80 | channel, message[1], 0), PRIO_OFF)
+        elif status in (NOTE_OFF, NOTE_ON):
+            emitter.push(beat, note_off(channel, message[1]), PRIO_OFF)
         else:
             emitter.push(beat, message, PRIO_CONTROL)
 
@@ -839,7 +849,7 @@ class Engine:
             log.error("the emitter did not stop in time; sending the panic from the main thread")
             self._panic_direct()
         for channel, pitch in sorted(self._thru_held):
-            self.sink.send((0x80 | channel, pitch, 0))
+            self.sink.send(note_off(channel, pitch))
         close = getattr(self.sink, "close", None)
         if close is not None:
             close()
@@ -926,14 +936,6 @@ class PortWatch:
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
-
-
-_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-
-
-def note_name(pitch: int) -> str:
-    """MIDI pitch as a name with octave, C4 = 60."""
-    return f"{_NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
 __all__ = ["Engine", "EngineOptions", "EngineResult", "InputSource", "Listening",

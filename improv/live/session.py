@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import mido
-
-from improv.errors import InputError, RuntimeFailure, excerpt
+from improv.errors import InputError, excerpt
 from improv.live import logformat
 from improv.live.logformat import LOG_VERSION, MODES
+from improv.midi import midifile
+from improv.midi.messages import is_channel_message, note_off, note_on
 from improv.model.store import model_hash
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Note
@@ -42,7 +42,6 @@ from improv.theory.values import Note
 log = logging.getLogger(__name__)
 
 ANSWER_GRID = 3  # ticks: answers start on the next 16th after the gate
-MIDI_TPB = 480
 CACHE_ENV = "IMPROV_CACHE"
 
 
@@ -309,41 +308,15 @@ def clip_note(note, channel: int, end: float | None) -> PlayedNote:
 def write_midi(path: Path | str, player: Iterable[tuple[float, Sequence[int]]],
                improv: Iterable[PlayedNote], *, tempo: float, beats_per_bar: int = 4) -> Path:
     """A type-1 MIDI file: track 1 the player (as received), track 2 improv."""
-    mid = mido.MidiFile(type=1, ticks_per_beat=MIDI_TPB)
-    first = mido.MidiTrack()
-    first.append(mido.MetaMessage("track_name", name="player", time=0))
-    first.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo), time=0))
-    first.append(mido.MetaMessage("time_signature", numerator=beats_per_bar, denominator=4,
-                                  time=0))
-    timed = [(max(0.0, b), 1, tuple(m)) for b, m in player if m and 0x80 <= m[0] < 0xF0]
-    _append(first, timed)
-    second = mido.MidiTrack()
-    second.append(mido.MetaMessage("track_name", name="improv", time=0))
+    mid = midifile.new_file("player", tempo=tempo, beats_per_bar=beats_per_bar)
+    timed = [(max(0.0, b), 1, tuple(m)) for b, m in player if is_channel_message(m)]
+    midifile.append_events(mid.tracks[0], timed)
     events = []
     for n in improv:
-        events.append((n.offset, 0, (0x80 | n.channel, n.pitch, 0)))
-        events.append((n.onset, 2, (0x90 | n.channel, n.pitch, n.velocity)))
-    _append(second, events)
-    mid.tracks += [first, second]
-    path = Path(path)
-    try:
-        mid.save(path)
-    except OSError as exc:
-        raise RuntimeFailure(f"cannot write {path}: {exc}") from None
-    return path
-
-
-def _append(track: mido.MidiTrack, events: list[tuple[float, int, tuple[int, ...]]]) -> None:
-    last = 0
-    for beat, _, message in sorted(events, key=lambda e: (round(e[0] * MIDI_TPB), e[1])):
-        tick = int(round(beat * MIDI_TPB))
-        try:
-            msg = mido.Message.from_bytes(list(message))
-        except (ValueError, TypeError):
-            continue
-        track.append(msg.copy(time=max(0, tick - last)))
-        last = max(last, tick)
-    track.append(mido.MetaMessage("end_of_track", time=0))
+        events.append((n.offset, 0, note_off(n.channel, n.pitch)))
+        events.append((n.onset, 2, note_on(n.channel, n.pitch, n.velocity)))
+    mid.tracks.append(midifile.events_track("improv", events))
+    return midifile.save(mid, path)
 
 
 # ---------------------------------------------------------------------------------- replay
