@@ -46,7 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from improv.live.session import read_log, write_midi
+    from improv.perform.log import read_log
+    from improv.perform.played import write_midi
 
     if not args.out and not args.audio:
         raise InputError("give --out FILE.mid, --audio FILE.wav or both")
@@ -92,8 +93,9 @@ def band_of(header: dict, notes: list) -> list:
     if not record:
         return []
     from improv.generate import band_notes
-    from improv.live.session import PlayedNote, progression_from_record
     from improv.perform.band import BandChannels
+    from improv.perform.log import progression_from_record
+    from improv.perform.played import PlayedNote
 
     progression = progression_from_record(header["progression"])
     end = header.get("end") or max((n.offset for n in notes), default=0.0)
@@ -109,7 +111,9 @@ def replay_log(header: dict, records: list[dict], *, model: str | None = None):
     """Rebuild the session's improviser from the header and replay the logged events."""
     from improv.generate import build_improviser
     from improv.live.listener import ChordFollower
-    from improv.live.session import model_hash, progression_from_record, replay
+    from improv.model.store import model_hash
+    from improv.perform.log import progression_from_record
+    from improv.perform.replay import replay
     from improv.shaping import for_version
 
     model_dir = Path(model or header["model"])

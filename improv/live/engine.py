@@ -47,15 +47,6 @@ from improv.live.scheduler import (
     Emitter,
     Sink,
 )
-from improv.live.session import (
-    Performer,
-    PlayedNote,
-    SessionLog,
-    answer_length,
-    answer_start,
-    param_value,
-    write_midi,
-)
 from improv.live.stalls import WATCH as GC_WATCH
 from improv.midi.messages import (
     NOTE_OFF,
@@ -69,6 +60,10 @@ from improv.midi.messages import (
     note_off,
     panic_messages,
 )
+from improv.perform.log import SessionLog
+from improv.perform.modes import DEFAULT_MODE, Mode
+from improv.perform.performer import Performer, answer_length, answer_start, param_value
+from improv.perform.played import PlayedNote, write_midi
 from improv.theory.timing import TICKS_PER_BEAT
 
 log = logging.getLogger(__name__)
@@ -226,7 +221,6 @@ class Engine:
         self._listener_thread = threading.Thread(target=self._listen, name="improv-listen",
                                                  daemon=True)
         # listen-thread state
-        self._mode = self.performer.settings.mode if self.performer is not None else "solo"
         self._turn_notes: list = []
         self._turns_done: set[int] = set()
         self._turns_started: set[int] = set()
@@ -433,7 +427,7 @@ class Engine:
         """Respond mode: the player started a new call (at ``tick``) while improv answers: end the
         answer now and listen (generator thread). Nothing happens when the answer is over."""
         perf = self.performer
-        if perf is None or perf.settings.mode != "respond" or perf.answer_end is None:
+        if perf is None or not perf.mode.answers or perf.answer_end is None:
             return
         now = self.clock.beat_at()
         beat = now - self._offset
@@ -594,8 +588,13 @@ class Engine:
             self._thru(message)
         in_call = lis.listener.in_call
         self._events(lis.listener.feed(data, t), t)
-        if self._mode == "respond" and not in_call and lis.listener.in_call:
+        if self._mode.answers and not in_call and lis.listener.in_call:
             self._inbox.put(("call", int(self._to_ticks(t))))  # a barge-in if improv answers
+
+    @property
+    def _mode(self) -> Mode:
+        """The performer's mode (stored once, in its settings; Solo without a performer)."""
+        return self.performer.mode if self.performer is not None else DEFAULT_MODE
 
     def _to_ticks(self, t: float) -> float:
         return (self.clock.beat_at(t) - self._offset) * TICKS_PER_BEAT
@@ -611,7 +610,7 @@ class Engine:
 
     def _phrase(self, phrase: Phrase, t: float) -> None:
         notes = [[n.onset, n.duration, n.pitch, n.velocity] for n in phrase.notes]
-        if self._mode == "trade":
+        if self._mode.trades:
             self._turn_notes.extend(notes)
             return
         if not notes:
@@ -636,8 +635,6 @@ class Engine:
         value = param_value(control.param, control.value, low, high)
         if control.param == "gate":
             return  # the listener ended the call already
-        if control.param == "mode":
-            self._mode = value
         event = {"type": "param", "param": control.param, "value": value, "raw": control.raw}
         self.post(event)
         record = {"t": round(t, 6), "type": "param", "param": control.param, "value": value,
@@ -650,7 +647,7 @@ class Engine:
     def _check_turn(self, now: float) -> None:
         """Trading: hand the player's turn over just before it ends; forget what came before."""
         perf = self.performer
-        if self._mode != "trade" or perf is None or self._paused:
+        if perf is None or not perf.mode.trades or self._paused:
             return
         tick = self._to_ticks(now)
         block_ticks = perf.block_ticks
