@@ -306,7 +306,8 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
     from dataclasses import asdict
 
     from improv.live import ports
-    from improv.live.engine import Engine, EngineOptions, PortWatch
+    from improv.live.engine import Engine, EngineOptions
+    from improv.live.health import PortWatch
     from improv.live.listener import ChordFollower
     from improv.perform.log import SessionLog, default_log_path
     from improv.perform.performer import Performer, PerformerSettings

@@ -36,28 +36,24 @@ from improv.errors import ImprovError, InputError, RuntimeFailure
 from improv.live import stopsignals
 from improv.live.bandfeed import BandFeed
 from improv.live.clock import Clock
+from improv.live.health import PortWatch
+from improv.live.inputs import Passthrough
 from improv.live.listener import ChordChange, Control, Listener, Phrase
 from improv.live.midiclock import MidiClock, TransportClock
 from improv.live.recording import MessageStore, NoteStore
 from improv.live.scheduler import (
     PRIO_CONTROL,
     PRIO_FIRST,
-    PRIO_OFF,
-    PRIO_ON,
     Emitter,
     Sink,
 )
 from improv.live.stalls import WATCH as GC_WATCH
 from improv.midi.messages import (
-    NOTE_OFF,
-    NOTE_ON,
     START,
     STOP,
     SYSEX,
-    THREE_BYTE,
     TIMING_CLOCK,
     note_name,
-    note_off,
     panic_messages,
 )
 from improv.perform.log import SessionLog
@@ -225,8 +221,7 @@ class Engine:
         self._turns_done: set[int] = set()
         self._turns_started: set[int] = set()
         self._stalled = False
-        self._thru_held: set[tuple[int, int]] = set()  # echoed directly (not by the emitter)
-        self._thru_keys: set[tuple[int, int]] = set()  # every echoed note sounding
+        self._passthrough = Passthrough(sink.send)
         self._connected: dict[int, bool] = {}  # id(source) -> connected when last looked
         if listening is not None:  # listeners place what they hear on this engine's timeline
             listening.listener.to_ticks = self._to_ticks
@@ -718,38 +713,16 @@ class Engine:
         if source.role == "player":
             self._events(lis.listener.flush(now), now)
             lis.listener.reset()
-            for channel, pitch in sorted(self._thru_keys):
-                self._thru(note_off(channel, pitch))
+            for message in self._passthrough.releases():
+                self._thru(message)
         elif source.role == "chords" and lis.chord_listener is not None:
             lis.chord_listener.reset()
 
     def _thru(self, message: tuple[int, ...]) -> None:
-        """Echo the player to the output, through the emitter's note bookkeeping."""
-        status = message[0] & 0xF0
-        channel = message[0] & 0x0F
-        if len(message) < 3 and status in THREE_BYTE:
-            return
-        if status == NOTE_ON and message[2] > 0:
-            self._thru_keys.add((channel, message[1]))
-        elif status in (NOTE_OFF, NOTE_ON):
-            self._thru_keys.discard((channel, message[1]))
+        """Echo the player to the output, through the emitter's note bookkeeping while it runs."""
         emitter = self.emitter
-        if self._paused or not emitter.running:
-            self.sink.send(message)
-            key = (channel, message[1])
-            if status == NOTE_ON and message[2] > 0:
-                self._thru_held.add(key)
-            elif status in (NOTE_OFF, NOTE_ON):
-                self._thru_held.discard(key)
-            return
-        emitter.channels.add(channel)
-        beat = self.clock.beat_at()
-        if status == NOTE_ON and message[2] > 0:
-            emitter.push(beat, message, PRIO_ON)
-        elif status in (NOTE_OFF, NOTE_ON):
-            emitter.push(beat, note_off(channel, message[1]), PRIO_OFF)
-        else:
-            emitter.push(beat, message, PRIO_CONTROL)
+        direct = self._paused or not emitter.running
+        self._passthrough.echo(message, None if direct else emitter, self.clock.beat_at)
 
     # ------------------------------------------------------------------------------ main loop
     def _main_loop(self) -> None:
@@ -845,8 +818,7 @@ class Engine:
         else:
             log.error("the emitter did not stop in time; sending the panic from the main thread")
             self._panic_direct()
-        for channel, pitch in sorted(self._thru_held):
-            self.sink.send(note_off(channel, pitch))
+        self._passthrough.silence_direct()
         close = getattr(self.sink, "close", None)
         if close is not None:
             close()
@@ -902,38 +874,5 @@ class Engine:
         return result
 
 
-class PortWatch:
-    """Port health for the main loop: reopen a vanished port by name, notice a dead JACK server."""
-
-    interval = 0.2
-
-    def __init__(self, port, server=None) -> None:
-        self.port = port
-        self.server = server  # e.g. ports.JackWatch: ``check() -> bool``, ``close()``
-        self.vanished = False
-
-    def poll(self, channels: Iterable[int]) -> bool:
-        """One health check; False when the server is gone and nothing can be sent any more."""
-        if self.server is not None and not self.server.check():
-            log.error("the JACK server stopped answering; output stopped")
-            self.port.mark_dead()
-            return False
-        present = self.port.present()
-        if self.vanished and present:
-            if self.port.reopen():
-                self.vanished = False
-                log.warning("MIDI port %s is back; reconnected", self.port.label)
-                for message in panic_messages((), channels):
-                    self.port.send(message)
-        elif not self.vanished and not present:
-            self.vanished = True
-            log.warning("MIDI port %s vanished; will reconnect when it returns", self.port.label)
-        return True
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-
-
 __all__ = ["Engine", "EngineOptions", "EngineResult", "InputSource", "Listening",
-           "NoteSource", "PortWatch", "note_name"]
+           "NoteSource", "note_name"]
