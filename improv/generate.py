@@ -24,6 +24,7 @@ from improv.model.store import read_model_dir
 from improv.perform.band import PARTS, Band, BandChannels, BandNote, Feel
 from improv.perform.band.band import PROGRAMS, band_rng
 from improv.shaping import Shaping
+from improv.theory.pitch import DEFAULT_REGISTER
 from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Vocabulary
@@ -64,8 +65,8 @@ def build_improviser(
     seed: int | None = 0,
     temperature: float = 1.0,
     top_p: float = 1.0,
-    low: int = 52,
-    high: int = 84,
+    low: int = DEFAULT_REGISTER[0],
+    high: int = DEFAULT_REGISTER[1],
     velocity: int = 90,
     swing: float = 0.0,
     max_leap: int = 12,

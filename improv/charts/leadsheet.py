@@ -18,12 +18,11 @@ from pathlib import Path
 from improv.charts.build import ChartFile, LoadFailure, build_progression, changes_text
 from improv.errors import InputError
 from improv.theory.progression import time_signature_beats
-from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT
 from improv.theory.tunes import Tune
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEMPO = 120.0
 MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")
 
 # MusicXML <kind> values (and music21's names for them) -> a suffix parse_chord reads.

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from improv.cli.options import add_changes_options, check_number, resolve_changes
 from improv.errors import InputError
-from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT
 from improv.theory.values import Line, Note
 
 log = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def midi_tempo(path: Path) -> float:
         for msg in track:
             if msg.type == "set_tempo":
                 return float(mido.tempo2bpm(msg.tempo))
-    return 120.0
+    return DEFAULT_TEMPO
 
 
 def unswing_beats(beats: float, amount: float) -> float:

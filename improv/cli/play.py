@@ -22,10 +22,10 @@ from improv.cli.options import (
 )
 from improv.errors import InputError
 from improv.perform.modes import DEFAULT_MODE, MODES, Trade, mode_help, parse_mode
+from improv.theory.timing import DEFAULT_TEMPO
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEMPO = 120.0
 # 0.7: the call steers the answer (its contour, register and rhythm come through in the state)
 # while 30 % of the improviser's own line survives, so an answer is a reply, not an echo, and
 # the solo keeps one thread through the whole session. 1.0 makes answers imitations.

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from improv.errors import InputError
+from improv.theory.timing import DEFAULT_TEMPO
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     band = band_of(header, result.notes)
     with tempfile.TemporaryDirectory() as tmp:
         out = out_file or Path(tmp) / "replay.mid"
-        write_midi(out, result.player, result.notes + band, tempo=float(header.get("tempo") or 120.0),
+        write_midi(out, result.player, result.notes + band, tempo=float(header.get("tempo") or DEFAULT_TEMPO),
                    beats_per_bar=int(header["progression"]["beats_per_bar"]))
         if args.out:
             print(f"{len(result.notes)} notes (and {len(result.player)} player messages) written to {out}")
@@ -100,7 +101,8 @@ def band_of(header: dict, notes: list) -> list:
     progression = progression_from_record(header["progression"])
     end = header.get("end") or max((n.offset for n in notes), default=0.0)
     bars = max(1, -(-int(end) // progression.beats_per_bar))
-    parts = band_notes(progression, bars, seed=header["seed"], tempo=float(header.get("tempo") or 120.0),
+    tempo = float(header.get("tempo") or DEFAULT_TEMPO)
+    parts = band_notes(progression, bars, seed=header["seed"], tempo=tempo,
                        swing=float(record["swing"]), sections=header["progression"].get("sections"),
                        parts=record["parts"], channels=BandChannels(**record["channels"]))
     return [PlayedNote(n.onset, min(n.onset + n.duration, end), n.channel, n.pitch, n.velocity)

@@ -60,7 +60,8 @@ from improv.perform.log import SessionLog
 from improv.perform.modes import DEFAULT_MODE, Mode
 from improv.perform.performer import Performer, answer_length, answer_start, param_value
 from improv.perform.played import PlayedNote, write_midi
-from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.pitch import DEFAULT_REGISTER
+from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class NoteSource(Protocol):
 class EngineOptions:
     """How to play; validated by the CLI (channel is 0-based here)."""
 
-    tempo: float = 120.0
+    tempo: float = DEFAULT_TEMPO
     channel: int = 0
     velocity: int | None = None  # None: the source's own dynamics (swing is the improviser's)
     bars: int | None = None  # None: until stopped
@@ -626,7 +627,7 @@ class Engine:
 
     def _control(self, control: Control, t: float) -> None:
         perf = self.performer
-        low, high = (perf.imp.register.low, perf.imp.register.high) if perf else (52, 84)
+        low, high = (perf.imp.register.low, perf.imp.register.high) if perf else DEFAULT_REGISTER
         value = param_value(control.param, control.value, low, high)
         if control.param == "gate":
             return  # the listener ended the call already

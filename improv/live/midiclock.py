@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from improv.midi.messages import CONTINUE, NOTE_OFF, REALTIME, SONG_POSITION, START, STOP, TIMING_CLOCK
+from improv.theory.timing import DEFAULT_TEMPO
 
 log = logging.getLogger(__name__)
 
@@ -440,7 +441,7 @@ class TransportClock:
     """
 
     def __init__(self, clock: MidiClock, latency_offset_ms: float = 0.0,
-                 default_tempo: float = 120.0) -> None:
+                 default_tempo: float = DEFAULT_TEMPO) -> None:
         self.midi = clock
         self.offset = latency_offset_ms / 1000.0
         self.started = True

@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from improv.perform.modes import AGAIN, DEFAULT_MODE, MODE_NAMES, MODES, WAIT, Mode
+from improv.theory.pitch import DEFAULT_REGISTER
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Note
 
 log = logging.getLogger(__name__)
 
 ANSWER_GRID = 3  # ticks: answers start on the next 16th after the gate
-DEFAULT_REGISTER = (52, 84)  # MIDI pitches: the improviser's default range (E3..C6)
 
 
 # ---------------------------------------------------------------------------------- settings
