@@ -62,7 +62,7 @@ def bench_tunes() -> tuple[list[tuple[Tune, float]], list[str]]:
     tunes = [(by_title[t], bpm) for t, bpm in BUILTIN if t in by_title]
     playlist = shared_dir() / "data" / "ireal-jazz1460" / "jazz1460.txt"
     if playlist.is_file():
-        from improv.theory.library import load_library
+        from improv.charts.library import load_library
 
         found = {t.title: t for t in load_library(playlist)}
         tunes += [(found[t], bpm) for t, bpm in IREAL if t in found]

@@ -17,19 +17,20 @@ import numpy as np
 
 from improv.errors import InputError
 from improv.improviser import Improviser, Range, TimedNote
+from improv.midi import midifile
 from improv.model.cell import Cell
 from improv.model.sampling import Sampler
 from improv.model.store import read_model_dir
 from improv.perform.band import PARTS, Band, BandChannels, BandNote, Feel
 from improv.perform.band.band import PROGRAMS, band_rng
 from improv.shaping import Shaping
+from improv.theory.pitch import DEFAULT_REGISTER
 from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Vocabulary
 
 log = logging.getLogger(__name__)
 
-MIDI_TICKS_PER_BEAT = 480
 TRACK_NAMES = {"comp": "chords", "bass": "bass", "drums": "drums"}
 
 
@@ -64,8 +65,8 @@ def build_improviser(
     seed: int | None = 0,
     temperature: float = 1.0,
     top_p: float = 1.0,
-    low: int = 52,
-    high: int = 84,
+    low: int = DEFAULT_REGISTER[0],
+    high: int = DEFAULT_REGISTER[1],
     velocity: int = 90,
     swing: float = 0.0,
     max_leap: int = 12,
@@ -117,14 +118,7 @@ def solo_to_midi(
 ) -> mido.MidiFile:
     """A type-1 MIDI file: a conductor track, the solo, then the band's parts (chords, bass, drums)."""
     channels = channels or BandChannels()
-    mid = mido.MidiFile(type=1, ticks_per_beat=MIDI_TICKS_PER_BEAT)
-    conductor = mido.MidiTrack()
-    conductor.append(mido.MetaMessage("track_name", name=title, time=0))
-    conductor.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(tempo), time=0))
-    conductor.append(
-        mido.MetaMessage("time_signature", numerator=progression.beats_per_bar, denominator=4, time=0)
-    )
-    mid.tracks.append(conductor)
+    mid = midifile.new_file(title, tempo=tempo, beats_per_bar=progression.beats_per_bar)
     solo = [(n.onset, n.onset + n.duration, n.pitch, n.velocity, channels.solo) for n in notes]
     mid.tracks.append(_track("improv", PROGRAMS["solo"], channels.solo, solo))
     for part in ("comp", "bass", "drums"):
@@ -136,26 +130,7 @@ def solo_to_midi(
 
 def _track(name: str, program: int, channel: int, notes: list) -> mido.MidiTrack:
     """A track from (start, end, pitch, velocity, channel) in beats, note-offs before note-ons at a tie."""
-    events = []
-    for start, end, pitch, velocity, ch in notes:
-        events.append((_ticks(start), 1, pitch, velocity, ch))
-        events.append((_ticks(max(end, start + 0.01)), 0, pitch, 0, ch))
-    events.sort()
-    track = mido.MidiTrack()
-    track.append(mido.MetaMessage("track_name", name=name, time=0))
-    track.append(mido.Message("program_change", program=program, channel=channel, time=0))
-    now = 0
-    for tick, is_on, pitch, velocity, ch in events:
-        kind = "note_on" if is_on else "note_off"
-        track.append(mido.Message(kind, note=pitch, velocity=velocity, channel=ch, time=tick - now))
-        now = tick
-    track.append(mido.MetaMessage("end_of_track", time=0))
-    return track
-
-
-def _ticks(beats: float) -> int:
-    """Beats to MIDI file ticks."""
-    return int(round(beats * MIDI_TICKS_PER_BEAT))
+    return midifile.events_track(name, midifile.note_events(notes), program=(channel, program))
 
 
 def generate_solo(improviser: Improviser, bars: int) -> list[TimedNote]:

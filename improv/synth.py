@@ -24,6 +24,7 @@ import mido
 import numpy as np
 
 from improv.errors import InputError
+from improv.midi.messages import CONTROL, NOTE_OFF, NOTE_ON, PITCH_BEND
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +92,15 @@ class Synth:
         channel = message[0] & 0x0F
         data = list(message[1:3]) + [0, 0]
         fs = self.fs
-        if status == 0x90 and data[1] > 0:
+        if status == NOTE_ON and data[1] > 0:
             fs.noteon(channel, data[0], data[1])
-        elif status in (0x80, 0x90):
+        elif status in (NOTE_OFF, NOTE_ON):
             fs.noteoff(channel, data[0])
-        elif status == 0xB0:
+        elif status == CONTROL:
             fs.cc(channel, data[0], data[1])
         elif status == 0xC0:
             fs.program_select(channel, self.sfid, 128 if channel == DRUM_CHANNEL else 0, data[0])
-        elif status == 0xE0:
+        elif status == PITCH_BEND:
             fs.pitch_bend(channel, (data[0] | data[1] << 7) - 8192)
         return True
 

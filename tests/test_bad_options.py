@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from improv.charts import ireal
 from improv.cli import main
 from improv.errors import closest, excerpt
-from improv.theory import ireal
 
 SHARED = Path(os.environ.get("IMPROV_SHARED") or Path(__file__).resolve().parents[2] / "shared")
 JAZZ1460 = SHARED / "data" / "ireal-jazz1460" / "jazz1460.txt"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from improv.charts.ireal import IrealSong, make_url
 from improv.cli import main
-from improv.theory.ireal import IrealSong, make_url
 
 DATA = Path(__file__).parent / "data"
 PLAYLIST = DATA / "ireal" / "playlist.html"

@@ -10,7 +10,7 @@ import pytest
 
 from improv.cli import main
 from improv.corpus.loader import load
-from improv.corpus.midi import MidiNote, chord_symbol, read_midi, skyline
+from improv.corpus.midi_reader import MidiNote, chord_symbol, read_midi, skyline
 from improv.errors import InputError
 from improv.theory.timing import TICKS_PER_BEAT
 

@@ -305,7 +305,9 @@ def configs(rng, tmp, index, model):
 
 
 def _log_records(model: Path) -> list[dict]:
-    from improv.live.session import PerformerSettings, model_hash, progression_record
+    from improv.model.store import model_hash
+    from improv.perform.log import progression_record
+    from improv.perform.performer import PerformerSettings
     from improv.theory.progression import parse_progression
 
     return [

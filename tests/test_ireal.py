@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from improv.charts import ireal
+from improv.charts.library import LoadFailure
 from improv.errors import InputError
-from improv.theory import ireal
-from improv.theory.library import LoadFailure
 from improv.theory.timing import TICKS_PER_BEAT
 
 DATA = Path(__file__).parent / "data" / "ireal"

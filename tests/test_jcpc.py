@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from improv.charts import jcpc
+from improv.charts.library import LoadFailure
 from improv.errors import InputError
-from improv.theory import jcpc
-from improv.theory.library import LoadFailure
 from improv.theory.timing import TICKS_PER_BEAT
 
 DATA = Path(__file__).parent / "data" / "jcpc"

@@ -6,14 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from improv.charts.build import LoadFailure, beats_per_bar, build_progression, split_bar
+from improv.charts.library import load_library
 from improv.errors import InputError
-from improv.theory.library import (
-    LoadFailure,
-    beats_per_bar,
-    build_progression,
-    load_library,
-    split_bar,
-)
 from improv.theory.progression import parse_progression
 from improv.theory.tunes import find_tune
 

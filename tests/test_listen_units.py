@@ -24,13 +24,9 @@ from improv.live.engine import Engine, EngineOptions, InputSource, Listening
 from improv.live.listener import Listener, ListenerConfig
 from improv.live.midiclock import MidiClock
 from improv.live.scheduler import Emitter
-from improv.live.session import (
-    Performer,
-    PerformerSettings,
-    SessionLog,
-    model_hash,
-    progression_record,
-)
+from improv.model.store import model_hash
+from improv.perform.log import SessionLog, progression_record
+from improv.perform.performer import Performer, PerformerSettings
 from improv.shaping import for_version
 from improv.theory.progression import parse_progression
 

@@ -9,14 +9,10 @@ from modelkit import random_model_dir
 
 from improv.cli import main
 from improv.errors import InputError
-from improv.live.logformat import LOG_VERSION, READABLE_VERSIONS
-from improv.live.session import (
-    PerformerSettings,
-    SessionLog,
-    model_hash,
-    progression_record,
-    read_log,
-)
+from improv.model.store import model_hash
+from improv.perform.log import SessionLog, progression_record, read_log
+from improv.perform.logformat import LOG_VERSION, READABLE_VERSIONS
+from improv.perform.performer import PerformerSettings
 from improv.theory.progression import parse_progression
 
 

@@ -8,7 +8,8 @@ import mido
 import pytest
 
 from improv.cli import main
-from improv.corpus import loader, midi
+from improv.corpus import loader
+from improv.corpus import midi_reader as midi
 from improv.corpus.loader import load, split_long_rests
 from improv.theory.values import Line, Note, encode
 

@@ -91,7 +91,7 @@ def test_virtual_port_and_open_by_name(jack, probe):
 def test_vanished_port_is_noticed_and_reopened(jack):
     from conftest import Probe
 
-    from improv.live.engine import PortWatch
+    from improv.live.health import PortWatch
 
     first = Probe(name="synth")
     out = ports.OutputPort(ports.resolve_api("jack"), port="synth")

@@ -7,18 +7,11 @@ import pytest
 from improv.cli import main
 from improv.generate import build_improviser
 from improv.live.listener import ChordFollower
-from improv.live.session import (
-    Performer,
-    PerformerSettings,
-    SessionLog,
-    answer_length,
-    answer_start,
-    clip_note,
-    model_hash,
-    progression_record,
-    read_log,
-    replay,
-)
+from improv.model.store import model_hash
+from improv.perform.log import SessionLog, progression_record, read_log
+from improv.perform.performer import Performer, PerformerSettings, answer_length, answer_start
+from improv.perform.played import clip_note
+from improv.perform.replay import replay
 from improv.theory.progression import parse_progression
 
 CHANGES = "Dm7 | G7 | Cmaj7 | %"

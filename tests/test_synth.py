@@ -100,7 +100,8 @@ def test_generate_audio_is_byte_identical_for_a_seed_and_sounds_the_whole_form(t
 
 def test_replay_renders_a_session_log(tmp_path, tiny_model):
     from improv.cli import main
-    from improv.live.session import SessionLog, model_hash, progression_record
+    from improv.model.store import model_hash
+    from improv.perform.log import SessionLog, progression_record
     from improv.theory.progression import parse_progression
 
     _soundfont()

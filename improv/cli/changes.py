@@ -7,11 +7,11 @@ import json
 import logging
 from pathlib import Path
 
+from improv.charts.jcpc import looks_like_jcpc
+from improv.charts.library import MUSICXML_SUFFIXES, load_library
 from improv.cli.options import existing_file
 from improv.errors import InputError, excerpt
 from improv.theory.harmony import Chord, scale_name
-from improv.theory.jcpc import looks_like_jcpc
-from improv.theory.library import MUSICXML_SUFFIXES, load_library
 from improv.theory.pitch import pitch_name
 from improv.theory.progression import Progression, parse_progression
 from improv.theory.timing import TICKS_PER_BEAT

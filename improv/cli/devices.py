@@ -10,6 +10,7 @@ import time
 
 from improv import devices
 from improv.errors import InputError, RuntimeFailure
+from improv.midi.messages import CC_SUSTAIN, CONTROL
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ def learn(api: int, param: str, device: str, *, port: str | None = None,
         while number is None and time.monotonic() < deadline:
             midi_in.wait(0.1)
             for data, _ in midi_in.drain():
-                if len(data) == 3 and data[0] & 0xF0 == 0xB0 and data[1] != 64:
+                if len(data) == 3 and data[0] & 0xF0 == CONTROL and data[1] != CC_SUSTAIN:
                     number = data[1]
                     break
     if number is None:

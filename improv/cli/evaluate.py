@@ -9,7 +9,7 @@ from pathlib import Path
 
 from improv.cli.options import add_changes_options, check_number, resolve_changes
 from improv.errors import InputError
-from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT
 from improv.theory.values import Line, Note
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def read_solo(path: Path, swing: float = 0.0) -> list[Note]:
     ``swing`` is undone (see ``improv.theory.timing.swing_beats``) before snapping to the grid.
     """
     from improv.corpus.loader import bound_rests
-    from improv.corpus.midi import read_midi_file
+    from improv.corpus.midi_reader import read_midi_file
 
     mid = read_midi_file(path)
     tracks = [_track_notes(track, mid.ticks_per_beat, swing) for track in mid.tracks]
@@ -72,13 +72,13 @@ def midi_tempo(path: Path) -> float:
     """The first set_tempo of a MIDI file in BPM (120 without one)."""
     import mido
 
-    from improv.corpus.midi import read_midi_file
+    from improv.corpus.midi_reader import read_midi_file
 
     for track in read_midi_file(path).tracks:
         for msg in track:
             if msg.type == "set_tempo":
                 return float(mido.tempo2bpm(msg.tempo))
-    return 120.0
+    return DEFAULT_TEMPO
 
 
 def unswing_beats(beats: float, amount: float) -> float:

@@ -15,6 +15,8 @@ from improv.cli.options import (
     resolve_changes,
 )
 from improv.errors import InputError
+from improv.theory.pitch import DEFAULT_REGISTER
+from improv.theory.timing import DEFAULT_TEMPO
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         from improv.plot import MAX_BARS
 
         check_number("--bars (with --plot)", bars, 1, MAX_BARS)
-    tempo = args.tempo if args.tempo is not None else (changes.tempo or 120.0)
+    tempo = args.tempo if args.tempo is not None else (changes.tempo or DEFAULT_TEMPO)
     check_number("--tempo", tempo, 20, 400)
     temperature = DEFAULT_TEMPERATURE if args.temperature is None else args.temperature
     check_number("--temperature", temperature, 0, 5)
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     check_number("--swing", swing, 0, 0.75)
     velocity = 90 if args.velocity is None else args.velocity
     check_number("--velocity", velocity, 1, 127)
-    low, high = parse_range(args.range_) if args.range_ is not None else (52, 84)
+    low, high = parse_range(args.range_) if args.range_ is not None else DEFAULT_REGISTER
     parts = () if args.no_comp else parse_parts(args.band if args.band is not None else "all")
     channels = parse_band_channels(args.band_channels)
     seed = 0 if args.seed is None else args.seed

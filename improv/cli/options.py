@@ -100,7 +100,7 @@ def resolve_changes(args: argparse.Namespace) -> Changes:
         return Changes(parse_progression(text), "changes")
     candidates = None
     if getattr(args, "library", None):
-        from improv.theory.library import load_library
+        from improv.charts.library import load_library
 
         candidates = load_library(args.library)
         if not candidates:

@@ -21,10 +21,11 @@ from improv.cli.options import (
     resolve_changes,
 )
 from improv.errors import InputError
+from improv.perform.modes import DEFAULT_MODE, MODES, Trade, mode_help, parse_mode
+from improv.theory.timing import DEFAULT_TEMPO
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEMPO = 120.0
 # 0.7: the call steers the answer (its contour, register and rhythm come through in the state)
 # while 30 % of the improviser's own line survives, so an answer is a reply, not an echo, and
 # the solo keeps one thread through the whole session. 1.0 makes answers imitations.
@@ -56,7 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "virtual_input": None,
     "input_channel": None,
     "passthrough": False,
-    "mode": "solo",
+    "mode": DEFAULT_MODE.name,
     "gate": 2.0,
     "response_bars": None,
     "reseed_weight": DEFAULT_RESEED_WEIGHT,
@@ -203,8 +204,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--mode",
         nargs="+",
         metavar="MODE",
-        help="solo (default: plays on, the player reseeds it), respond (call and "
-        "response) or trade N (N bars each)",
+        help=mode_help(),
     )
     listen.add_argument(
         "--gate", type=float, metavar="BEATS", help="beats of silence that end a call (default 2)"
@@ -306,9 +306,11 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
     from dataclasses import asdict
 
     from improv.live import ports
-    from improv.live.engine import Engine, EngineOptions, PortWatch
+    from improv.live.engine import Engine, EngineOptions
+    from improv.live.health import PortWatch
     from improv.live.listener import ChordFollower
-    from improv.live.session import Performer, PerformerSettings, SessionLog, default_log_path
+    from improv.perform.log import SessionLog, default_log_path
+    from improv.perform.performer import Performer, PerformerSettings
 
     progression = changes.progression
     follow = bool(opts["chords_from"] or opts["split"] is not None or opts["chords_channel"] is not None)
@@ -317,7 +319,7 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
     mode, trade_bars = opts["mode"]
     settings = PerformerSettings(
         mode=mode,
-        trade_bars=trade_bars or 4,
+        trade_bars=trade_bars or Trade.DEFAULT_BARS,
         response_bars=opts["response_bars"],
         reseed_weight=opts["reseed_weight"],
     )
@@ -326,7 +328,8 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
     session_log = SessionLog(opts["session_log"] or default_log_path())
     end = (opts["bars"] * progression.beats_per_bar) if opts["bars"] else None
     from improv.improviser import IMPROVISER_VERSION
-    from improv.live.session import model_hash, progression_record
+    from improv.model.store import model_hash
+    from improv.perform.log import progression_record
 
     model_dir = _model_dir(opts)
     session_log.header(
@@ -541,7 +544,7 @@ def _check_listening(opts: dict) -> None:
     needs = [key for key in ("passthrough", "split", "chords_channel") if opts[key] not in (None, False)]
     if opts["clock"] == "input":
         needs.insert(0, "clock")
-    if opts["mode"][0] != "solo":
+    if MODES[opts["mode"][0]].listens:
         needs.append("mode")
     if needs and not listening:
         what = "--clock input" if needs[0] == "clock" else f"--{needs[0].replace('_', '-')}"
@@ -614,7 +617,7 @@ def validate(values: dict[str, Any], cli: dict[str, Any], config_file: str | Non
     opts["gate"] = number("gate", 0.25, 32)
     opts["response_bars"] = number("response_bars", 1, 64, int)
     opts["reseed_weight"] = number("reseed_weight", 0.0, 1.0)
-    opts["mode"] = _mode(str(values["mode"] or "solo"), where("mode"))
+    opts["mode"] = parse_mode(str(values["mode"] or DEFAULT_MODE.name), where("mode"))
     if values["split"] is not None:
         opts["split"] = parse_pitch(str(values["split"]), where("split"))
     opts["passthrough"] = bool(values["passthrough"])
@@ -627,24 +630,6 @@ def validate(values: dict[str, Any], cli: dict[str, Any], config_file: str | Non
         raise InputError(f"{where('model')}: model directory {values['model']} does not exist")
     opts.update(sound.validate(values, where))
     return opts
-
-
-def _mode(text: str, where: str) -> tuple[str, int | None]:
-    """'solo', 'respond' or 'trade N' -> (mode, N)."""
-    from improv.live.session import MODES
-
-    words = text.split()
-    if not words or words[0] not in MODES:
-        raise InputError(f"{where}: {text!r} is not a mode (solo, respond or trade N)")
-    if words[0] != "trade":
-        if len(words) > 1:
-            raise InputError(f"{where}: {words[0]} takes no number")
-        return words[0], None
-    if len(words) == 1:
-        return "trade", 4
-    if len(words) > 2 or not words[1].isdigit() or not 1 <= int(words[1]) <= 32:
-        raise InputError(f"{where}: trade takes a number of bars 1..32, e.g. --mode trade 4")
-    return "trade", int(words[1])
 
 
 def _writable(path: Path, where: str) -> Path:

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 from improv.errors import InputError
+from improv.theory.timing import DEFAULT_TEMPO
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from improv.live.session import read_log, write_midi
+    from improv.perform.log import read_log
+    from improv.perform.played import write_midi
 
     if not args.out and not args.audio:
         raise InputError("give --out FILE.mid, --audio FILE.wav or both")
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     band = band_of(header, result.notes)
     with tempfile.TemporaryDirectory() as tmp:
         out = out_file or Path(tmp) / "replay.mid"
-        write_midi(out, result.player, result.notes + band, tempo=float(header.get("tempo") or 120.0),
+        write_midi(out, result.player, result.notes + band, tempo=float(header.get("tempo") or DEFAULT_TEMPO),
                    beats_per_bar=int(header["progression"]["beats_per_bar"]))
         if args.out:
             print(f"{len(result.notes)} notes (and {len(result.player)} player messages) written to {out}")
@@ -92,13 +94,15 @@ def band_of(header: dict, notes: list) -> list:
     if not record:
         return []
     from improv.generate import band_notes
-    from improv.live.session import PlayedNote, progression_from_record
     from improv.perform.band import BandChannels
+    from improv.perform.log import progression_from_record
+    from improv.perform.played import PlayedNote
 
     progression = progression_from_record(header["progression"])
     end = header.get("end") or max((n.offset for n in notes), default=0.0)
     bars = max(1, -(-int(end) // progression.beats_per_bar))
-    parts = band_notes(progression, bars, seed=header["seed"], tempo=float(header.get("tempo") or 120.0),
+    tempo = float(header.get("tempo") or DEFAULT_TEMPO)
+    parts = band_notes(progression, bars, seed=header["seed"], tempo=tempo,
                        swing=float(record["swing"]), sections=header["progression"].get("sections"),
                        parts=record["parts"], channels=BandChannels(**record["channels"]))
     return [PlayedNote(n.onset, min(n.onset + n.duration, end), n.channel, n.pitch, n.velocity)
@@ -109,7 +113,9 @@ def replay_log(header: dict, records: list[dict], *, model: str | None = None):
     """Rebuild the session's improviser from the header and replay the logged events."""
     from improv.generate import build_improviser
     from improv.live.listener import ChordFollower
-    from improv.live.session import model_hash, progression_from_record, replay
+    from improv.model.store import model_hash
+    from improv.perform.log import progression_from_record
+    from improv.perform.replay import replay
     from improv.shaping import for_version
 
     model_dir = Path(model or header["model"])

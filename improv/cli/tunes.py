@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _library(path: Path) -> list[Tune]:
     """The tunes of a library file; tunes that cannot be read are counted on stderr (a few named)."""
-    from improv.theory.library import LoadFailure, load_library
+    from improv.charts.library import LoadFailure, load_library
 
     failures: list[LoadFailure] = []
     tunes = load_library(path, failures)

@@ -21,10 +21,10 @@ from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 
-from improv.corpus.loader import ReadResult, StepChords
+from improv.corpus.base import ReadResult, StepChords
 from improv.errors import InputError
 from improv.theory.harmony import NO_CHORD, Chord, parse_chord
-from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT
 from improv.theory.values import Line, Note
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,7 @@ def read_leadsheet(path: Path, skipped: Counter[str], unparsed: Counter[str]) ->
     meter = (_header(text, "meter") or "4 4").split()
     try:
         beats_per_bar = int(meter[0])
-        tempo = float(_header(text, "tempo") or 120.0)
+        tempo = float(_header(text, "tempo") or DEFAULT_TEMPO)
     except (ValueError, IndexError):
         raise InputError(f"{path}: bad meter or tempo header") from None
     if not 1 <= beats_per_bar <= 16:

@@ -167,7 +167,7 @@ class LegacyMidi:
     @classmethod
     def open(cls, path: str | Path) -> LegacyMidi:
         """Read a MIDI file; a missing, corrupt or truncated file raises ``InputError``."""
-        from improv.corpus.midi import read_midi_file  # the one error path for MIDI files
+        from improv.corpus.midi_reader import read_midi_file  # the one error path for MIDI files
 
         return cls(read_midi_file(path), str(Path(path)))
 

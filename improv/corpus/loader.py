@@ -7,88 +7,92 @@ Results are pickled in ``$IMPROV_CACHE`` (default ``~/.cache/improv``),
 keyed by the file's path, size and mtime, the reader options and a hash of the reader and theory
 source code.
 
-The readers import `ReadResult` from here; this module imports the readers lazily (MusicXML pulls in
+The readers are registered in `READERS` (one line each) and import `ReadResult` from
+`improv.corpus.base`; this module imports a reader lazily when it is needed (MusicXML pulls in
 music21, which is slow to import).
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
+import importlib
 import logging
 import os
 import pickle
 import tempfile
-from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from improv.corpus.base import WJAZZD_NOTES, Progress, ReadResult, ShiftedChords, StepChords
 from improv.errors import InputError
 from improv.theory.timing import TICKS_PER_BEAT
 
 if TYPE_CHECKING:
     from improv.theory.values import Line
 
+__all__ = ["READERS", "Progress", "ReadResult", "Reader", "ShiftedChords", "StepChords", "kind_of", "load",
+           "load_many", "split_long_rests", "bound_rests"]
+
 log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 MAX_REST_BARS = 16  # a longer silence ends a line (WJazzD's longest is 14.5 bars): work stays per note
-WJAZZD_NOTES = "wjazzd_notes_with_chords.csv"
 MIDI_SUFFIXES = (".mid", ".midi")
 MUSICXML_SUFFIXES = (".xml", ".musicxml", ".mxl")
 IMPRO_VISOR_SUFFIX = ".ls"
 
-# (done, total) -> None; called by slow readers so the CLI can show progress
-Progress = Callable[[int, int], None]
 
+@dataclass(frozen=True)
+class Reader:
+    """One corpus reader: which paths it takes and where its function lives (imported lazily)."""
 
-@dataclass
-class ReadResult:
-    """What a reader produced from one source: lines, how many notes it read and what it skipped."""
-
-    source: str
     kind: str
-    lines: list[Line]
-    notes_read: int
-    skipped: Counter[str] = field(default_factory=Counter)
-    unparsed_chords: Counter[str] = field(default_factory=Counter)  # symbol -> notes read as N.C.
+    module: str  # improv.corpus.<module>
+    function: str  # (path, **options) -> ReadResult
+    suffixes: tuple[str, ...] = ()  # a file with one of these suffixes
+    names: tuple[str, ...] = ()  # a file matching one of these globs (case-insensitive)
+    directory: str | None = None  # a directory holding a file that matches this glob
+    progress: bool = False  # the function takes ``progress=``
 
-    @property
-    def notes_kept(self) -> int:
-        """Notes in the lines (read minus skipped)."""
-        return sum(len(line.notes) for line in self.lines)
 
-    def skipped_summary(self) -> str:
-        """``"3 zero duration, 2 same onset"`` or ``"none"``."""
-        if not self.skipped:
-            return "none"
-        return ", ".join(f"{n} {why}" for why, n in self.skipped.most_common())
+# The registry: adding a reader is one module plus one line here. Order decides ties.
+READERS: tuple[Reader, ...] = (
+    Reader("wjazzd", "wjazzd", "read_wjazzd", names=(WJAZZD_NOTES, "*wjazzd*.csv"), directory=WJAZZD_NOTES,
+           progress=True),
+    Reader("impro-visor", "impro_visor", "read_impro_visor", (IMPRO_VISOR_SUFFIX,),
+           directory=f"**/*{IMPRO_VISOR_SUFFIX}"),
+    Reader("midi", "midi_reader", "read_midi", MIDI_SUFFIXES),
+    Reader("musicxml", "musicxml", "read_musicxml", MUSICXML_SUFFIXES),
+)
+
+
+def reader_for(kind: str) -> Reader:
+    """The registered reader of ``kind`` (KeyError for an unknown kind)."""
+    for reader in READERS:
+        if reader.kind == kind:
+            return reader
+    raise KeyError(kind)
 
 
 def kind_of(path: Path) -> str:
-    """``"wjazzd"``, ``"midi"``, ``"musicxml"`` or ``"impro-visor"``; InputError for anything else."""
+    """The kind of a registered reader (``"wjazzd"``, ``"midi"``, ...); InputError for anything else."""
     if path.is_dir():
-        if (path / WJAZZD_NOTES).is_file():
-            return "wjazzd"
-        if next(path.rglob(f"*{IMPRO_VISOR_SUFFIX}"), None) is not None:
-            return "impro-visor"
+        for reader in READERS:
+            if reader.directory and next(path.glob(reader.directory), None) is not None:
+                return reader.kind
         raise InputError(f"{path}: directory without {WJAZZD_NOTES} or {IMPRO_VISOR_SUFFIX} leadsheets")
     if not path.exists():
         raise InputError(f"{path}: no such file")
-    suffix = path.suffix.lower()
-    if path.name == WJAZZD_NOTES or (suffix == ".csv" and "wjazzd" in path.name.lower()):
-        return "wjazzd"
-    if suffix in MIDI_SUFFIXES:
-        return "midi"
-    if suffix in MUSICXML_SUFFIXES:
-        return "musicxml"
-    if suffix == IMPRO_VISOR_SUFFIX:
-        return "impro-visor"
+    name = path.name.lower()
+    for reader in READERS:
+        if path.suffix.lower() in reader.suffixes or any(fnmatch(name, n.lower()) for n in reader.names):
+            return reader.kind
+    wanted = ", ".join("/".join(r.suffixes) for r in READERS if r.suffixes)
     raise InputError(
-        f"{path}: unknown corpus file type (expected a WJazzD directory or {WJAZZD_NOTES}, "
-        f"{'/'.join(MIDI_SUFFIXES)}, {'/'.join(MUSICXML_SUFFIXES)} or {IMPRO_VISOR_SUFFIX})"
+        f"{path}: unknown corpus file type (expected a WJazzD directory or {WJAZZD_NOTES}, {wanted})"
     )
 
 
@@ -134,21 +138,11 @@ def load_many(
 
 
 def _read(path: Path, kind: str, progress: Progress | None, options: dict[str, Any]) -> ReadResult:
-    if kind == "wjazzd":
-        from improv.corpus import wjazzd
-
-        return wjazzd.read_wjazzd(path, progress=progress, **options)
-    if kind == "midi":
-        from improv.corpus import midi
-
-        return midi.read_midi(path, **options)
-    if kind == "impro-visor":
-        from improv.corpus import impro_visor
-
-        return impro_visor.read_impro_visor(path, **options)
-    from improv.corpus import musicxml
-
-    return musicxml.read_musicxml(path, **options)
+    reader = reader_for(kind)
+    function = getattr(importlib.import_module(f"improv.corpus.{reader.module}"), reader.function)
+    if reader.progress:
+        options = {**options, "progress": progress}
+    return function(path, **options)
 
 
 def _data_file(path: Path, kind: str) -> Path:
@@ -163,10 +157,8 @@ def _code_version() -> str:
     digest = hashlib.sha1(f"{improv.__version__}/{CACHE_FORMAT}".encode())
     for rel in (
         "corpus/loader.py",
-        "corpus/wjazzd.py",
-        "corpus/midi.py",
-        "corpus/musicxml.py",
-        "corpus/impro_visor.py",
+        "corpus/base.py",
+        *(f"corpus/{reader.module}.py" for reader in READERS),
         "theory/harmony.py",
         "theory/values.py",
         "theory/timing.py",
@@ -282,53 +274,3 @@ def bound_rests(notes: list, source: str, limit_beats: int = MAX_SOLO_REST_BEATS
                              f"beats after note {number} (at most {limit_beats} beats of silence, "
                              "notes held at most as long): cut the file")
     return held
-
-
-class ShiftedChords:
-    """``chord_at`` of a piece of a line: the line's chords ``origin`` ticks later (picklable)."""
-
-    __slots__ = ("chords", "origin")
-
-    def __init__(self, chords: Callable[[int], Any], origin: int) -> None:
-        self.chords, self.origin = chords, origin
-
-    def __call__(self, tick: int) -> Any:
-        return self.chords(tick + self.origin)
-
-
-class StepChords:
-    """``chord_at`` for a Line: the chord of the last change at or before a tick (a step function).
-
-    Ticks before the first change get the first chord. Picklable, so cached lines keep it.
-    """
-
-    __slots__ = ("ticks", "chords")
-
-    def __init__(self, changes: Iterable[tuple[int, Any]]) -> None:
-        ticks: list[int] = []
-        chords: list[Any] = []
-        for tick, chord in sorted(changes, key=lambda change: change[0]):
-            if chords and chord == chords[-1]:
-                continue
-            if ticks and ticks[-1] == tick:  # two changes at one tick: the later wins
-                chords[-1] = chord
-                continue
-            ticks.append(tick)
-            chords.append(chord)
-        if not chords:
-            raise ValueError("StepChords needs at least one chord")
-        self.ticks = tuple(ticks)
-        self.chords = tuple(chords)
-
-    def __call__(self, tick: int) -> Any:
-        i = bisect.bisect_right(self.ticks, tick) - 1
-        return self.chords[max(i, 0)]
-
-    def __getstate__(self) -> tuple[tuple[int, ...], tuple[Any, ...]]:
-        return self.ticks, self.chords
-
-    def __setstate__(self, state: tuple[tuple[int, ...], tuple[Any, ...]]) -> None:
-        self.ticks, self.chords = state
-
-    def __repr__(self) -> str:
-        return f"StepChords({len(self.ticks)} changes)"

@@ -14,10 +14,10 @@ from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 
-from improv.corpus.loader import ReadResult, StepChords
+from improv.charts.leadsheet import chord_text, parse_musicxml
+from improv.corpus.base import ReadResult, StepChords
 from improv.errors import InputError
 from improv.theory.harmony import Chord, parse_chord
-from improv.theory.leadsheet import chord_text, parse_musicxml
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Line, Note
 

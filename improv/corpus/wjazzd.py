@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from improv.corpus.loader import WJAZZD_NOTES, Progress, ReadResult, StepChords
+from improv.corpus.base import WJAZZD_NOTES, Progress, ReadResult, StepChords
 from improv.errors import InputError
 from improv.theory.harmony import NO_CHORD, Chord, parse_chord
 from improv.theory.timing import TICKS_PER_BEAT

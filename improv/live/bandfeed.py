@@ -14,8 +14,8 @@ import logging
 from collections.abc import Callable, Iterator
 
 from improv.live.scheduler import Emitter
-from improv.live.session import PlayedNote
 from improv.perform.band import Band, BandNote
+from improv.perform.played import PlayedNote
 
 log = logging.getLogger(__name__)
 

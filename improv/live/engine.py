@@ -36,34 +36,36 @@ from improv.errors import ImprovError, InputError, RuntimeFailure
 from improv.live import stopsignals
 from improv.live.bandfeed import BandFeed
 from improv.live.clock import Clock
+from improv.live.health import PortWatch
+from improv.live.inputs import Passthrough
 from improv.live.listener import ChordChange, Control, Listener, Phrase
 from improv.live.midiclock import MidiClock, TransportClock
 from improv.live.recording import MessageStore, NoteStore
 from improv.live.scheduler import (
     PRIO_CONTROL,
     PRIO_FIRST,
-    PRIO_OFF,
-    PRIO_ON,
     Emitter,
     Sink,
-    panic_messages,
-)
-from improv.live.session import (
-    Performer,
-    PlayedNote,
-    SessionLog,
-    answer_length,
-    answer_start,
-    param_value,
-    write_midi,
 )
 from improv.live.stalls import WATCH as GC_WATCH
 from improv.live.stalls import run_delay_ms
-from improv.theory.timing import TICKS_PER_BEAT
+from improv.midi.messages import (
+    START,
+    STOP,
+    SYSEX,
+    TIMING_CLOCK,
+    note_name,
+    panic_messages,
+)
+from improv.perform.log import SessionLog
+from improv.perform.modes import DEFAULT_MODE, Mode
+from improv.perform.performer import Performer, answer_length, answer_start, param_value
+from improv.perform.played import PlayedNote, write_midi
+from improv.theory.pitch import DEFAULT_REGISTER
+from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT
 
 log = logging.getLogger(__name__)
 
-CLOCK_TICK, CLOCK_START, CLOCK_STOP = 0xF8, 0xFA, 0xFC
 RECENT_NOTES = 512  # notes kept as objects (a cut or a barge-in may still change them)
 CLICK_CHANNEL = 9  # MIDI channel 10, General MIDI drums
 CLICK_PITCH, CLICK_ACCENT = 37, 76  # side stick; hi wood block on the downbeat
@@ -88,7 +90,7 @@ class NoteSource(Protocol):
 class EngineOptions:
     """How to play; validated by the CLI (channel is 0-based here)."""
 
-    tempo: float = 120.0
+    tempo: float = DEFAULT_TEMPO
     channel: int = 0
     velocity: int | None = None  # None: the source's own dynamics (swing is the improviser's)
     bars: int | None = None  # None: until stopped
@@ -180,7 +182,7 @@ class Engine:
         self.band = band  # the rhythm section, fed with the solo (improv.live.bandfeed)
         self.emitter = self._new_emitter((options.channel, *(band.channels if band else ())))
         if options.clock_out:
-            self.emitter.stop_messages = [(CLOCK_STOP,)]
+            self.emitter.stop_messages = [(STOP,)]
         self._retired: list = []  # stats of emitters replaced by a transport stop or a panic
         self.performer = notes if isinstance(notes, Performer) else None
         self._notes = iter(()) if self.performer is not None else iter(notes)
@@ -218,13 +220,11 @@ class Engine:
         self._listener_thread = threading.Thread(target=self._listen, name="improv-listen",
                                                  daemon=True)
         # listen-thread state
-        self._mode = self.performer.settings.mode if self.performer is not None else "solo"
         self._turn_notes: list = []
         self._turns_done: set[int] = set()
         self._turns_started: set[int] = set()
         self._stalled = False
-        self._thru_held: set[tuple[int, int]] = set()  # echoed directly (not by the emitter)
-        self._thru_keys: set[tuple[int, int]] = set()  # every echoed note sounding
+        self._passthrough = Passthrough(sink.send)
         self._connected: dict[int, bool] = {}  # id(source) -> connected when last looked
         if listening is not None:  # listeners place what they hear on this engine's timeline
             listening.listener.to_ticks = self._to_ticks
@@ -307,7 +307,7 @@ class Engine:
                 self.emitter.push_note(beat, beat + 0.25, CLICK_CHANNEL, pitch,
                                        110 if accent else 80)
         if opts.clock_out:
-            self.emitter.push(0.0, (CLOCK_START,), PRIO_FIRST)
+            self.emitter.push(0.0, (START,), PRIO_FIRST)
         self._fill(opts.lookahead, check_late=False)
 
     def _generate(self) -> None:
@@ -425,7 +425,7 @@ class Engine:
         """Respond mode: the player started a new call (at ``tick``) while improv answers: end the
         answer now and listen (generator thread). Nothing happens when the answer is over."""
         perf = self.performer
-        if perf is None or perf.settings.mode != "respond" or perf.answer_end is None:
+        if perf is None or not perf.mode.answers or perf.answer_end is None:
             return
         now = self.clock.beat_at()
         beat = now - self._offset
@@ -523,7 +523,7 @@ class Engine:
         if opts.clock_out:
             last = horizon if end is None else min(horizon, end)
             while self._next_tick / 24.0 < last:
-                emitter.push(self._next_tick / 24.0, (CLOCK_TICK,), PRIO_CONTROL)
+                emitter.push(self._next_tick / 24.0, (TIMING_CLOCK,), PRIO_CONTROL)
                 self._next_tick += 1
         if not self._source_done:
             return False
@@ -564,7 +564,7 @@ class Engine:
         if not data:
             return
         lis = self.listening
-        if data[0] >= 0xF0:
+        if data[0] >= SYSEX:
             if source.clock and lis.midiclock is not None:
                 lis.midiclock.feed(data, t)
                 self.clock.update()
@@ -586,8 +586,13 @@ class Engine:
             self._thru(message)
         in_call = lis.listener.in_call
         self._events(lis.listener.feed(data, t), t)
-        if self._mode == "respond" and not in_call and lis.listener.in_call:
+        if self._mode.answers and not in_call and lis.listener.in_call:
             self._inbox.put(("call", int(self._to_ticks(t))))  # a barge-in if improv answers
+
+    @property
+    def _mode(self) -> Mode:
+        """The performer's mode (stored once, in its settings; Solo without a performer)."""
+        return self.performer.mode if self.performer is not None else DEFAULT_MODE
 
     def _to_ticks(self, t: float) -> float:
         return (self.clock.beat_at(t) - self._offset) * TICKS_PER_BEAT
@@ -603,7 +608,7 @@ class Engine:
 
     def _phrase(self, phrase: Phrase, t: float) -> None:
         notes = [[n.onset, n.duration, n.pitch, n.velocity] for n in phrase.notes]
-        if self._mode == "trade":
+        if self._mode.trades:
             self._turn_notes.extend(notes)
             return
         if not notes:
@@ -624,12 +629,10 @@ class Engine:
 
     def _control(self, control: Control, t: float) -> None:
         perf = self.performer
-        low, high = (perf.imp.register.low, perf.imp.register.high) if perf else (52, 84)
+        low, high = (perf.imp.register.low, perf.imp.register.high) if perf else DEFAULT_REGISTER
         value = param_value(control.param, control.value, low, high)
         if control.param == "gate":
             return  # the listener ended the call already
-        if control.param == "mode":
-            self._mode = value
         event = {"type": "param", "param": control.param, "value": value, "raw": control.raw}
         self.post(event)
         record = {"t": round(t, 6), "type": "param", "param": control.param, "value": value,
@@ -642,7 +645,7 @@ class Engine:
     def _check_turn(self, now: float) -> None:
         """Trading: hand the player's turn over just before it ends; forget what came before."""
         perf = self.performer
-        if self._mode != "trade" or perf is None or self._paused:
+        if perf is None or not perf.mode.trades or self._paused:
             return
         tick = self._to_ticks(now)
         block_ticks = perf.block_ticks
@@ -713,38 +716,16 @@ class Engine:
         if source.role == "player":
             self._events(lis.listener.flush(now), now)
             lis.listener.reset()
-            for channel, pitch in sorted(self._thru_keys):
-                self._thru((0x80 | channel, pitch, 0))
+            for message in self._passthrough.releases():
+                self._thru(message)
         elif source.role == "chords" and lis.chord_listener is not None:
             lis.chord_listener.reset()
 
     def _thru(self, message: tuple[int, ...]) -> None:
-        """Echo the player to the output, through the emitter's note bookkeeping."""
-        status = message[0] & 0xF0
-        channel = message[0] & 0x0F
-        if len(message) < 3 and status in (0x80, 0x90, 0xA0, 0xB0, 0xE0):
-            return
-        if status == 0x90 and message[2] > 0:
-            self._thru_keys.add((channel, message[1]))
-        elif status in (0x80, 0x90):
-            self._thru_keys.discard((channel, message[1]))
+        """Echo the player to the output, through the emitter's note bookkeeping while it runs."""
         emitter = self.emitter
-        if self._paused or not emitter.running:
-            self.sink.send(message)
-            key = (channel, message[1])
-            if status == 0x90 and message[2] > 0:
-                self._thru_held.add(key)
-            elif status in (0x80, 0x90):
-                self._thru_held.discard(key)
-            return
-        emitter.channels.add(channel)
-        beat = self.clock.beat_at()
-        if status == 0x90 and message[2] > 0:
-            emitter.push(beat, message, PRIO_ON)
-        elif status in (0x80, 0x90):
-            emitter.push(beat, (0x80 | channel, message[1], 0), PRIO_OFF)
-        else:
-            emitter.push(beat, message, PRIO_CONTROL)
+        direct = self._paused or not emitter.running
+        self._passthrough.echo(message, None if direct else emitter, self.clock.beat_at)
 
     # ------------------------------------------------------------------------------ main loop
     def _main_loop(self) -> None:
@@ -845,8 +826,7 @@ class Engine:
         else:
             log.error("the emitter did not stop in time; sending the panic from the main thread")
             self._panic_direct()
-        for channel, pitch in sorted(self._thru_held):
-            self.sink.send((0x80 | channel, pitch, 0))
+        self._passthrough.silence_direct()
         close = getattr(self.sink, "close", None)
         if close is not None:
             close()
@@ -902,46 +882,5 @@ class Engine:
         return result
 
 
-class PortWatch:
-    """Port health for the main loop: reopen a vanished port by name, notice a dead JACK server."""
-
-    interval = 0.2
-
-    def __init__(self, port, server=None) -> None:
-        self.port = port
-        self.server = server  # e.g. ports.JackWatch: ``check() -> bool``, ``close()``
-        self.vanished = False
-
-    def poll(self, channels: Iterable[int]) -> bool:
-        """One health check; False when the server is gone and nothing can be sent any more."""
-        if self.server is not None and not self.server.check():
-            log.error("the JACK server stopped answering; output stopped")
-            self.port.mark_dead()
-            return False
-        present = self.port.present()
-        if self.vanished and present:
-            if self.port.reopen():
-                self.vanished = False
-                log.warning("MIDI port %s is back; reconnected", self.port.label)
-                for message in panic_messages((), channels):
-                    self.port.send(message)
-        elif not self.vanished and not present:
-            self.vanished = True
-            log.warning("MIDI port %s vanished; will reconnect when it returns", self.port.label)
-        return True
-
-    def close(self) -> None:
-        if self.server is not None:
-            self.server.close()
-
-
-_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
-
-
-def note_name(pitch: int) -> str:
-    """MIDI pitch as a name with octave, C4 = 60."""
-    return f"{_NAMES[pitch % 12]}{pitch // 12 - 1}"
-
-
 __all__ = ["Engine", "EngineOptions", "EngineResult", "InputSource", "Listening",
-           "NoteSource", "PortWatch", "note_name"]
+           "NoteSource", "note_name"]

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from improv.devices import DeviceProfile
+from improv.midi.messages import CONTROL, NOTE_OFF, NOTE_ON, SYSEX
 from improv.theory.harmony import NOTE_NAMES, Chord, parse_chord
 from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT
@@ -237,11 +238,11 @@ class Listener:
 
     def feed(self, data: bytes | Sequence[int], t: float) -> list[Event]:
         """Process one message received at ``t`` seconds; return the events it caused."""
-        if len(data) < 2 or data[0] < 0x80 or data[0] >= 0xF0:
+        if len(data) < 2 or data[0] < NOTE_OFF or data[0] >= SYSEX:
             self.ignored += 1
             return []
         status, channel = data[0] & 0xF0, data[0] & 0x0F
-        if status in (0x80, 0x90, 0xB0) and (len(data) < 3 or data[1] > 127 or data[2] > 127):
+        if status in (NOTE_OFF, NOTE_ON, CONTROL) and (len(data) < 3 or data[1] > 127 or data[2] > 127):
             self.ignored += 1
             return []
         cfg = self.config
@@ -249,11 +250,11 @@ class Listener:
         if not chord_part and cfg.channel is not None and channel != cfg.channel:
             self.ignored += 1
             return []
-        if status == 0x90 and data[2] > 0:
+        if status == NOTE_ON and data[2] > 0:
             return self._note_on(channel, data[1], data[2], t, chord_part)
-        if status in (0x80, 0x90):
+        if status in (NOTE_OFF, NOTE_ON):
             return self._note_off(channel, data[1], t, chord_part)
-        if status == 0xB0:
+        if status == CONTROL:
             return self._control(channel, data[1], data[2], t)
         self.ignored += 1  # pitch bend, aftertouch, program change: not used
         return []

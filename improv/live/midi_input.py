@@ -33,11 +33,10 @@ from improv.live.ports import (
     port_label,
     quiet_stderr,
 )
+from improv.midi.messages import ACTIVE_SENSING, SYSEX
 
 log = logging.getLogger(__name__)
 
-ACTIVE_SENSING = 0xFE
-SYSEX = 0xF0
 
 Message = tuple[bytes, float]  # raw bytes, time in perf_counter seconds
 

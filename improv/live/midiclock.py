@@ -33,16 +33,14 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from improv.midi.messages import CONTINUE, NOTE_OFF, REALTIME, SONG_POSITION, START, STOP, TIMING_CLOCK
+from improv.theory.timing import DEFAULT_TEMPO
+
 log = logging.getLogger(__name__)
 
 CLOCKS_PER_BEAT = 24
 CLOCKS_PER_MIDI_BEAT = 6  # one Song Position Pointer unit (a 16th)
 
-TIMING_CLOCK = 0xF8
-START = 0xFA
-CONTINUE = 0xFB
-STOP = 0xFC
-SONG_POSITION = 0xF2
 
 TEMPO_SMOOTHING = 8  # ticks of loop periods averaged for tempo_bpm
 MAX_TICK_INTERVAL = 0.5  # s between ticks (5 BPM): anything slower starts a new lock
@@ -242,11 +240,11 @@ class MidiClock:
         spp: list[int] = []
         in_spp = False
         for byte in raw:
-            if byte >= 0xF8:
+            if byte >= REALTIME:
                 self._realtime(byte, t)
             elif byte == SONG_POSITION:
                 in_spp, spp = True, []
-            elif byte >= 0x80:
+            elif byte >= NOTE_OFF:
                 in_spp = False
             elif in_spp:
                 spp.append(byte)
@@ -443,7 +441,7 @@ class TransportClock:
     """
 
     def __init__(self, clock: MidiClock, latency_offset_ms: float = 0.0,
-                 default_tempo: float = 120.0) -> None:
+                 default_tempo: float = DEFAULT_TEMPO) -> None:
         self.midi = clock
         self.offset = latency_offset_ms / 1000.0
         self.started = True

@@ -11,7 +11,7 @@ from __future__ import annotations
 from array import array
 from collections.abc import Iterator, Sequence
 
-from improv.live.session import PlayedNote
+from improv.perform.played import PlayedNote
 
 
 class NoteStore:

@@ -21,20 +21,23 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from improv.live.clock import Clock
+from improv.midi.messages import (  # noqa: F401  (re-exported: the emitter's vocabulary)
+    CC_ALL_NOTES_OFF,
+    CC_ALL_SOUND_OFF,
+    CC_SUSTAIN,
+    CONTROL,
+    NOTE_OFF,
+    NOTE_ON,
+    Message,
+    panic_messages,
+)
 
 log = logging.getLogger(__name__)
 
-NOTE_ON = 0x90
-NOTE_OFF = 0x80
-CONTROL = 0xB0
-CC_SUSTAIN = 64
-CC_ALL_SOUND_OFF = 120
-CC_ALL_NOTES_OFF = 123
 # order of messages due on the same beat: note-offs first, then clock/controls, then note-ons
 PRIO_FIRST, PRIO_OFF, PRIO_CONTROL, PRIO_ON = -1, 0, 1, 2  # FIRST: e.g. MIDI Start
 STALL = 0.005  # s: a send this late is a stall, reported with what the process was doing
 
-Message = tuple[int, ...]
 
 
 class Sink(Protocol):
@@ -52,16 +55,6 @@ class EmitterStats:
     dropped: int = 0  # note-ons too late to play (their note-offs are dropped too)
     max_late_ms: float = 0.0
     retriggers: int = 0
-
-
-def panic_messages(active: Iterable[tuple[int, int]], channels: Iterable[int]) -> list[Message]:
-    """Note-offs for ``active`` (channel, pitch) keys, then CC64=0, CC123, CC120 per channel."""
-    messages: list[Message] = [(NOTE_OFF | ch, pitch, 0) for ch, pitch in active]
-    for ch in sorted(set(channels)):
-        messages.append((CONTROL | ch, CC_SUSTAIN, 0))
-        messages.append((CONTROL | ch, CC_ALL_NOTES_OFF, 0))
-        messages.append((CONTROL | ch, CC_ALL_SOUND_OFF, 0))
-    return messages
 
 
 def _try_realtime(priority: int = 5) -> bool:

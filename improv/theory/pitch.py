@@ -14,6 +14,7 @@ import re
 
 FLAT_NAMES = ("C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B")
 SHARP_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+DEFAULT_REGISTER = (52, 84)  # MIDI pitches E3..C6: the improviser's default range, the one definition
 LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 ACCIDENTALS = {"": 0, "b": -1, "#": 1, "♭": -1, "♯": 1, "bb": -2, "##": 2, "♭♭": -2, "♯♯": 2}
 _PRETTY = str.maketrans({"b": "♭", "#": "♯"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 TICKS_PER_BEAT = 12
+DEFAULT_TEMPO = 120.0  # BPM when nothing (option, tune, file) says otherwise: the one definition
 
 
 def ticks_to_beats(ticks: int) -> float:

@@ -21,7 +21,7 @@ import numpy as np
 
 from improv.perform.band.form import BandNote, Form, Player, Span, jitter, make_note
 from improv.theory.harmony import Chord
-from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT
 
 LOW, HIGH, CENTRE = 50, 76, 63
 EIGHTH = TICKS_PER_BEAT // 2
@@ -106,7 +106,7 @@ class Comper(Player):
     """Comping over a form, one bar at a time (call ``bar`` with 0, 1, 2, ... in order)."""
 
     def __init__(self, form: Form, rng: np.random.Generator, *, channel: int = 2, swing: float = 0.5,
-                 tempo: float = 120.0, velocity: int = 62) -> None:
+                 tempo: float = DEFAULT_TEMPO, velocity: int = 62) -> None:
         super().__init__(form, rng, channel=channel, swing=swing, velocity=velocity)
         self.tempo = tempo
         self.voicing: tuple[int, ...] | None = None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from improv.theory.progression import ChordSpan, Progression
-from improv.theory.timing import TICKS_PER_BEAT, swing_beats
+from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT, swing_beats
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class BandNote:
 class Feel:
     """How the band plays: tempo (BPM, for density choices only) and swing (0 straight .. 0.75 dotted)."""
 
-    tempo: float = 120.0
+    tempo: float = DEFAULT_TEMPO
     swing: float = 0.5
 
 

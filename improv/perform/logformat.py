@@ -1,6 +1,6 @@
 """The session log's format: which versions can be read, and every record checked before replay.
 
-A session log is JSON lines (see :mod:`improv.live.session`). :func:`check_record` checks one record
+A session log is JSON lines (see :mod:`improv.perform.log`). :func:`check_record` checks one record
 against the schema of its type (required keys, types, finite numbers, ranges), so a replay of a
 damaged or hand-edited log stops with the line and the key at fault, never in the middle of the
 improviser. The schemas are plain tables: a new record field or event type is one more entry.
@@ -18,10 +18,11 @@ from collections.abc import Callable
 from typing import Any
 
 from improv.errors import InputError, excerpt
+from improv.perform.modes import MODE_NAMES
 
 LOG_VERSION = 1
 READABLE_VERSIONS = (1,)
-MODES = ("solo", "respond", "trade")
+MODES = MODE_NAMES  # the registry in improv.perform.modes
 BIG = 2**53  # ticks, steps and note counts: integers JSON keeps exactly
 MAX_NOTES = 200_000  # notes a replay may make: 7 hours of eighths at 240 BPM, under a minute of work
 

@@ -1,19 +1,7 @@
-"""Load tunes from files musicians already have: iReal Pro playlists, JCPC text, MusicXML.
-
-``load_library(path)`` looks at the content, not only the name:
-
-* a text or HTML file holding ``irealb://`` / ``irealbook://`` URLs -> :mod:`improv.theory.ireal`;
-* a Jazz Chord Progressions Corpus ``.txt`` file (``Title = ...`` header, ``|`` bars), or a
-  directory of them -> :mod:`improv.theory.jcpc`;
-* a MusicXML lead sheet (``.musicxml``, ``.xml``, ``.mxl``) with chord symbols ->
-  :mod:`improv.theory.leadsheet`.
-
-A library of many tunes loads what it can: a tune that cannot be read is skipped with a
-:class:`LoadFailure` (which tune, why) appended to ``errors`` when a list is given, and logged
-otherwise. A file that holds nothing readable at all is an ``InputError``.
-
-This module also holds the small helpers the readers share: :func:`split_bar` (how chords share
-a bar) and :func:`build_progression` (written bars of chord symbols -> ``Progression``).
+"""The small helpers the chart importers share: :class:`LoadFailure` (a tune that did not load),
+:func:`split_bar` (how chords share a bar), :func:`build_progression` (written bars of chord
+symbols -> ``Progression``), :func:`changes_text`, and :class:`ChartFile` (a source and its text,
+read once). Time in integer ticks (improv.theory.timing). No threads.
 """
 
 from __future__ import annotations
@@ -27,11 +15,8 @@ from improv.errors import InputError
 from improv.theory.harmony import NO_CHORD, Chord, parse_chord, pitch_class
 from improv.theory.progression import ChordSpan, Progression
 from improv.theory.timing import TICKS_PER_BEAT
-from improv.theory.tunes import Tune
 
 log = logging.getLogger(__name__)
-
-MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")
 
 
 @dataclass(frozen=True)
@@ -45,6 +30,33 @@ class LoadFailure:
         if self.reason.startswith(self.source):
             return self.reason
         return f"{self.source}: {self.reason}"
+
+
+class ChartFile:
+    """A library source handed to each importer's ``claims``: its path and (read once) its text."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._text: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The file as UTF-8 (bad bytes replaced); InputError naming the file when unreadable."""
+        if self._text is None:
+            try:
+                self._text = self.path.read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                raise InputError(f"cannot read library {str(self.path)!r}: {exc.strerror}") from None
+        return self._text
+
+    def looks_like_xml(self) -> bool:
+        """A MusicXML score whatever its name: the root element shows in the first 4 KB."""
+        try:
+            with self.path.open("rb") as handle:
+                head = handle.read(4096)
+        except OSError:
+            return False
+        return b"<score-partwise" in head or b"<score-timewise" in head
 
 
 # ---------------------------------------------------------------- shared helpers
@@ -166,67 +178,3 @@ def most_common_meter(meters: list[tuple[int, int]]) -> tuple[int, int]:
     counts = Counter(meters)
     best = max(counts.values())
     return next(m for m in meters if counts[m] == best)
-
-
-# ---------------------------------------------------------------- dispatch
-
-
-def load_library(path: str | Path, errors: list[LoadFailure] | None = None) -> list[Tune]:
-    """All tunes readable from ``path`` (see the module docstring). Tunes that fail are
-    reported in ``errors`` (or logged); raises ``InputError`` if nothing at all loads."""
-    from improv.theory import ireal, jcpc, leadsheet  # the readers build on the helpers above
-
-    source = Path(path)
-    if not source.exists():
-        raise InputError(f"library {str(source)!r} does not exist")
-    failures: list[LoadFailure] = [] if errors is None else errors
-    before = len(failures)
-    if source.is_dir():
-        tunes = jcpc.load_directory(source, failures)
-        kind = "JCPC directory"
-    elif source.suffix.lower() in MUSICXML_SUFFIXES or _looks_like_xml(source):
-        tunes = [leadsheet.load_leadsheet(source)]
-        kind = "MusicXML lead sheet"
-    else:
-        text = _read_text(source)
-        if "irealb://" in text or "irealbook://" in text:
-            tunes = ireal.load_playlist(text, str(source), failures)
-            kind = "iReal Pro playlist"
-        elif jcpc.looks_like_jcpc(text):
-            tunes = [jcpc.parse_song(text, str(source))]
-            kind = "JCPC file"
-        else:
-            raise InputError(
-                f"library {str(source)!r}: not an iReal Pro playlist (irealb:// URL), a Jazz Chord "
-                "Progressions Corpus file (Title = ... with | bars) or a MusicXML lead sheet"
-            )
-    failed = failures[before:]
-    if not tunes:
-        first = str(failed[0]).removeprefix(f"{source}: ") if failed else "no tunes in it"
-        count = f" ({len(failed)} failed; the first: " if len(failed) > 1 else " ("
-        raise InputError(f"no tune could be loaded from {kind} {str(source)!r}{count}{first[:200]})")
-    if errors is None and failed:
-        first = str(failed[0]).removeprefix(f"{source}: ")[:150]
-        log.warning("skipped %d of %d tunes in %s (the first: %s)", len(failed), len(failed) + len(tunes),
-                    source.name, first)
-        for failure in failed:
-            log.info("skipped %s", failure)
-    log.info("loaded %d tunes from %s %s (%d failed)", len(tunes), kind, source, len(failures) - before)
-    return tunes
-
-
-def _read_text(source: Path) -> str:
-    try:
-        return source.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise InputError(f"cannot read library {str(source)!r}: {exc.strerror}") from None
-
-
-def _looks_like_xml(source: Path) -> bool:
-    """A MusicXML score whatever its name: the root element shows in the first 4 KB."""
-    try:
-        with source.open("rb") as handle:
-            head = handle.read(4096)
-    except OSError:
-        return False
-    return b"<score-partwise" in head or b"<score-timewise" in head

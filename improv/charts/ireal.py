@@ -48,8 +48,8 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 
-from improv.errors import InputError
-from improv.theory.library import (
+from improv.charts.build import (
+    ChartFile,
     LoadFailure,
     beats_per_bar,
     build_progression,
@@ -57,6 +57,7 @@ from improv.theory.library import (
     even_split,
     most_common_meter,
 )
+from improv.errors import InputError
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.tunes import Tune
 
@@ -581,3 +582,18 @@ def _key(text: str) -> str | None:
     if not text:
         return None
     return text[:-1] + "m" if text.endswith("-") else text
+
+
+# ---------------------------------------------------------------- the importer (improv.charts.library)
+
+KIND = "iReal Pro playlist"
+
+
+def claims(chart: ChartFile) -> bool:
+    """A text or HTML file holding an ``irealb://`` or ``irealbook://`` URL."""
+    return chart.path.is_file() and ("irealb://" in chart.text or "irealbook://" in chart.text)
+
+
+def load(chart: ChartFile, failures: list[LoadFailure]) -> list[Tune]:
+    """Every tune of the playlist; unreadable ones go to ``failures``."""
+    return load_playlist(chart.text, str(chart.path), failures)

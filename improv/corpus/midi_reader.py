@@ -22,7 +22,7 @@ from pathlib import Path
 
 import mido
 
-from improv.corpus.loader import ReadResult, StepChords
+from improv.corpus.base import ReadResult, StepChords
 from improv.errors import InputError, closest, excerpt
 from improv.theory.harmony import NO_CHORD, NOTE_NAMES, parse_chord
 from improv.theory.timing import TICKS_PER_BEAT

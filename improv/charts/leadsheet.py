@@ -16,15 +16,15 @@ import logging
 import warnings
 from pathlib import Path
 
+from improv.charts.build import ChartFile, LoadFailure, build_progression, changes_text
 from improv.errors import InputError
-from improv.theory.library import build_progression, changes_text
 from improv.theory.progression import time_signature_beats
-from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT
 from improv.theory.tunes import Tune
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TEMPO = 120.0
+MUSICXML_SUFFIXES = (".musicxml", ".xml", ".mxl")
 
 # MusicXML <kind> values (and music21's names for them) -> a suffix parse_chord reads.
 _KINDS = {
@@ -246,3 +246,18 @@ def _tempo(flat: object) -> float:
     if marks and marks[0].number and 20 <= marks[0].number <= 400:
         return float(marks[0].number)
     return DEFAULT_TEMPO
+
+
+# ---------------------------------------------------------------- the importer (improv.charts.library)
+
+KIND = "MusicXML lead sheet"
+
+
+def claims(chart: ChartFile) -> bool:
+    """A file named ``.musicxml``/``.xml``/``.mxl``, or whose first 4 KB hold a score element."""
+    return chart.path.is_file() and (chart.path.suffix.lower() in MUSICXML_SUFFIXES or chart.looks_like_xml())
+
+
+def load(chart: ChartFile, failures: list[LoadFailure]) -> list[Tune]:
+    """The one tune of the lead sheet (``failures`` unused: one tune loads or it is an InputError)."""
+    return [load_leadsheet(chart.path)]

@@ -3,7 +3,7 @@
 A file is a header of ``Key = value`` lines (``Title``, ``ComposedBy``, ``DBKeySig``,
 ``TimeSig = 4 4``, ``Bars``) and then the bars, written out in full (repeats already expanded),
 each ending with ``|``. Chords in a bar share it: whole beats when they fit, the first chords
-taking the remainder (see :func:`improv.theory.library.split_bar`); ``NC`` is no chord. Chord
+taking the remainder (see :func:`improv.charts.library.split_bar`); ``NC`` is no chord. Chord
 symbols are Impro-Visor's (``M7 m7 m7b5 o7 7b9 7+ /bass``) and go to ``parse_chord``.
 
 Choices: ``DBKeySig`` is a key *signature*; the tune's key is its relative minor (``Bb`` ->
@@ -19,9 +19,9 @@ import logging
 import re
 from pathlib import Path
 
+from improv.charts.build import ChartFile, LoadFailure, build_progression, changes_text, split_bar
 from improv.errors import InputError
 from improv.theory.harmony import note_name, parse_chord, pitch_class
-from improv.theory.library import LoadFailure, build_progression, changes_text, split_bar
 from improv.theory.progression import check_key, time_signature_beats
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.tunes import Tune
@@ -154,3 +154,20 @@ def _key(signature: str, bars: list[list[str]], prefix: str) -> str | None:
 
 
 __all__ = ["load_directory", "load_file", "looks_like_jcpc", "parse_song"]
+
+
+# ---------------------------------------------------------------- the importer (improv.charts.library)
+
+KIND = "JCPC song file or folder"
+
+
+def claims(chart: ChartFile) -> bool:
+    """A directory (of JCPC songs) or a text with a ``Title = ...`` header and ``|`` bars."""
+    return chart.path.is_dir() or looks_like_jcpc(chart.text)
+
+
+def load(chart: ChartFile, failures: list[LoadFailure]) -> list[Tune]:
+    """The folder's songs (failures go to ``failures``) or the one song of the file."""
+    if chart.path.is_dir():
+        return load_directory(chart.path, failures)
+    return [parse_song(chart.text, str(chart.path))]

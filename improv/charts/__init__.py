@@ -1,0 +1,1 @@
+"""Chart importers: files musicians have (iReal Pro, JCPC, MusicXML) to `Tune`s; see `library`."""

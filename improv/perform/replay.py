@@ -1,0 +1,63 @@
+"""Replay a session log: drive a new performer with the logged events at the logged step counts
+and get the same notes, with no ports and no clock. No threads.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from improv.errors import InputError
+from improv.perform.performer import Performer, PerformerSettings
+from improv.perform.played import PlayedNote, clip_note
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ReplayResult:
+    """What a replay produced: improv's notes and the player's messages."""
+
+    notes: list[PlayedNote]
+    player: list[tuple[float, tuple[int, ...]]]
+    header: dict
+
+
+def replay(header: dict, records: list[dict], improviser, *, chords=None) -> ReplayResult:
+    """Drive ``improviser`` (built from the header) with the logged events; no ports, no clock."""
+    perf = Performer(improviser, PerformerSettings(**header["performer"]), chords=chords,
+                     live=False)
+    events = [r for r in records if r["type"] == "event"]
+    skips = {int(r["note"]) for r in records if r["type"] == "skip"}
+    cuts = {int(r["note"]): float(r["offset"]) for r in records if r["type"] == "cut"}
+    ends = [r for r in records if r["type"] == "end"]
+    if not ends:
+        raise InputError("the session log has no end line (the session did not finish cleanly)")
+    total = int(ends[-1]["notes"])
+    channel, end = int(header["channel"]), header.get("end")
+    notes: list[PlayedNote] = []
+    index = 0
+    taken = 0
+    while taken < total:
+        while index < len(events) and events[index]["step"] <= perf.steps:
+            perf.apply(events[index]["event"])
+            index += 1
+        note = perf.next_note()
+        if note is None:
+            if index >= len(events):
+                log.warning("replay: the log ends after %d of %d notes", taken, total)
+                break
+            perf.apply(events[index]["event"])  # idle until the next event (defensive)
+            index += 1
+            continue
+        if taken not in skips:
+            played = clip_note(note, channel, end)
+            if taken in cuts:
+                played = PlayedNote(played.onset, cuts[taken], channel, played.pitch,
+                                    played.velocity)
+            notes.append(played)
+        taken += 1
+    player = [(float(r["beat"]), tuple(r["msg"])) for r in records if r["type"] == "input"]
+    return ReplayResult(notes, player, header)
+
+__all__ = ["ReplayResult", "replay"]
