@@ -33,9 +33,9 @@ import numpy as np
 import pytest
 from modelkit import random_model_dir
 
+from improv.charts import ireal
 from improv.cli import main
 from improv.errors import excerpt
-from improv.theory import ireal
 
 SEED = 20261201
 SUBPROCESS = 2  # cases per family run as real subprocesses
