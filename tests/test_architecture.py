@@ -38,7 +38,8 @@ MAX_FUNCTION_LINES, MAX_CLASS_FIELDS, MAX_FILE_LINES = 60, 20, 500
 # Not yet within the limits (issue 10 left them for the next step: the engine split and the play option
 # table). Each entry is allowed as it is; anything new must keep the limits. Shrink this, never grow it.
 ALLOWED_LONG_FUNCTIONS = {
-    "improv.cli.generate:run", "improv.cli.play:_play", "improv.cli.play:add_parser", "improv.cli.play:validate", "improv.charts.ireal:parse_chart",
+    "improv.cli.generate:run", "improv.cli.play:_play",
+    "improv.cli.play:add_parser", "improv.cli.play:validate", "improv.charts.ireal:parse_chart",
     "improv.theory.progression:parse_progression", "improv.live.engine:Engine.__init__",
     "improv.corpus.musicxml:read_musicxml", "improv.live.midiclock:MidiClock._advance",
 }
