@@ -19,11 +19,12 @@ import numpy as np
 from improv.errors import InputError
 from improv.improviser import Improviser, Range, TimedNote
 from improv.model.cell import Cell
+from improv.model.conditioning import layout_version
 from improv.model.sampling import Sampler
+from improv.theory.degrees import load_vocabulary
 from improv.theory.harmony import Chord
 from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT
-from improv.theory.values import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +40,30 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("improv") / "models" / "default"))
 
 
+def shipped_models() -> list[Path]:
+    """Every model directory shipped inside the package (``default`` and older versions such as ``v1``)."""
+    root = Path(str(resources.files("improv") / "models"))
+    return sorted(p for p in root.iterdir() if (p / "cell.npz").is_file()) if root.is_dir() else []
+
+
+def model_version(model_dir: Path | str) -> int:
+    """The values version of a model directory (1: kind/leap, 2: degrees), as session logs record it."""
+    try:
+        data = json.loads((Path(model_dir) / "vocab.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    return int(data.get("version", 0)) if isinstance(data, dict) else 0
+
+
 @dataclass
 class Model:
     """A loaded model directory: the numpy cell, its vocabulary and its card."""
 
     path: Path
     cell: Cell
-    vocab: Vocabulary
+    vocab: object  # values.Vocabulary (version 1) or degrees.DegreeVocabulary (version 2)
     card: dict
+    cond_version: int = 1
 
 
 def load_model(model_dir: Path | str | None = None) -> Model:
@@ -57,7 +74,7 @@ def load_model(model_dir: Path | str | None = None) -> Model:
     missing = [name for name in MODEL_FILES[:2] if not (path / name).is_file()]
     if missing:
         raise InputError(f"model directory {path} is missing {', '.join(missing)}")
-    vocab, meta = Vocabulary.load(path / "vocab.json")
+    vocab, meta = load_vocabulary(path / "vocab.json")
     cell = Cell.load(path, len(vocab))
     expected = int(meta.get("conditioning", {}).get("size", 0))
     if cell.cond_size != expected:
@@ -71,7 +88,7 @@ def load_model(model_dir: Path | str | None = None) -> Model:
             card = json.loads((path / "card.json").read_text())
         except ValueError as exc:
             raise InputError(f"{path / 'card.json'} is not valid JSON: {exc}") from exc
-    return Model(path, cell, vocab, card)
+    return Model(path, cell, vocab, card, layout_version(meta.get("conditioning", {})))
 
 
 def build_improviser(
@@ -88,6 +105,7 @@ def build_improviser(
     swing: float = 0.0,
     max_leap: int = 12,
     sections: Sequence[str] | None = None,
+    tempo: float = 120.0,
 ) -> Improviser:
     """An improviser over ``progression`` with one seeded generator for every random choice."""
     model = model or load_model(model_dir)
@@ -108,6 +126,8 @@ def build_improviser(
         swing=swing,
         max_leap=max_leap,
         sections=sections,
+        tempo=tempo,
+        cond_version=model.cond_version,
     )
 
 

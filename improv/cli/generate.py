@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         velocity=velocity,
         swing=swing,
         sections=changes.sections,
+        tempo=tempo,
     )
     notes = generate_solo(improviser, bars)
     mid = solo_to_midi(

@@ -351,6 +351,8 @@ def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
         )
     session_log = SessionLog(opts["session_log"] or default_log_path())
     end = (opts["bars"] * progression.beats_per_bar) if opts["bars"] else None
+    from improv.generate import model_version
+    from improv.improviser import IMPROVISER_VERSION
     from improv.live.session import model_hash, progression_record
 
     model_dir = _model_dir(opts)
@@ -358,6 +360,8 @@ def _play(opts: dict, changes: Changes, profile, api: int, port, inputs: list):
         seed=opts["seed"],
         model=str(model_dir),
         model_hash=model_hash(model_dir),
+        model_version=model_version(model_dir),
+        improviser_version=IMPROVISER_VERSION,
         progression=progression_record(progression, changes.sections),
         follow_chords=follow,
         chords_sticky=bool(chords and chords.sticky),

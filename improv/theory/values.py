@@ -140,17 +140,31 @@ def fold_leap(leap: int) -> int:
     return leap
 
 
-def encode(line: Line) -> list[Token]:
-    """Encode a line as tokens: notes and rests whose durations sum to the real onsets.
+@dataclass(frozen=True)
+class Event:
+    """One step of a line on the value grid: a note (``pitch``) or a rest (``pitch`` None).
+
+    ``prev`` is the previous sounding pitch and ``anchor`` says the note starts a phrase (no leap).
+    """
+
+    onset: int
+    duration: int
+    pitch: int | None
+    prev: int | None
+    anchor: bool
+
+
+def events(line: Line) -> list[Event]:
+    """A line as grid events: notes and rests whose durations sum to the real onsets.
 
     Each note lasts until the next onset (short gaps are articulation); a gap of an eighth or more becomes
-    rest values. Durations are snapped to the grid with the error carried forward, so the running sum
-    stays within a tick or two of the real onsets and never drifts.
+    rest events. Durations are snapped to the grid with the error carried forward, so the running sum
+    stays within a tick or two of the real onsets and never drifts. Every vocabulary encodes these.
     """
-    tokens: list[Token] = []
+    out: list[Event] = []
     notes = sorted(line.notes, key=lambda n: n.onset)
     if not notes:
-        return tokens
+        return out
     clock = notes[0].onset  # running sum of durations: where the next value starts
     prev_pitch: int | None = None
     silence = PHRASE_GAP  # the first note is an anchor
@@ -161,16 +175,28 @@ def encode(line: Line) -> list[Token]:
         if span - sounding < REST_MIN:
             sounding = span  # legato: a short gap is articulation
         duration = nearest_duration(min(sounding, DURATIONS[-1]))
-        chord = line.chord_at(clock)
-        leap = None if prev_pitch is None or silence >= PHRASE_GAP else fold_leap(note.pitch - prev_pitch)
-        tokens.append(Token(Value(classify(note.pitch, chord), duration, leap), clock, chord))
+        anchor = prev_pitch is None or silence >= PHRASE_GAP
+        out.append(Event(clock, duration, note.pitch, prev_pitch, anchor))
         clock += duration
         prev_pitch, silence = note.pitch, 0
         if next_onset - clock >= REST_MIN:
             for part in split_duration(next_onset - clock):
-                tokens.append(Token(Value("R", part), clock, line.chord_at(clock)))
+                out.append(Event(clock, part, None, prev_pitch, False))
                 clock += part
                 silence += part
+    return out
+
+
+def encode(line: Line) -> list[Token]:
+    """Encode a line as kind/leap tokens (see ``events`` for the timing)."""
+    tokens: list[Token] = []
+    for ev in events(line):
+        chord = line.chord_at(ev.onset)
+        if ev.pitch is None:
+            tokens.append(Token(Value("R", ev.duration), ev.onset, chord))
+            continue
+        leap = None if ev.anchor or ev.prev is None else fold_leap(ev.pitch - ev.prev)
+        tokens.append(Token(Value(classify(ev.pitch, chord), ev.duration, leap), ev.onset, chord))
     return tokens
 
 
