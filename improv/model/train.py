@@ -184,9 +184,10 @@ def fit(lines: Sequence[Line], config: TrainConfig) -> tuple[keras.Model, Vocabu
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             weighted_metrics=["sparse_categorical_accuracy"],
         )
-    train_data = dataset(
-        *_arrays(train_seqs, config, version), batch_size=config.batch_size, shuffle=True, seed=config.seed
-    )
+    train_arrays = _arrays(train_seqs, config, version)
+    train_data = dataset(*train_arrays, batch_size=config.batch_size, shuffle=True, seed=config.seed)
+    if config.distribute == "multiworker":
+        _build_before_fit(model, strategy, train_arrays, config.batch_size)
     val_data = dataset(*_arrays(val_seqs, config, version), batch_size=config.batch_size)
     callbacks = [
         keras.callbacks.EarlyStopping(
@@ -210,6 +211,10 @@ def fit(lines: Sequence[Line], config: TrainConfig) -> tuple[keras.Model, Vocabu
     rests = np.array([v.kind == "R" for v in vocab.values])
     val_notes = int(sum(int((~rests[v]).sum()) for v in val_seqs.values))
     metrics = {
+        "distribute": {
+            "strategy": config.distribute or "none",
+            "replicas": strategy.num_replicas_in_sync if strategy is not None else 1,
+        },
         "design": config.design,
         "layers": config.layers,
         "pieces": {"train": len(train_idx), "validation": len(val_idx)},
@@ -258,6 +263,31 @@ def whole_sequence_nll(model: keras.Model, seqs: Sequences, size: int) -> float:
         targets.append(values)
     total, count = sequence_nll(log_probs, targets)
     return total / max(count, 1)
+
+
+def _build_before_fit(model: keras.Model, strategy, arrays, batch_size: int) -> None:
+    """Build the model and its metrics from a local batch, so that ``fit`` skips its own symbolic build.
+
+    Keras 3 reduces a distributed *dict* batch with ``strategy.reduce`` before building, which fails under
+    MultiWorkerMirroredStrategy (keras-team/keras#20329, #20585); building from plain arrays avoids it.
+    It also reduces metrics with ``strategy.reduce("MEAN", axis=0)``, which fails on scalars there.
+    """
+    inputs, targets, weights = arrays
+    batch = ({k: v[:batch_size] for k, v in inputs.items()}, targets[:batch_size], weights[:batch_size])
+    with strategy.scope():
+        model._symbolic_build(data_batch=batch)
+    model._maybe_symbolic_build = lambda iterator=None, data_batch=None: None
+    from keras.src.backend.tensorflow import trainer as tf_trainer
+
+    if not getattr(tf_trainer.reduce_per_replica, "improv_patched", False):
+        original = tf_trainer.reduce_per_replica
+
+        def reduce_per_replica(values, strategy_, reduction):
+            # metric results are aggregated across workers already: the local result is the result
+            return original(values, strategy_, "first" if reduction == "auto" else reduction)
+
+        reduce_per_replica.improv_patched = True
+        tf_trainer.reduce_per_replica = reduce_per_replica
 
 
 def strategy_for(name: str | None):
