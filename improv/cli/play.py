@@ -629,6 +629,7 @@ def _improviser(opts: dict, changes: Changes, progression=None):
         high=opts["high"],
         swing=opts["swing"],
         sections=changes.sections,
+        tempo=float(opts["tempo"] or 120.0),
     )
     if opts["velocity"] is not None:
         kwargs["velocity"] = opts["velocity"]

@@ -88,7 +88,8 @@ def replay_log(header: dict, records: list[dict], *, model: str | None = None):
     opts = header["options"]
     kwargs = dict(model_dir=model_dir, seed=header["seed"], temperature=opts["temperature"],
                   low=opts["low"], high=opts["high"], swing=opts["swing"],
-                  sections=header["progression"].get("sections"))
+                  sections=header["progression"].get("sections"),
+                  tempo=float(header.get("tempo") or 120.0))
     if opts.get("velocity") is not None:
         kwargs["velocity"] = opts["velocity"]
     improviser = build_improviser(chords or progression, **kwargs)

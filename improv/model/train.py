@@ -337,22 +337,28 @@ class ProgressLog(keras.callbacks.Callback):
         self.stream = stream or sys.stderr
         self.started = time.perf_counter()
         self.epoch = 0
+        self.epoch_started = self.started
         self.batches: int | None = None
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
         self.epoch = epoch
+        self.epoch_started = time.perf_counter()
 
     def on_train_batch_end(self, batch, logs=None) -> None:
         total = self.batches or self.params.get("steps")
         if not total or (batch + 1) % max(total // 10, 1):
             return
-        done = (self.epoch + (batch + 1) / total) / self.epochs
-        elapsed = time.perf_counter() - self.started
+        share = (batch + 1) / total
+        done = (self.epoch + share) / self.epochs
+        now = time.perf_counter()
+        per_epoch = (now - self.epoch_started) / share  # this epoch's pace (the first one includes tracing)
+        left = per_epoch * (self.epochs - self.epoch - share)
         bar = "#" * int(done * 30)
         self._print(
-            f"[{bar:<30}] epoch {self.epoch + 1}/{self.epochs} {100 * (batch + 1) / total:3.0f}% "
-            f"loss {float((logs or {}).get('loss', float('nan'))):.3f} elapsed {elapsed / 60:.1f} min, "
-            f"about {elapsed / done * (1 - done) / 60:.1f} min left"
+            f"[{bar:<30}] epoch {self.epoch + 1}/{self.epochs} {100 * share:3.0f}% "
+            f"loss {float((logs or {}).get('loss', float('nan'))):.3f} "
+            f"elapsed {(now - self.started) / 60:.1f} min, about {left / 60:.1f} min left at most "
+            "(early stopping may end sooner)"
         )
 
     def on_epoch_end(self, epoch, logs=None) -> None:
