@@ -21,15 +21,13 @@ The kind/leap vocabulary (``improv.theory.values``, version 1) stays loadable fo
 from __future__ import annotations
 
 import json
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from improv.errors import InputError
 from improv.theory.harmony import Chord
 from improv.theory.timing import TICKS_PER_BEAT
-from improv.theory.values import Line, Token, events
+from improv.theory.values import Line, Token, Vocabulary, events
 
 DEGREE_NAMES = ("1", "b2", "2", "b3", "3", "4", "#4", "5", "b6", "6", "b7", "7")
 _DEGREE_INDEX = {name: i for i, name in enumerate(DEGREE_NAMES)}
@@ -152,71 +150,12 @@ def _fold(pitch: int, low: int, high: int) -> int:
     return pitch
 
 
-class DegreeVocabulary:
+class DegreeVocabulary(Vocabulary):
     """The sorted degree values a model knows, mapping an unseen value to its nearest known one."""
 
+    format = VOCAB_FORMAT
     version = VOCAB_VERSION
-
-    def __init__(self, values: Iterable[Degree]) -> None:
-        self.values: list[Degree] = sorted(set(values), key=lambda v: v.sort_key)
-        self._index = {v: i for i, v in enumerate(self.values)}
-        self._nearest: dict[Degree, Degree] = {}
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def __contains__(self, value: object) -> bool:
-        return value in self._index
-
-    @classmethod
-    def build(cls, values: Iterable[Degree], min_count: int = 1) -> tuple[DegreeVocabulary, int]:
-        """Keep values seen at least ``min_count`` times; returns the vocabulary and how many were rare."""
-        counts = Counter(values)
-        kept = [v for v, n in counts.items() if n >= min_count]
-        return cls(kept), sum(1 for n in counts.values() if n < min_count)
-
-    def index(self, value: Degree) -> int:
-        """The index of a value, mapping an unknown one to its nearest known value."""
-        found = self._index.get(value)
-        return found if found is not None else self._index[self.nearest(value)]
-
-    def nearest(self, value: Degree) -> Degree:
-        """The known value closest to ``value``: same degree and move if possible, then duration."""
-        if value in self._index:
-            return value
-        cached = self._nearest.get(value)
-        if cached is None:
-            cached = min(self.values, key=lambda v: _distance(value, v))
-            self._nearest[value] = cached
-        return cached
-
-    def to_json(self, extra: dict | None = None) -> dict:
-        """A JSON-able description (format, version, grid, values in index order)."""
-        data = {
-            "format": VOCAB_FORMAT,
-            "version": VOCAB_VERSION,
-            "ticks_per_beat": TICKS_PER_BEAT,
-            "values": [str(v) for v in self.values],
-        }
-        data.update(extra or {})
-        return data
-
-    def save(self, path: Path, extra: dict | None = None) -> None:
-        """Write ``vocab.json``."""
-        path.write_text(json.dumps(self.to_json(extra), indent=1) + "\n")
-
-    @classmethod
-    def from_json(cls, data: dict, path: Path) -> DegreeVocabulary:
-        """The vocabulary in a parsed ``vocab.json`` (InputError naming the file if it does not fit)."""
-        if data.get("ticks_per_beat") != TICKS_PER_BEAT:
-            raise InputError(f"{path}: ticks_per_beat {data.get('ticks_per_beat')} != {TICKS_PER_BEAT}")
-        values = data.get("values")
-        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
-            raise InputError(f"{path}: 'values' must be a non-empty list of strings")
-        vocab = cls(Degree.parse(s) for s in values)
-        if [str(v) for v in vocab.values] != values:
-            raise InputError(f"{path}: values are not in sorted order")
-        return vocab
+    value_type = Degree
 
 
 def _distance(a: Degree, b: Degree) -> float:
@@ -228,13 +167,14 @@ def _distance(a: Degree, b: Degree) -> float:
     return degree + move + abs(a.duration - b.duration) / 3.0
 
 
+DegreeVocabulary.distance = staticmethod(_distance)
+
+
 def load_vocabulary(path: Path):
     """Read any ``vocab.json`` (degree values, version 2, or kind/leap values, version 1).
 
     Returns the vocabulary and the whole JSON (for the conditioning settings).
     """
-    from improv.theory.values import Vocabulary
-
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:

@@ -261,7 +261,14 @@ def _pick(
 
 
 class Vocabulary:
-    """The sorted list of values a model knows, with a map for rare values to their nearest known one."""
+    """The sorted list of values a model knows, with a map for rare values to their nearest known one.
+
+    Subclasses (``degrees.DegreeVocabulary``) set ``format``, ``version``, ``value_type`` and ``distance``.
+    """
+
+    format = VOCAB_FORMAT
+    version = VOCAB_VERSION
+    value_type = Value
 
     def __init__(self, values: Iterable[Value]) -> None:
         self.values: list[Value] = sorted(set(values), key=lambda v: v.sort_key)
@@ -293,15 +300,15 @@ class Vocabulary:
             return value
         cached = self._nearest.get(value)
         if cached is None:
-            cached = min(self.values, key=lambda v: _distance(value, v))
+            cached = min(self.values, key=lambda v: self.distance(value, v))
             self._nearest[value] = cached
         return cached
 
     def to_json(self, extra: dict | None = None) -> dict:
         """A JSON-able description (format, version, grid, values in index order)."""
         data = {
-            "format": VOCAB_FORMAT,
-            "version": VOCAB_VERSION,
+            "format": self.format,
+            "version": self.version,
             "ticks_per_beat": TICKS_PER_BEAT,
             "values": [str(v) for v in self.values],
         }
@@ -319,14 +326,22 @@ class Vocabulary:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read vocabulary {path}: {exc}") from exc
-        if data.get("format") != VOCAB_FORMAT or data.get("version") != VOCAB_VERSION:
+        if not isinstance(data, dict) or (data.get("format"), data.get("version")) != (cls.format, cls.version):
             raise InputError(f"{path} is not an improv vocabulary (format/version mismatch)")
+        return cls.from_json(data, path), data
+
+    @classmethod
+    def from_json(cls, data: dict, path: Path):
+        """The vocabulary in a parsed ``vocab.json`` (InputError naming the file if it does not fit)."""
         if data.get("ticks_per_beat") != TICKS_PER_BEAT:
             raise InputError(f"{path}: ticks_per_beat {data.get('ticks_per_beat')} != {TICKS_PER_BEAT}")
-        vocab = cls(Value.parse(s) for s in data["values"])
-        if [str(v) for v in vocab.values] != data["values"]:
+        values = data.get("values")
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+            raise InputError(f"{path}: 'values' must be a non-empty list of strings")
+        vocab = cls(cls.value_type.parse(s) for s in values)
+        if [str(v) for v in vocab.values] != values:
             raise InputError(f"{path}: values are not in sorted order")
-        return vocab, data
+        return vocab
 
 
 def _distance(a: Value, b: Value) -> float:
@@ -340,3 +355,6 @@ def _distance(a: Value, b: Value) -> float:
     else:
         leap = abs(a.leap - b.leap) * 2.0
     return rest + kind + leap + abs(a.duration - b.duration) / 3.0
+
+
+Vocabulary.distance = staticmethod(_distance)
