@@ -326,7 +326,8 @@ class Vocabulary:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read vocabulary {path}: {exc}") from exc
-        if not isinstance(data, dict) or (data.get("format"), data.get("version")) != (cls.format, cls.version):
+        kind = (data.get("format"), data.get("version")) if isinstance(data, dict) else None
+        if kind != (cls.format, cls.version):
             raise InputError(f"{path} is not an improv vocabulary (format/version mismatch)")
         return cls.from_json(data, path), data
 
