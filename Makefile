@@ -70,7 +70,9 @@ lint: $(STAMP)
 
 # Retrain the shipped default model on the whole Weimar Jazz Database (needs ../shared/data).
 model: $(STAMP)
-	$(VENV)/bin/improv train --corpus $(WJAZZD) --out improv/models/default --epochs 25 --units 128 --seed 0
+	$(VENV)/bin/improv train --corpus $(WJAZZD) --out improv/models/default --vocabulary degree \
+		--conditioning-version 2 --layers 2 --units 96 --dropout 0.1 --window 128 --batch-size 64 \
+		--learning-rate 0.006 --epochs 24 --patience 3 --seed 0
 
 # `exit` leaves it; `. .venv/bin/activate` does the same in the current shell
 shell: $(RUN_STAMP)

@@ -26,16 +26,49 @@ def _percentiles(samples_ns: list[int]) -> dict:
     return {"median_us": round(float(np.median(us)), 2), "p99_us": round(float(np.percentile(us, 99)), 2)}
 
 
-def numpy_step_latency(cell, cond_size: int, steps: int = STEPS, seed: int = 0) -> dict:
-    """Median/p99 of one cell step + temperature sampling with the loop guard (the live path's work)."""
+def numpy_step_latency(cell, cond_size: int, steps: int = STEPS, seed: int = 0, conds=None) -> dict:
+    """Median/p99 of one cell step + temperature sampling with the loop guard (the live path's work).
+
+    ``conds`` (hot positions per step, cycled) should come from a real session, so the conditioning cache
+    sees a realistic mix; without it a fixed version-1 pattern is used.
+    """
     from improv.model.sampling import Sampler
 
     sampler = Sampler(np.random.default_rng(seed), temperature=0.9)
-    cond = (1, 9, 14) if cond_size else None
+    conds = conds or ([(1, 9, 14)] if cond_size else [None])
     value, samples = None, []
-    for _ in range(steps):
+    for i in range(steps):
+        cond = conds[i % len(conds)]
         t0 = time.perf_counter_ns()
         value = sampler.sample(cell.step_logits(value, cond))
+        samples.append(time.perf_counter_ns() - t0)
+    return _percentiles(samples[steps // 10 :])
+
+
+def session_conditions(model, steps: int = 4000) -> list:
+    """The conditioning an improviser with ``model`` computes over Giant Steps (what the cell is fed live)."""
+    from improv.generate import build_improviser
+    from improv.theory.tunes import find_tune
+
+    imp = build_improviser(find_tune("Giant Steps").progression, model=model, seed=0, tempo=240.0)
+    conds = []
+    for _ in range(steps):
+        conds.append(imp.condition(imp.position, imp.progression.chord_at(imp.position)))
+        imp.step()
+    model.cell.reset()
+    return conds
+
+
+def improviser_step_latency(model, steps: int = STEPS) -> dict:
+    """Median/p99 of a whole improviser step: conditioning, cell, masks, sampling and realisation."""
+    from improv.generate import build_improviser
+    from improv.theory.tunes import find_tune
+
+    imp = build_improviser(find_tune("Giant Steps").progression, model=model, seed=0, tempo=240.0)
+    samples = []
+    for _ in range(steps):
+        t0 = time.perf_counter_ns()
+        imp.step()
         samples.append(time.perf_counter_ns() - t0)
     return _percentiles(samples[steps // 10 :])
 
@@ -84,10 +117,16 @@ def cell_latency() -> dict:
         "numpy": numpy_step_latency(cell, 0),
         "keras": keras_step_latency(model, 78, 0),
     }
-    shipped = load_model()
-    rows[f"shipped default (n_a={shipped.cell.units}, {len(shipped.vocab)} values)"] = {
-        "numpy": numpy_step_latency(shipped.cell, shipped.cell.cond_size),
-    }
+    from improv.generate import default_model_dir
+
+    for name, path in (("shipped default", None), ("previous default v1", default_model_dir().parent / "v1")):
+        shipped = load_model(path)
+        label = f"{name} ({shipped.cell.layers}x n_a={shipped.cell.units}, {len(shipped.vocab)} values)"
+        conds = session_conditions(shipped)
+        rows[label] = {
+            "numpy": numpy_step_latency(shipped.cell, shipped.cell.cond_size, conds=conds),
+            "improviser step": improviser_step_latency(shipped),
+        }
     return rows
 
 

@@ -6,6 +6,7 @@ as it can into a file. Nothing here imports TensorFlow.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from improv.errors import InputError
 from improv.improviser import Improviser, Range, TimedNote
 from improv.midi import midifile
 from improv.model.cell import Cell
+from improv.model.conditioning import layout_version
 from improv.model.sampling import Sampler
 from improv.model.store import read_model_dir
 from improv.perform.band import PARTS, Band, BandChannels, BandNote, Feel
@@ -27,7 +29,6 @@ from improv.shaping import Shaping
 from improv.theory.pitch import DEFAULT_REGISTER
 from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT
-from improv.theory.values import Vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -39,22 +40,39 @@ def default_model_dir() -> Path:
     return Path(str(resources.files("improv") / "models" / "default"))
 
 
+def shipped_models() -> list[Path]:
+    """Every model directory shipped inside the package (``default`` and older versions such as ``v1``)."""
+    root = Path(str(resources.files("improv") / "models"))
+    return sorted(p for p in root.iterdir() if (p / "cell.npz").is_file()) if root.is_dir() else []
+
+
+def model_version(model_dir: Path | str) -> int:
+    """The values version of a model directory (1: kind/leap, 2: degrees), as session logs record it."""
+    try:
+        data = json.loads((Path(model_dir) / "vocab.json").read_text())
+    except (OSError, ValueError):
+        return 0
+    return int(data.get("version", 0)) if isinstance(data, dict) else 0
+
+
 @dataclass
 class Model:
     """A loaded model directory: the numpy cell, its vocabulary and its card."""
 
     path: Path
     cell: Cell
-    vocab: Vocabulary
+    vocab: object  # values.Vocabulary (version 1) or degrees.DegreeVocabulary (version 2)
     card: dict
+    cond_version: int = 1
 
 
 def load_model(model_dir: Path | str | None = None) -> Model:
     """Load a model directory (default: the shipped model), every file checked by
-    :func:`improv.model.store.read_model_dir`."""
+    :func:`improv.model.store.read_model_dir` (both value designs, stacked layers)."""
     files = read_model_dir(Path(model_dir) if model_dir else default_model_dir())
-    cell = Cell(**files.cell_weights, n_values=len(files.vocab))
-    return Model(files.path, cell, files.vocab, files.card)
+    cell = Cell.from_arrays(files.weights, len(files.vocab))
+    cond_version = layout_version(files.meta.get("conditioning", {}))
+    return Model(files.path, cell, files.vocab, files.card, cond_version)
 
 
 def build_improviser(
@@ -72,6 +90,7 @@ def build_improviser(
     max_leap: int = 12,
     sections: Sequence[str] | None = None,
     shaping: Shaping | None = None,
+    tempo: float = 120.0,
 ) -> Improviser:
     """An improviser over ``progression`` with one seeded generator for every random choice."""
     model = model or load_model(model_dir)
@@ -93,6 +112,8 @@ def build_improviser(
         max_leap=max_leap,
         sections=sections,
         shaping=shaping,
+        tempo=tempo,
+        cond_version=model.cond_version,
     )
 
 

@@ -7,8 +7,16 @@ ticks; what it yields (``TimedNote``) is in beats, the public contract with the 
 Post-processing (what the seed did after generation, done here as each note is made): register range and
 maximum leap (in ``decode``), no more than ``max_repeats`` repeated pitches, a velocity shape (accents on
 the beat, a little humanising) and an articulation gate; swing is a time warp of the eighth-note offbeat.
-``improv.shaping`` adds a slowly moving register target with an arc over choruses, avoid-note nudges, a
-repeated-pitch penalty and the rhythm biases (``shaping=Shaping.off()`` gives the version-1 improviser).
+
+Two model generations are realised: kind/leap values (version 1: the realiser draws a pitch of the kind
+near the leap, as before, bit for bit) and degree values (version 2: the model names the chord degree and
+direction, the realiser only places anchors and folds the register; its conditioning looks ahead to the
+next chord and knows the tempo, the height, the phrase and the chorus; a beat keeps whole tuplets).
+
+``improv.shaping`` adds a slowly moving register target with an arc over choruses, avoid-note nudges and
+the velocity arc to both; for kind/leap values also the repeated-pitch penalty, the leap steering and the
+rhythm biases (a degree model keeps whole tuplets and hears the tempo itself). ``shaping=Shaping.off()``
+gives the version-1 improviser.
 """
 
 from __future__ import annotations
@@ -16,17 +24,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from improv.model.cell import Cell
-from improv.model.conditioning import condition_indices
+from improv.model.conditioning import Context, Lookahead, Phrase, condition_indices, height_in, indices_v2
+from improv.model.rhythm import MASKED, TupletGuard
 from improv.model.sampling import Sampler
 from improv.shaping import VERSION as SHAPING_VERSION
 from improv.shaping import Shaper, Shaping, repeat_indices
+from improv.theory import degrees
 from improv.theory.harmony import Chord
 from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT, swing_beats
 from improv.theory.values import Line, Note, Value, Vocabulary, decode, encode
 
-IMPROVISER_VERSION = SHAPING_VERSION  # 1: hard register walls, no shaping (``Shaping.off()``)
+# session logs record it (1: hard register walls, no shaping, ``Shaping.off()``); a version-1 model keeps
+# the version-1 realisation path whatever the improviser version
+IMPROVISER_VERSION = SHAPING_VERSION
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,8 @@ class Improviser:
         swing: float = 0.0,
         gate: float = 0.92,
         sections: Sequence[str] | None = None,
+        tempo: float = 120.0,
+        cond_version: int = 1,
         shaping: Shaping | None = None,
     ) -> None:
         self.cell = cell
@@ -113,6 +129,13 @@ class Improviser:
         self.repeats = 0
         self._bar = progression.beats_per_bar * TICKS_PER_BEAT
         self.sections = tuple(sections) if sections else ("A",) * progression.bar_count
+        self.tempo = float(tempo)
+        self.degree = isinstance(vocab, degrees.DegreeVocabulary)
+        self.cond_version = cond_version if cell.cond_size else 0
+        self.phrase = Phrase()
+        self.lookahead = Lookahead(progression.spans, progression.length)
+        self.tuplets = TupletGuard([v.duration for v in vocab.values]) if self.degree else None
+        self._same = np.array([getattr(v, "move", None) == "=" for v in vocab.values])
         self.shaping = shaping if shaping is not None else Shaping()
         self.shaper = Shaper(self.shaping, self.rng, self.register.low, self.register.high,
                              progression.length, self._bar)
@@ -123,17 +146,49 @@ class Improviser:
         """Sample the next value at the current position and realise it."""
         tick = self.position
         chord = self.progression.chord_at(tick)
-        cond = condition_indices(chord, tick % self._bar, self.progression.beats_per_bar)
-        logits = self.cell.step_logits(self.prev_index, cond if self.cell.cond_size else None)
-        index = self.sampler.sample(self.shaper.bias(logits, tick, self.vocab))
+        logits = self.cell.step_logits(self.prev_index, self.condition(tick, chord))
+        if self.degree:  # the model keeps whole tuplets and hears the tempo (conditioning v2)
+            self._shape_degree(logits, tick)
+        else:
+            self.shaper.bias(logits, tick, self.vocab)
+        index = self.sampler.sample(logits)
         value = self.vocab.values[index]
         self.prev_index = index
         pitch = self._realise(value, chord, tick)
+        self.phrase.advance(pitch is not None, value.duration)
+        if self.tuplets is not None:
+            self.tuplets.advance(tick)
         self.position += value.duration
         return Step(tick, value, chord, pitch)
 
+    def condition(self, tick: int, chord: Chord, prev_pitch: int | None = None, phrase: Phrase | None = None):
+        """The hot conditioning positions for a value at ``tick`` (None for a model without conditioning)."""
+        if self.cond_version == 0:
+            return None
+        if self.cond_version == 1:
+            return condition_indices(chord, tick % self._bar, self.progression.beats_per_bar)
+        nxt, soon = self.lookahead.next(tick)
+        chorus, in_chorus = divmod(tick, self.progression.length)
+        prev = self.prev_pitch if prev_pitch is None else prev_pitch
+        ctx = Context(
+            chord, tick % self._bar, self.progression.beats_per_bar, nxt, soon,
+            height_in(prev, self.register.low, self.register.high), self.tempo,
+            (phrase or self.phrase).notes, chorus + 1, in_chorus // self._bar,
+        )
+        return indices_v2(ctx)
+
+    def _shape_degree(self, logits: np.ndarray, tick: int) -> None:
+        """Whole tuplets in a beat, and no more than ``max_repeats`` repeated pitches (degree models)."""
+        mask = self.tuplets.penalty(tick) if self.tuplets is not None else None
+        if mask is not None:
+            logits += mask
+        if self.repeats + 1 >= self.max_repeats and self._same.any():
+            logits[self._same] += MASKED
+
     def _realise(self, value: Value, chord: Chord, tick: int = 0) -> int | None:
         """A pitch for the value, steered towards the register target, limiting repeated notes."""
+        if self.degree:
+            return self._realise_degree(value, chord, tick)
         if value.kind == "R":
             return None
         reg = self.register
@@ -162,6 +217,23 @@ class Improviser:
         else:
             self.repeats = 0
         pitch = shaper.nudge(pitch, value, chord, tick, self.prev_pitch)
+        self.prev_pitch = pitch
+        return pitch
+
+    def _realise_degree(self, value, chord: Chord, tick: int) -> int | None:
+        """The pitch a degree value names (the model chose it; the register target places anchors and
+        folds octaves; a long or strong avoid note is nudged)."""
+        if value.degree is None:
+            return None
+        reg = self.register
+        pitch = degrees.decode(
+            value, chord, self.prev_pitch, low=reg.low, high=reg.high, centre=self.shaper.target(tick),
+            max_leap=self.max_leap,
+        )
+        if pitch is None:
+            return None
+        pitch = self.shaper.nudge(pitch, value, chord, tick, self.prev_pitch)
+        self.repeats = self.repeats + 1 if pitch == self.prev_pitch else 0
         self.prev_pitch = pitch
         return pitch
 
@@ -220,14 +292,19 @@ class Improviser:
         if not 0.0 <= weight <= 1.0:
             raise ValueError("reseed weight must be within 0..1")
         line = Line("call", list(notes), self.progression.chord_at, self.progression.beats_per_bar)
-        tokens = encode(line)
+        tokens = degrees.encode(line) if self.degree else encode(line)
         before_a, before_c = self.cell.state
         prev = self.prev_index
+        prev_pitch, phrase = self.prev_pitch, Phrase()
         for token in tokens:
-            cond = condition_indices(token.chord, token.onset % self._bar, self.progression.beats_per_bar)
-            self.cell.step_logits(prev, cond if self.cell.cond_size else None)
+            self.cell.step_logits(prev, self.condition(token.onset, token.chord, prev_pitch, phrase))
             prev = self.vocab.index(token.value)
             self.sampler.observe(prev)
+            sounding = [n.pitch for n in notes if n.onset <= token.onset + 2]
+            is_note = token.value.kind != "R"
+            phrase.advance(is_note, token.value.duration)
+            if is_note and sounding:
+                prev_pitch = sounding[-1]
         after_a, after_c = self.cell.state
         self.cell.state = (
             (1 - weight) * before_a + weight * after_a,

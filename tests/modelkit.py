@@ -49,6 +49,34 @@ def random_model_dir(path: Path, seed: int = 0, units: int = 16, cond: bool = Tr
     return path
 
 
+def degree_model_dir(path: Path, seed: int = 0, units: int = 16, layers: int = 2) -> Path:
+    """A degree-values (version 2) model directory with random weights, version-2 conditioning, stacked."""
+    from improv.model.conditioning import COND_SIZE_V2
+    from improv.theory import degrees
+
+    rng = np.random.default_rng(seed)
+    values = [t.value for i in range(4) for t in degrees.encode(scale_line(seed=i))]
+    values += [degrees.Degree(None, 12), degrees.Degree(4, 6, "+"), degrees.Degree(4, 3, "=")]
+    vocab = degrees.DegreeVocabulary(values)
+    n_in = len(vocab) + COND_SIZE_V2
+    arrays = {
+        "kernel": rng.normal(0, 0.3, (n_in, 4 * units)),
+        "recurrent": rng.normal(0, 0.3, (units, 4 * units)),
+        "bias": np.zeros(4 * units),
+        "dense_w": rng.normal(0, 0.5, (units, len(vocab))),
+        "dense_b": np.zeros(len(vocab)),
+    }
+    for k in range(1, layers):
+        arrays[f"kernel_{k}"] = rng.normal(0, 0.3, (units, 4 * units))
+        arrays[f"recurrent_{k}"] = rng.normal(0, 0.3, (units, 4 * units))
+        arrays[f"bias_{k}"] = np.zeros(4 * units)
+    path.mkdir(parents=True, exist_ok=True)
+    np.savez(path / "cell.npz", **{k: v.astype(np.float32) for k, v in arrays.items()})
+    vocab.save(path / "vocab.json", {"conditioning": describe(2)})
+    (path / "card.json").write_text('{"name": "random degree test model"}\n')
+    return path
+
+
 def chord(symbol: str):
     """Shorthand for parse_chord."""
     return parse_chord(symbol)

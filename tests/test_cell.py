@@ -9,7 +9,7 @@ from modelkit import random_model_dir, scale_line
 from improv.errors import InputError
 from improv.generate import load_model
 from improv.model.cell import Cell, softmax
-from improv.model.conditioning import COND_SIZE, condition_indices
+from improv.model.conditioning import COND_SIZE, COND_SIZE_V2, Context, condition_indices, indices_v2
 
 
 def test_step_returns_a_distribution_and_keeps_state(tmp_path):
@@ -58,7 +58,7 @@ def test_softmax_is_stable():
 
 
 def _keras_and_numpy(which: str):
-    """A Keras model and the numpy Cell of the same weights: the shipped model, or a seeded random one."""
+    """A Keras model and the numpy Cell of the same weights: the shipped model, or seeded random ones."""
     keras = pytest.importorskip("keras", reason="the parity test needs the [train] extra (Keras)")
     from improv.generate import default_model_dir
     from improv.model import train
@@ -68,43 +68,91 @@ def _keras_and_numpy(which: str):
         model = keras.saving.load_model(default_model_dir() / "model.keras")
         # the exported artifact itself, as the live path loads it
         return keras, model, load_model().cell
+    if which == "v1":
+        model = keras.saving.load_model(default_model_dir().parent / "v1" / "model.keras")
+        return keras, model, load_model(default_model_dir().parent / "v1").cell
+    layers, cond = (1, COND_SIZE) if which == "random" else (2, COND_SIZE_V2)
     rng = np.random.default_rng(0)
-    model = train.build_model(40, COND_SIZE, 64)
+    model = train.build_model(40, cond, 64, layers=layers)
     # larger than Keras' init so that the gates saturate now and then
-    model.get_layer("lstm").set_weights(
-        [w + rng.normal(0, 0.3, w.shape) for w in model.get_layer("lstm").get_weights()]
-    )
-    weights = model.get_layer("lstm").get_weights() + model.get_layer("dense").get_weights()
-    return keras, model, Cell(*weights, n_values=40)
+    for lstm in train.lstm_layers(model):
+        lstm.set_weights([w + rng.normal(0, 0.3, w.shape) for w in lstm.get_weights()])
+    arrays = {}
+    for k, lstm in enumerate(train.lstm_layers(model)):
+        for name, w in zip(("kernel", "recurrent", "bias"), lstm.get_weights(), strict=True):
+            arrays[name + (f"_{k}" if k else "")] = w
+    arrays["dense_w"], arrays["dense_b"] = model.get_layer("dense").get_weights()
+    return keras, model, Cell.from_arrays(arrays, n_values=40)
+
+
+def _hot(cell, chords, t):
+    """Hot conditioning positions for step ``t`` in the layout the cell takes (version 1 or 2)."""
+    chord = chords[t % len(chords)]
+    if cell.cond_size == COND_SIZE:
+        return condition_indices(chord, (t * 6) % 48)
+    ctx = Context(chord, (t * 6) % 48, 4, chords[(t + 1) % len(chords)], 48 - (t * 6) % 48,
+                  (t % 7) / 6, 100.0 + 9 * t % 200, t % 20, 1 + t // 50, t // 8)
+    return indices_v2(ctx)
 
 
 @pytest.mark.train
-@pytest.mark.parametrize("which", ["shipped", "random"])
+@pytest.mark.parametrize("which", ["shipped", "v1", "random", "stacked"])
 def test_parity_with_keras_over_200_steps(which):
-    """Probabilities agree within 1e-5 at every one of 200 steps (state within 1e-4: float32 on both)."""
+    """Probabilities and every layer's a agree within 1e-5 at each of 200 steps; c within 1e-5 relative."""
     keras, model, cell = _keras_and_numpy(which)
     from improv.model import train
 
     step_model = train.build_step_model(model)
-    n_values, units = cell.n_values, cell.units
+    n_values, units, layers = cell.n_values, cell.units, cell.layers
+    assert layers == len(train.lstm_layers(model))
     rng = np.random.default_rng(1)
     line = scale_line(bars=40)
     chords = [line.chord_at(t) for t in range(0, 48 * 40, 12)]
-    a = np.zeros((1, units), np.float32)
-    c = np.zeros((1, units), np.float32)
+    states = [np.zeros((1, units), np.float32) for _ in range(2 * layers)]
     prev = None
-    worst_p = worst_a = 0.0
+    worst_p = worst_a = worst_c = 0.0
     for t in range(200):
-        hot = condition_indices(chords[t % len(chords)], (t * 6) % 48)
-        cond = np.zeros((1, 1, COND_SIZE), np.float32)
+        hot = _hot(cell, chords, t)
+        cond = np.zeros((1, 1, cell.cond_size), np.float32)
         cond[0, 0, list(hot)] = 1
-        logits, a, c = step_model.predict_on_batch(
-            [np.array([[-1 if prev is None else prev]], np.int32), cond, a, c]
+        logits, *states = step_model.predict_on_batch(
+            [np.array([[-1 if prev is None else prev]], np.int32), cond, *states]
         )
         ours = cell.step(prev, hot)
         theirs = keras.ops.convert_to_numpy(keras.ops.softmax(logits))[0]
         worst_p = max(worst_p, float(np.abs(ours - theirs).max()))
-        worst_a = max(worst_a, float(np.abs(cell.a - np.asarray(a)[0]).max()))
+        for k in range(layers):
+            c_keras = np.asarray(states[2 * k + 1])[0]
+            worst_a = max(worst_a, float(np.abs(cell.a[k] - np.asarray(states[2 * k])[0]).max()))
+            # c is unbounded (it reaches tens): float32 agrees to ~1e-7 of its size, so compare relatively
+            relative = np.abs(cell.c[k] - c_keras) / np.maximum(1.0, np.abs(c_keras))
+            worst_c = max(worst_c, float(relative.max()))
         prev = int(rng.integers(n_values))
     assert worst_p <= 1e-5, f"max abs difference of probabilities {worst_p}"
-    assert worst_a <= 1e-4, f"max abs difference of the state a {worst_a}"
+    assert worst_a <= 1e-5, f"max abs difference of a layer's a {worst_a}"
+    assert worst_c <= 1e-5, f"max difference of a layer's c, relative to max(1, |c|) {worst_c}"
+
+
+def test_stacked_state_is_per_layer_and_survives_between_calls(tmp_path):
+    from modelkit import degree_model_dir
+
+    model = load_model(degree_model_dir(tmp_path / "m", layers=3))
+    cell = model.cell
+    assert cell.layers == 3 and cell.a.shape == (3, cell.units)
+    cell.step(None, None)
+    first = cell.state
+    cell.step(1, None)
+    assert all(not np.allclose(first[0][k], cell.a[k]) for k in range(3))
+    cell.state = first
+    assert np.array_equal(cell.a, first[0]) and np.array_equal(cell.c, first[1])
+
+
+def test_a_stacked_layer_of_the_wrong_shape_is_refused(tmp_path):
+    from modelkit import degree_model_dir
+
+    path = degree_model_dir(tmp_path / "m", layers=2)
+    with np.load(path / "cell.npz") as data:
+        arrays = dict(data)
+    arrays["kernel_1"] = arrays["kernel_1"][:, :8]
+    with pytest.raises(InputError, match="layer 2"):
+        Cell.from_arrays(arrays, n_values=arrays["dense_b"].shape[0])

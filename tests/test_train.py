@@ -73,3 +73,87 @@ def test_train_refuses_a_corpus_with_one_piece(tmp_path):
     write_midi(tmp_path / "one.mid", scale_line(bars=4))
     result = run_improv("train", "--corpus", str(tmp_path / "one.mid"), "--out", str(tmp_path / "m"))
     assert result.returncode == 2 and "at least two pieces" in result.stderr
+
+
+def _corpus(tmp_path, pieces=4):
+    files = []
+    for i in range(pieces):
+        files.append(tmp_path / f"piece{i}.mid")
+        write_midi(files[-1], scale_line(f"piece{i}", bars=16, seed=i))
+    return [str(f) for f in files]
+
+
+TINY = ["--epochs", "2", "--units", "8", "--window", "16", "--val-split", "0.25", "--min-count", "1",
+        "--batch-size", "8"]
+
+
+def test_train_a_stacked_degree_model_with_version_2_conditioning(tmp_path):
+    pytest.importorskip("keras", reason="training needs the [train] extra")
+    out = tmp_path / "model"
+    result = run_improv("train", "--corpus", *_corpus(tmp_path), "--out", str(out), *TINY, "--layers", "2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "epoch 2/2 done" in result.stderr  # the progress lines
+    card = json.loads((out / "card.json").read_text())
+    vocab = json.loads((out / "vocab.json").read_text())
+    assert card["layers"] == 2 and card["vocabulary"] == "degree" and vocab["version"] == 2
+    assert vocab["conditioning"]["version"] == 2 and card["distribute"] == {"strategy": "none", "replicas": 1}
+    assert card["validation"]["nll_per_note"] >= card["validation"]["nll"]  # rests' NLL spread over notes
+    assert any("+chord+next+beat" in key for key in card["ngram_baseline"]["nll_by_model"])
+    with np.load(out / "cell.npz") as w:
+        assert w["kernel_1"].shape == (8, 32) and w["recurrent_1"].shape == (8, 32)
+    gen = run_improv("generate", "--out", str(tmp_path / "s.mid"), "--model", str(out), "--bars", "4")
+    assert gen.returncode == 0, gen.stderr
+
+
+@pytest.mark.slow
+def test_train_mirrored_over_two_logical_cpu_devices(tmp_path):
+    pytest.importorskip("keras", reason="training needs the [train] extra")
+    out = tmp_path / "model"
+    result = run_improv(
+        "train", "--corpus", *_corpus(tmp_path), "--out", str(out), *TINY,
+        "--distribute", "mirrored", "--cpu-devices", "2",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    card = json.loads((out / "card.json").read_text())
+    assert card["distribute"] == {"strategy": "mirrored", "replicas": 2}
+    assert card["epochs_run"] == 2 and card["validation"]["nll"] > 0
+
+
+def _free_ports(n):
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_train_multiworker_with_two_worker_processes_on_localhost(tmp_path):
+    pytest.importorskip("keras", reason="training needs the [train] extra")
+    import os
+    import subprocess
+    import sys
+
+    corpus = _corpus(tmp_path)
+    workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
+    procs = []
+    for index in range(2):
+        env = dict(os.environ, TF_CONFIG=json.dumps(
+            {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
+        out = tmp_path / f"model{index}"
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "improv", "train", "--corpus", *corpus, "--out", str(out), *TINY,
+             "--distribute", "multiworker"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ))
+    results = [p.communicate(timeout=600) for p in procs]
+    for proc, (_, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err[-2000:]
+    card = json.loads((tmp_path / "model0" / "card.json").read_text())
+    assert card["distribute"] == {"strategy": "multiworker", "replicas": 2}
+    assert not (tmp_path / "model1").exists()  # only the chief writes the model
+    assert "worker done" in results[1][0]

@@ -114,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         swing=swing,
         sections=changes.sections,
         shaping=_shaping(args, tempo, bars / max(1, changes.progression.bar_count)),
+        tempo=tempo,
     )
     notes = generate_solo(improviser, bars)
     band = band_notes(changes.progression, bars, seed=seed, tempo=tempo, swing=swing,

@@ -327,6 +327,7 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
     listening = _listening(opts, profile, api, inputs)
     session_log = SessionLog(opts["session_log"] or default_log_path())
     end = (opts["bars"] * progression.beats_per_bar) if opts["bars"] else None
+    from improv.generate import model_version
     from improv.improviser import IMPROVISER_VERSION
     from improv.model.store import model_hash
     from improv.perform.log import progression_record
@@ -337,6 +338,7 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
         improviser_version=IMPROVISER_VERSION,
         model=str(model_dir),
         model_hash=model_hash(model_dir),
+        model_version=model_version(model_dir),
         progression=progression_record(progression, changes.sections),
         follow_chords=follow,
         chords_sticky=bool(chords and chords.sticky),
@@ -671,6 +673,7 @@ def _improviser(opts: dict, changes: Changes, progression=None):
         high=opts["high"],
         swing=opts["swing"],
         sections=changes.sections,
+        tempo=float(opts["tempo"] or 120.0),
     )
     if opts["velocity"] is not None:
         kwargs["velocity"] = opts["velocity"]

@@ -109,6 +109,18 @@ def band_of(header: dict, notes: list) -> list:
             for part in parts.values() for n in part if n.onset < end]
 
 
+def shipped_model_with_hash(digest: str) -> Path | None:
+    """The shipped model directory whose weights and vocabulary hash to ``digest``.
+
+    A log made with an older default model (``improv/models/v1``) replays with that model, which keeps
+    its improviser path (kind/leap values are realised as before).
+    """
+    from improv.generate import shipped_models
+    from improv.model.store import model_hash
+
+    return next((p for p in shipped_models() if model_hash(p) == digest), None)
+
+
 def replay_log(header: dict, records: list[dict], *, model: str | None = None):
     """Rebuild the session's improviser from the header and replay the logged events."""
     from improv.generate import build_improviser
@@ -119,12 +131,16 @@ def replay_log(header: dict, records: list[dict], *, model: str | None = None):
     from improv.shaping import for_version
 
     model_dir = Path(model or header["model"])
+    if model is None and (not model_dir.is_dir() or model_hash(model_dir) != header["model_hash"]):
+        # the log names a model that has since changed (a new default): a shipped one with its hash?
+        model_dir = shipped_model_with_hash(header["model_hash"]) or model_dir
     if not model_dir.is_dir():
         raise InputError(f"model directory {model_dir} (from the session log) does not exist; "
                          "give it with --model DIR")
     if model_hash(model_dir) != header["model_hash"]:
         raise InputError(f"model directory {model_dir} is not the session's model (its hash "
-                         "differs); give the right one with --model DIR")
+                         "differs, and no shipped model has the logged hash); give the right one with "
+                         "--model DIR")
     progression = progression_from_record(header["progression"])
     chords = None
     if header.get("follow_chords"):
@@ -132,7 +148,8 @@ def replay_log(header: dict, records: list[dict], *, model: str | None = None):
     opts = header["options"]
     kwargs = dict(model_dir=model_dir, seed=header["seed"], temperature=opts["temperature"],
                   low=opts["low"], high=opts["high"], swing=opts["swing"],
-                  sections=header["progression"].get("sections"))
+                  sections=header["progression"].get("sections"),
+                  tempo=float(header.get("tempo") or DEFAULT_TEMPO))
     if opts.get("velocity") is not None:
         kwargs["velocity"] = opts["velocity"]
     kwargs["shaping"] = for_version(int(header.get("improviser_version", 1)), header.get("tempo"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 from improv.errors import InputError
@@ -19,7 +20,9 @@ def add_parser(subparsers) -> None:
         help="train a model on corpus files",
         description="Encode corpus files as values, fit the LSTM (Keras) and export a model directory: "
         "model.keras, cell.npz (numpy weights for the live cell), vocab.json and card.json.",
-        epilog="example:\n  improv train --corpus ../shared/data/wjazzd --out models/wjazzd --epochs 30",
+        epilog="examples:\n  improv train --corpus ../shared/data/wjazzd --out models/wjazzd --epochs 30\n"
+        "  improv train --corpus ../shared/data/wjazzd --out models/m --distribute mirrored\n"
+        "  TF_CONFIG='{...}' improv train --corpus ... --out models/m --distribute multiworker",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--corpus", nargs="+", required=True, metavar="PATH", help="corpus files or folders")
@@ -34,6 +37,26 @@ def add_parser(subparsers) -> None:
     p.add_argument("--min-count", type=int, default=3, help="rarer values map to their nearest")
     p.add_argument("--no-conditioning", action="store_true", help="no chord/beat conditioning input")
     p.add_argument("--patience", type=int, default=3, help="early-stopping patience in epochs")
+    p.add_argument("--layers", type=int, default=1, help="stacked LSTM layers (default 1)")
+    p.add_argument("--dropout", type=float, default=0.0, help="dropout between stacked layers (default 0)")
+    p.add_argument(
+        "--vocabulary", choices=("degree", "kind"), default="degree",
+        help="values: chord degree + move (version 2, default) or kind + leap (version 1)",
+    )
+    p.add_argument(
+        "--conditioning-version", type=int, choices=(1, 2), default=2,
+        help="1: chord quality and beat; 2 (default): also next chord, height, tempo, phrase, form",
+    )
+    p.add_argument(
+        "--distribute", choices=("mirrored", "multiworker"), default=None,
+        help="train under tf.distribute: Mirrored over local devices, or MultiWorkerMirrored across the "
+        "processes named by TF_CONFIG (default: one process, no strategy)",
+    )
+    p.add_argument(
+        "--cpu-devices", type=int, default=0, metavar="N",
+        help="split the CPU into N logical devices (to run Mirrored on a machine without GPUs)",
+    )
+    p.add_argument("--limit", type=int, default=0, metavar="N", help="use only the first N pieces (trials)")
     p.set_defaults(run=run)
 
 
@@ -43,16 +66,22 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--epochs and --units must be positive")
     if not 0.0 < args.val_split < 0.9:
         raise InputError("--val-split must be within (0, 0.9)")
+    if not 1 <= args.layers <= 4 or not 0.0 <= args.dropout < 1.0 or args.cpu_devices < 0 or args.limit < 0:
+        raise InputError("--layers must be 1..4, --dropout within [0, 1), --cpu-devices and --limit >= 0")
     from improv.corpus.loader import load_many
 
     results = load_many(args.corpus)
     lines = [line for result in results for line in result.lines]
+    if args.limit:
+        lines = lines[: args.limit]
     if len(lines) < 2:
         raise InputError("training needs at least two pieces (validation is split by piece)")
     try:
         from improv.model import train
     except ImportError as exc:
         raise InputError(f"training needs TensorFlow: pip install 'improv[train]' ({exc})") from exc
+    if args.cpu_devices:
+        train.split_cpu(args.cpu_devices)
     config = train.TrainConfig(
         units=args.units,
         epochs=args.epochs,
@@ -64,9 +93,18 @@ def run(args: argparse.Namespace) -> int:
         min_count=args.min_count,
         seed=args.seed,
         conditioning=not args.no_conditioning,
+        cond_version=args.conditioning_version,
+        design=args.vocabulary,
+        layers=args.layers,
+        dropout=args.dropout,
+        distribute=args.distribute,
+        verbose=1 if sys.stdout.isatty() else 2,
     )
     model, vocab, metrics = train.fit(lines, config)
     wjazzd = any(r.kind == "wjazzd" for r in results)
+    if not train.is_chief():
+        print("worker done (the chief writes the model)")
+        return 0
     train.export(
         model,
         vocab,

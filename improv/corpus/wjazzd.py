@@ -39,6 +39,7 @@ NEEDED = (
     "beatdur",
     "chord",
 )
+OPTIONAL = ("chorus_id",)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class NoteRow:
     period: int  # beats in this bar
     beatdur: float  # seconds per beat here
     chord: str
+    chorus: int = 0  # chorus_id (0 = before the first chorus); 0 when the column is absent
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,8 @@ class QuantNote:
     duration: int
     pitch: int
     chord: str
+    chorus: int = 0
+    bar: int = 0
 
 
 def bar_starts(periods: dict[int, int]) -> dict[int, int]:
@@ -140,8 +144,22 @@ def quantise_solo(rows: Sequence[NoteRow], skipped: Counter[str]) -> list[QuantN
         duration = duration_ticks(row.duration, row.beatdur)
         if i + 1 < len(kept):
             duration = min(duration, kept[i + 1][0] - onset)
-        notes.append(QuantNote(onset, duration, row.pitch, row.chord))
+        notes.append(QuantNote(onset, duration, row.pitch, row.chord, row.chorus, starts[row.bar]))
     return notes
+
+
+def solo_meta(rows: Sequence[NoteRow], notes: Sequence[QuantNote]) -> dict:
+    """What the conditioning needs beyond the notes: the median tempo (BPM) and the tick where each
+    chorus starts (the downbeat of the first bar holding a note of that chorus)."""
+    beats = sorted(r.beatdur for r in rows if r.beatdur > 0)
+    starts: dict[int, int] = {}
+    for note in notes:
+        if note.chorus > 0:
+            starts[note.chorus] = min(starts.get(note.chorus, note.bar), note.bar)
+    return {
+        "tempo": round(60.0 / beats[len(beats) // 2], 1) if beats else None,
+        "chorus_ticks": [starts[c] for c in sorted(starts)],
+    }
 
 
 def make_line(
@@ -194,7 +212,7 @@ def read_wjazzd(path: str | Path, *, progress: Progress | None = None) -> ReadRe
         info = solos.get(melid, {})
         name = info.get("id") or f"melid {melid}"
         period = Counter(r.period for r in rows).most_common(1)[0][0]
-        meta = {"melid": melid, "source": "wjazzd"}
+        meta = {"melid": melid, "source": "wjazzd", **solo_meta(rows, quantised)}
         meta.update({k: v for k, v in info.items() if k in ("performer", "title", "signature")})
         lines.append(make_line(name, quantised, parse, period, meta, f"{notes_csv.name} melid {melid}"))
     if not lines:
@@ -235,7 +253,7 @@ def _columns(header: list[str] | None, where: Path) -> dict[str, int]:
     missing = [name for name in NEEDED if name not in col]
     if missing:
         raise InputError(f"{where}: not a WJazzD notes CSV (missing columns: {', '.join(missing)})")
-    return {name: col[name] for name in NEEDED}
+    return {name: col[name] for name in (*NEEDED, *OPTIONAL) if name in col}
 
 
 def _parse_row(record: list[str], col: dict[str, int], width: int) -> tuple[int, NoteRow] | None:
@@ -254,6 +272,7 @@ def _parse_row(record: list[str], col: dict[str, int], width: int) -> tuple[int,
             period=int(record[col["period"]]),
             beatdur=float(record[col["beatdur"]]),
             chord=record[col["chord"]].strip() or "NC",
+            chorus=int(record[col["chorus_id"]] or 0) if "chorus_id" in col else 0,
         )
     except ValueError:
         return None

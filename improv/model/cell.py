@@ -1,14 +1,16 @@
-"""The LSTM cell at run time, in numpy: one step at a time, its (a, c) state alive between calls.
+"""The LSTM cell at run time, in numpy: one step at a time, every layer's (a, c) state alive between calls.
 
 Weights come from ``cell.npz`` in a model directory (exported by ``improv.model.train``), in Keras'
-layout: the input kernel's rows are the one-hot value followed by the conditioning vector, gates in the
-order i, f, c, o. A one-hot input is a row lookup, so a step costs one (n_a x 4n_a) product and the dense
-layer.
+layout: the first layer's input kernel rows are the one-hot value followed by the conditioning vector,
+gates in the order i, f, c, o; a stacked layer ``k`` (``kernel_k``, ``recurrent_k``, ``bias_k``, k >= 1)
+takes the layer below's ``a`` as input. A one-hot input is a row lookup, so a step costs one
+(n_a x 4n_a) product for the first layer, one (2n_a x 4n_a) product per stacked layer and the dense layer.
+Not thread-safe: one cell belongs to one improviser.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,10 +21,13 @@ from improv.model import store
 State = tuple[np.ndarray, np.ndarray]
 DTYPE = np.float32  # as trained; float32 halves the memory traffic of the dense layer
 WEIGHT_NAMES = ("kernel", "recurrent", "bias", "dense_w", "dense_b")
+MAX_LAYERS = 8
+COND_CACHE = 4096  # conditioning patterns whose input rows are kept (a few MB at most)
+Layer = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 class Cell:
-    """A stateful single-step LSTM + softmax over the vocabulary."""
+    """A stateful single-step (stacked) LSTM + softmax over the vocabulary."""
 
     def __init__(
         self,
@@ -32,11 +37,14 @@ class Cell:
         dense_w: np.ndarray,
         dense_b: np.ndarray,
         n_values: int,
+        stacked: Sequence[Layer] = (),
     ) -> None:
         _check_shapes(kernel, recurrent, bias, dense_w, dense_b, n_values)
         self.units = n = recurrent.shape[0]
+        _check_stacked(stacked, n)
         self.n_values = n_values
         self.cond_size = kernel.shape[0] - n_values
+        self.layers = 1 + len(stacked)
         # sigmoid(x) = 0.5 * tanh(x / 2) + 0.5: halve the i, f, o pre-activations so that one tanh over
         # all four gates serves every gate.
         scale = np.full(4 * n, 0.5, dtype=DTYPE)
@@ -44,12 +52,32 @@ class Cell:
         self._kernel = np.ascontiguousarray(kernel * scale, dtype=DTYPE)
         self._recurrent = np.ascontiguousarray(recurrent * scale, dtype=DTYPE)
         self._bias = np.ascontiguousarray(bias * scale, dtype=DTYPE)
+        # a stacked layer multiplies [a_below, a_own] by [kernel; recurrent] in one product
+        self._stacked = [
+            (np.ascontiguousarray(np.vstack([k, r]) * scale, DTYPE), np.ascontiguousarray(b * scale, DTYPE))
+            for k, r, b in stacked
+        ]
         self._dense_w = np.ascontiguousarray(dense_w, dtype=DTYPE)
         self._dense_b = np.ascontiguousarray(dense_b, dtype=DTYPE)
         self._cond_rows: dict[tuple[int, ...], np.ndarray] = {}
         self._z = np.empty(4 * n, dtype=DTYPE)
         self._logits = np.empty(n_values, dtype=DTYPE)
         self.reset()
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], n_values: int) -> Cell:
+        """A cell from the arrays of ``cell.npz`` (``kernel_1``... for stacked layers)."""
+        missing = [name for name in WEIGHT_NAMES if name not in arrays]
+        if missing:
+            raise InputError(f"cell weights lack {', '.join(missing)}")
+        stacked = []
+        for k in range(1, MAX_LAYERS):
+            names = (f"kernel_{k}", f"recurrent_{k}", f"bias_{k}")
+            if not all(name in arrays for name in names):
+                break
+            stacked.append(tuple(np.asarray(arrays[name]) for name in names))
+        base = {name: np.asarray(arrays[name]) for name in WEIGHT_NAMES}
+        return cls(**base, n_values=n_values, stacked=stacked)
 
     @classmethod
     def load(cls, model_dir: Path, n_values: int) -> Cell:
@@ -64,22 +92,24 @@ class Cell:
         kernel = arrays.get("kernel")
         cond = kernel.shape[0] - n_values if kernel is not None and kernel.ndim == 2 else 0
         store.check_weights(arrays, n_values, max(cond, 0), path)
-        return cls(**{name: arrays[name] for name in WEIGHT_NAMES}, n_values=n_values)
+        return cls.from_arrays(arrays, n_values)
 
     # -- state -------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Zero state: the start of a session."""
-        self.a = np.zeros(self.units, dtype=DTYPE)
-        self.c = np.zeros(self.units, dtype=DTYPE)
+        """Zero state: the start of a session. ``a`` and ``c`` are (layers, units)."""
+        self.a = np.zeros((self.layers, self.units), dtype=DTYPE)
+        self.c = np.zeros((self.layers, self.units), dtype=DTYPE)
 
     @property
     def state(self) -> State:
-        """A copy of (a, c)."""
+        """A copy of (a, c), each (layers, units)."""
         return self.a.copy(), self.c.copy()
 
     @state.setter
     def state(self, value: State) -> None:
-        self.a, self.c = np.array(value[0], dtype=DTYPE), np.array(value[1], dtype=DTYPE)
+        shape = (self.layers, self.units)
+        self.a = np.array(value[0], dtype=DTYPE).reshape(shape)
+        self.c = np.array(value[1], dtype=DTYPE).reshape(shape)
 
     # -- stepping ----------------------------------------------------------------------------------
     def step_logits(self, value: int | None, cond: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
@@ -88,18 +118,27 @@ class Cell:
         ``value`` is the previous value's index (None = the start vector of zeros). ``cond`` is either
         the conditioning vector or the indices of its hot positions (the fast path, cached).
         """
-        n = self.units
-        z = np.dot(self.a, self._recurrent, out=self._z)
+        z = np.dot(self.a[0], self._recurrent, out=self._z)
         z += self._input_bias(cond)
         if value is not None:
             z += self._kernel[value]
-        np.tanh(z, out=z)
-        gates = z * 0.5 + 0.5  # i, f, o as sigmoids (the c slice of it is unused)
-        self.c = gates[n : 2 * n] * self.c + gates[:n] * z[2 * n : 3 * n]
-        self.a = gates[3 * n :] * np.tanh(self.c)
-        logits = np.dot(self.a, self._dense_w, out=self._logits)
+        self._gates(z, 0)
+        for k, (weights, bias) in enumerate(self._stacked, start=1):
+            z = np.dot(self.a[k - 1 : k + 1].reshape(-1), weights, out=self._z)
+            z += bias
+            self._gates(z, k)
+        logits = np.dot(self.a[-1], self._dense_w, out=self._logits)
         logits += self._dense_b
         return logits
+
+    def _gates(self, z: np.ndarray, k: int) -> None:
+        """Finish layer ``k``'s step from its pre-activations ``z`` (halved for i, f, o)."""
+        n = self.units
+        np.tanh(z, out=z)
+        gates = z * 0.5 + 0.5  # i, f, o as sigmoids (the c slice of it is unused)
+        c = gates[n : 2 * n] * self.c[k] + gates[:n] * z[2 * n : 3 * n]
+        self.c[k] = c
+        self.a[k] = gates[3 * n :] * np.tanh(c)
 
     def _input_bias(self, cond: Sequence[int] | np.ndarray | None) -> np.ndarray:
         """The bias plus the conditioning's contribution (cached per pattern of hot positions)."""
@@ -110,6 +149,8 @@ class Cell:
         key = tuple(cond)
         rows = self._cond_rows.get(key)
         if rows is None:
+            if len(self._cond_rows) >= COND_CACHE:
+                self._cond_rows.clear()
             rows = self._bias + self._kernel[[self.n_values + hot for hot in key]].sum(axis=0)
             self._cond_rows[key] = rows
         return rows
@@ -122,6 +163,16 @@ class Cell:
         """Run a sequence of (value, cond) through the cell from the current state (reseeding)."""
         for value, cond in steps:
             self.step_logits(value, cond)
+
+
+def _check_stacked(stacked: Sequence[Layer], n: int) -> None:
+    """Refuse stacked layers that do not take ``n`` inputs and keep ``n`` units."""
+    for k, (kernel, recurrent, bias) in enumerate(stacked, start=1):
+        if kernel.shape != (n, 4 * n) or recurrent.shape != (n, 4 * n) or bias.shape != (4 * n,):
+            raise InputError(
+                f"model weights: layer {k + 1} is {kernel.shape}/{recurrent.shape}/{bias.shape}, "
+                f"not ({n}, {4 * n})/({n}, {4 * n})/({4 * n},)"
+            )
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -1,10 +1,23 @@
-"""The conditioning vector the cell sees beside the previous value: chord quality and metrical position.
+"""The conditioning vector the cell sees beside the previous value: where the next value falls.
 
-It describes the position of the value about to be predicted (its onset is known before it is sampled,
-since onsets are the running sum of durations), so the model hears the chord it will play over.
+It describes the value about to be predicted (its onset is known before it is sampled, since onsets are the
+running sum of durations). Two layouts, recorded in a model's ``vocab.json``:
+
+- version 1 (24 inputs): chord quality, beat in the bar, tick in the beat.
+- version 2 (``COND_SIZE_V2`` inputs), which also looks ahead and knows where it is: the next chord (its
+  root relative to this chord's root, and its quality) and how soon it arrives, the height of the previous
+  pitch in the register, the tempo, the position in the phrase (notes since it began), the chorus and the
+  bar in a four-bar group.
+
+Every group is one-hot, so a step is described by its hot positions (a tuple of ints) and the cell adds a
+few kernel rows instead of multiplying a vector. Pure functions; no state, no threads.
 """
 
 from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -15,16 +28,38 @@ BEATS = 4  # beat-in-bar one-hot (beats past the fourth share the last slot)
 COND_SIZE = len(QUALITIES) + BEATS + TICKS_PER_BEAT
 _QUALITY_INDEX = {q: i for i, q in enumerate(QUALITIES)}
 
+# version 2 groups: name -> size, in vector order
+SOON = (TICKS_PER_BEAT, 2 * TICKS_PER_BEAT, 4 * TICKS_PER_BEAT)  # next chord within 1, 2, 4 beats, later
+HEIGHTS = 5  # previous pitch in fifths of the register, plus "no pitch yet"
+TEMPI = (120.0, 160.0, 200.0, 260.0)  # BPM bin edges: <120, 120-160, 160-200, 200-260, >=260
+PHRASE = (1, 4, 8, 16)  # notes since the phrase began: 0, 1-3, 4-7, 8-15, 16+
+CHORUSES = 4  # chorus 1, 2, 3, 4 and later
+GROUPS_V2 = (
+    ("quality", len(QUALITIES)),
+    ("beat", BEATS),
+    ("sub_beat", TICKS_PER_BEAT),
+    ("next_root", 13),  # semitones from this root to the next chord's root; 12 = no next chord / N.C.
+    ("next_quality", len(QUALITIES)),
+    ("next_in", len(SOON) + 1),
+    ("height", HEIGHTS + 1),
+    ("tempo", len(TEMPI) + 1),
+    ("phrase", len(PHRASE) + 1),
+    ("chorus", CHORUSES),
+    ("bar_in_four", 4),
+)
+COND_SIZE_V2 = sum(size for _, size in GROUPS_V2)
+_OFFSETS = np.cumsum([0] + [size for _, size in GROUPS_V2])[:-1].tolist()
+
 
 def condition(chord: Chord, tick_in_bar: int, beats_per_bar: int = 4) -> np.ndarray:
-    """The conditioning vector (float32, ``COND_SIZE``) for a value starting at ``tick_in_bar``."""
+    """The version-1 conditioning vector (float32, ``COND_SIZE``) for a value starting at ``tick_in_bar``."""
     vec = np.zeros(COND_SIZE, dtype=np.float32)
     vec[condition_indices(chord, tick_in_bar, beats_per_bar)] = 1.0
     return vec
 
 
 def condition_indices(chord: Chord, tick_in_bar: int, beats_per_bar: int = 4) -> tuple[int, int, int]:
-    """The three hot positions of the conditioning vector (quality, beat, sub-beat)."""
+    """The three hot positions of the version-1 vector (quality, beat, sub-beat)."""
     tick_in_bar %= beats_per_bar * TICKS_PER_BEAT
     beat, sub = divmod(tick_in_bar, TICKS_PER_BEAT)
     return (
@@ -34,6 +69,122 @@ def condition_indices(chord: Chord, tick_in_bar: int, beats_per_bar: int = 4) ->
     )
 
 
-def describe() -> dict:
+@dataclass(frozen=True)
+class Context:
+    """Everything version 2 describes about the next value's position (ticks, BPM, MIDI pitches)."""
+
+    chord: Chord
+    tick_in_bar: int
+    beats_per_bar: int = 4
+    next_chord: Chord | None = None
+    ticks_to_next: int | None = None
+    height: float | None = None  # previous pitch in the register, 0 (bottom) .. 1 (top); None: no pitch
+    tempo: float = 120.0
+    phrase_notes: int = 0
+    chorus: int = 1
+    bar: int = 0  # bar of the chorus, from 0
+
+
+def indices_v2(ctx: Context) -> tuple[int, ...]:
+    """The eleven hot positions of the version-2 vector."""
+    beat, sub = divmod(ctx.tick_in_bar % (ctx.beats_per_bar * TICKS_PER_BEAT), TICKS_PER_BEAT)
+    nxt = ctx.next_chord
+    if nxt is None or nxt.root is None or ctx.chord.root is None:
+        next_root = 12
+    else:
+        next_root = (nxt.root - ctx.chord.root) % 12
+    soon = len(SOON) if ctx.ticks_to_next is None else bisect_right(SOON, ctx.ticks_to_next - 1)
+    height = HEIGHTS if ctx.height is None else min(max(int(ctx.height * HEIGHTS), 0), HEIGHTS - 1)
+    hot = (
+        _QUALITY_INDEX[ctx.chord.quality],
+        min(beat, BEATS - 1),
+        sub,
+        next_root,
+        _QUALITY_INDEX[nxt.quality] if nxt is not None else _QUALITY_INDEX["nc"],
+        min(soon, len(SOON)),
+        height,
+        bisect_right(TEMPI, ctx.tempo),
+        bisect_right(PHRASE, ctx.phrase_notes),
+        min(max(ctx.chorus, 1), CHORUSES) - 1,
+        ctx.bar % 4,
+    )
+    return tuple(off + h for off, h in zip(_OFFSETS, hot, strict=True))
+
+
+def height_in(pitch: int | None, low: int, high: int) -> float | None:
+    """Where a pitch sits in [low, high], 0..1 (None when there is no pitch)."""
+    if pitch is None:
+        return None
+    return (pitch - low) / max(high - low, 1)
+
+
+def next_change(ticks: Sequence[int], chords: Sequence[Chord], tick: int) -> tuple[Chord | None, int | None]:
+    """The next chord after ``tick`` in a list of change points, and the ticks until it sounds."""
+    i = bisect_right(ticks, tick)
+    if i >= len(ticks):
+        return None, None
+    return chords[i], ticks[i] - tick
+
+
+def describe(version: int = 1) -> dict:
     """The layout saved in vocab.json, so a model directory says what conditioning it expects."""
+    if version == 2:
+        return {"version": 2, "size": COND_SIZE_V2, "groups": [list(g) for g in GROUPS_V2],
+                "qualities": list(QUALITIES), "tempo_edges": list(TEMPI)}
     return {"size": COND_SIZE, "qualities": list(QUALITIES), "beats": BEATS, "sub_beats": TICKS_PER_BEAT}
+
+
+def layout_version(meta: dict) -> int:
+    """The conditioning version a vocab.json's ``conditioning`` entry describes (0 = none)."""
+    size = int(meta.get("size", 0))
+    if not size:
+        return 0
+    return int(meta.get("version", 1))
+
+
+class Phrase:
+    """Counts the notes since the phrase began; a rest of ``gap`` ticks or more starts a new phrase."""
+
+    def __init__(self, gap: int = 2 * TICKS_PER_BEAT) -> None:
+        self.gap = gap
+        self.count = 0
+        self.silence = gap
+
+    @property
+    def notes(self) -> int:
+        """Notes since the phrase began, as the next value sees it."""
+        return 0 if self.silence >= self.gap else self.count
+
+    def advance(self, is_note: bool, duration: int) -> None:
+        """Account for one value."""
+        if is_note:
+            self.count = self.notes + 1
+            self.silence = 0
+        else:
+            self.silence += duration
+
+
+class Lookahead:
+    """The next chord change after a tick, in a looped form (chord spans of one chorus)."""
+
+    def __init__(self, spans: Sequence, length: int) -> None:
+        ticks: list[int] = []
+        chords: list[Chord] = []
+        for span in spans:
+            if not chords or span.chord != chords[-1]:
+                ticks.append(span.start)
+                chords.append(span.chord)
+        self.length = max(length, 1)
+        if chords and len(chords) > 1 and chords[0] != chords[-1]:
+            ticks.append(self.length)  # the next chorus begins with a change
+            chords.append(chords[0])
+        elif chords and len(chords) > 1:
+            ticks.append(self.length + ticks[1])  # the last chord carries over the bar line
+            chords.append(chords[1])
+        self.ticks, self.chords = ticks, chords
+
+    def next(self, tick: int) -> tuple[Chord | None, int | None]:
+        """The next chord after ``tick`` (any chorus) and the ticks until it sounds."""
+        if len(self.chords) < 2:
+            return None, None
+        return next_change(self.ticks, self.chords, tick % self.length)

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from improv.model.conditioning import COND_SIZE, condition_indices
+from improv.model.conditioning import (
+    COND_SIZE,
+    COND_SIZE_V2,
+    Context,
+    Phrase,
+    condition_indices,
+    height_in,
+    indices_v2,
+    next_change,
+)
+from improv.theory import degrees
 from improv.theory.timing import TICKS_PER_BEAT
-from improv.theory.values import Line, Token, Value, Vocabulary, encode
+from improv.theory.values import Line, Token, Value, Vocabulary, encode, events
 
 START = -1  # the "previous value" before the first one: an all-zero one-hot
 
@@ -28,12 +39,20 @@ class Sequences:
         return int(sum(len(v) for v in self.values))
 
 
-def encode_lines(lines: Sequence[Line]) -> list[list[Token]]:
-    """Every line as tokens."""
-    return [encode(line) for line in lines]
+def encode_lines(lines: Sequence[Line], design: str = "kind") -> list[list[Token]]:
+    """Every line as tokens of a vocabulary design: ``kind`` (kind/leap, v1) or ``degree`` (v2)."""
+    encoder = degrees.encode if design == "degree" else encode
+    return [encoder(line) for line in lines]
 
 
-def to_sequences(lines: Sequence[Line], tokens: Sequence[list[Token]], vocab: Vocabulary) -> Sequences:
+def cond_size(version: int) -> int:
+    """The conditioning vector's size for a layout version (0 = none)."""
+    return {0: 0, 1: COND_SIZE, 2: COND_SIZE_V2}[version]
+
+
+def to_sequences(
+    lines: Sequence[Line], tokens: Sequence[list[Token]], vocab: Vocabulary, version: int = 1
+) -> Sequences:
     """Index the tokens against a vocabulary (rare values map to their nearest) with conditioning."""
     names, values, conds = [], [], []
     for line, toks in zip(lines, tokens, strict=True):
@@ -41,18 +60,60 @@ def to_sequences(lines: Sequence[Line], tokens: Sequence[list[Token]], vocab: Vo
             continue
         names.append(line.name)
         values.append(np.array([vocab.index(t.value) for t in toks], dtype=np.int32))
-        bar = line.beats_per_bar * TICKS_PER_BEAT
-        conds.append(
-            np.array(
-                [condition_indices(t.chord, t.onset % bar, line.beats_per_bar) for t in toks],
-                dtype=np.int16,
-            )
-        )
+        if version == 2:
+            hot = line_contexts(line, toks)
+        else:
+            bar = line.beats_per_bar * TICKS_PER_BEAT
+            hot = [condition_indices(t.chord, t.onset % bar, line.beats_per_bar) for t in toks]
+        conds.append(np.array(hot, dtype=np.int16))
     return Sequences(names, values, conds)
 
 
+def change_points(line: Line, end: int) -> tuple[list[int], list]:
+    """The ticks where a line's chord changes, and the chords (read from the step function or per beat)."""
+    ticks = getattr(line.chord_at, "ticks", None)
+    if ticks is not None:
+        return list(ticks), list(line.chord_at.chords)
+    out_ticks, out_chords = [], []
+    for tick in range(0, end + TICKS_PER_BEAT, TICKS_PER_BEAT):
+        chord = line.chord_at(tick)
+        if not out_chords or chord != out_chords[-1]:
+            out_ticks.append(tick)
+            out_chords.append(chord)
+    return out_ticks, out_chords
+
+
+def line_contexts(line: Line, toks: Sequence[Token]) -> list[tuple[int, ...]]:
+    """Version-2 hot positions for every token of a line (what the improviser computes live).
+
+    Height is the previous pitch within the solo's own range; tempo and choruses come from the line's
+    meta (``tempo``, ``chorus_ticks``) when the corpus gives them (else 120 BPM, one chorus).
+    """
+    bar = line.beats_per_bar * TICKS_PER_BEAT
+    ticks, chords = change_points(line, toks[-1].onset)
+    pitches = [n.pitch for n in line.notes]
+    low, high = (min(pitches), max(pitches)) if pitches else (0, 127)
+    tempo = float(line.meta.get("tempo") or 120.0)
+    choruses = list(line.meta.get("chorus_ticks") or [])
+    phrase, prev, out = Phrase(), None, []
+    pitches_by_token = [ev.pitch for ev in events(line)]
+    for tok, pitch in zip(toks, pitches_by_token, strict=True):
+        nxt, soon = next_change(ticks, chords, tok.onset)
+        k = bisect_right(choruses, tok.onset)
+        start = choruses[k - 1] if k else 0
+        ctx = Context(
+            tok.chord, tok.onset % bar, line.beats_per_bar, nxt, soon, height_in(prev, low, high),
+            tempo, phrase.notes, max(k, 1), (tok.onset - start) // bar,
+        )
+        out.append(indices_v2(ctx))
+        phrase.advance(pitch is not None, tok.value.duration)
+        if pitch is not None:
+            prev = pitch
+    return out
+
+
 def windows(
-    seqs: Sequences, length: int, stride: int | None = None, min_length: int = 8
+    seqs: Sequences, length: int, stride: int | None = None, min_length: int = 8, size: int = COND_SIZE
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Fixed-length training windows: (prev, cond one-hot, target, weight).
 
@@ -71,13 +132,13 @@ def windows(
             p = np.full(length, START, dtype=np.int32)
             y = np.zeros(length, dtype=np.int32)
             w = np.zeros(length, dtype=np.float32)
-            c = np.zeros((length, COND_SIZE), dtype=np.float32)
+            c = np.zeros((length, size), dtype=np.float32)
             p[:n], y[:n], w[:n] = previous[start:stop], vals[start:stop], 1.0
             c[np.arange(n)[:, None], hot[start:stop]] = 1.0
             prevs.append(p), targets.append(y), weights.append(w), conds.append(c)
     if not prevs:
         empty = np.zeros((0, length), dtype=np.int32)
-        return empty, np.zeros((0, length, COND_SIZE), np.float32), empty, empty.astype(np.float32)
+        return empty, np.zeros((0, length, size), np.float32), empty, empty.astype(np.float32)
     return np.stack(prevs), np.stack(conds), np.stack(targets), np.stack(weights)
 
 

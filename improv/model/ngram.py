@@ -4,6 +4,11 @@ Two smoothings, n <= 3: interpolated Witten-Bell down to an add-one unigram, and
 (absolute discount 0.75, continuation counts for the lower orders) down to a uniform distribution.
 ``best_ngram`` fits both at every order and keeps the best on the validation set, so the baseline is the
 strongest of them.
+
+Conditioning: given a condition symbol per position (the chord, the next chord, the beat: what the LSTM
+sees), the context becomes ``(v[-2], v[-1], cond)``, backing off by dropping the oldest value first down to
+``(cond,)`` (``cond_first=False``), or ``(cond, v[-2], v[-1])``, dropping the condition first
+(``cond_first=True``); condition symbols live in their own (negative) range. ``best_ngram`` tries both.
 """
 
 from __future__ import annotations
@@ -21,27 +26,29 @@ DISCOUNT = 0.75
 class NGram:
     """An interpolated n-gram over integer symbols 0..size-1."""
 
-    def __init__(self, order: int, size: int, smoothing: str = "witten-bell") -> None:
-        if not 1 <= order <= 3:
-            raise ValueError("order must be 1, 2 or 3")
+    def __init__(
+        self, order: int, size: int, smoothing: str = "witten-bell", cond_first: bool = False
+    ) -> None:
+        if not 1 <= order <= 4:
+            raise ValueError("order must be 1..4")
         if smoothing not in SMOOTHINGS:
             raise ValueError(f"smoothing must be one of {SMOOTHINGS}")
         self.order = order
         self.size = size
         self.smoothing = smoothing
+        self.cond_first = cond_first
         self.counts: list[dict[tuple[int, ...], Counter]] = [defaultdict(Counter) for _ in range(order)]
         self._tables: list[dict[tuple[int, ...], tuple[Counter, int, int]]] = []
         self._continuation: list[dict[tuple[int, ...], tuple[Counter, int, int]]] = []
 
-    def fit(self, sequences: Sequence[Sequence[int]]) -> NGram:
-        """Count every context of length 0..order-1 in the sequences."""
-        for seq in sequences:
+    def fit(self, sequences: Sequence[Sequence[int]], conds: Sequence[Sequence[int]] | None = None) -> NGram:
+        """Count every context of length 0..order-1 in the sequences (with a condition per position)."""
+        for n, seq in enumerate(sequences):
             seq = list(seq)
             for i, sym in enumerate(seq):
-                for k in range(self.order):
-                    if i - k < 0:
-                        break
-                    self.counts[k][tuple(seq[i - k : i])][sym] += 1
+                ctx = self.context(seq, i, None if conds is None else conds[n][i])
+                for k in range(min(self.order, len(ctx) + 1)):
+                    self.counts[k][tuple(ctx[len(ctx) - k :])][sym] += 1
         self._tables = [_summarise(level) for level in self.counts]
         # continuation counts: in how many distinct one-longer contexts each (context, symbol) was seen
         continuation: list[dict[tuple[int, ...], Counter]] = [defaultdict(Counter) for _ in range(self.order)]
@@ -83,13 +90,25 @@ class NGram:
         """P(. | context) over all symbols."""
         return np.array([self.prob(context, s) for s in range(self.size)])
 
-    def nll(self, sequences: Sequence[Sequence[int]]) -> float:
+    def context(self, seq: Sequence[int], i: int, cond: int | None = None) -> list[int]:
+        """The context of position ``i``: the previous values, then the condition symbol if given."""
+        if cond is None:
+            return list(seq[max(0, i - self.order + 1) : i])
+        history = list(seq[max(0, i - self.order + 2) : i])
+        if self.cond_first:
+            # the condition is the oldest element only once the history is full (else it would be dropped
+            # before values that are not there)
+            return [-1 - int(cond), *history] if len(history) == self.order - 2 else history
+        return [*history, -1 - int(cond)]
+
+    def nll(self, sequences: Sequence[Sequence[int]], conds: Sequence[Sequence[int]] | None = None) -> float:
         """Mean negative log-likelihood per symbol (nats)."""
         total, count = 0.0, 0
-        for seq in sequences:
+        for n, seq in enumerate(sequences):
             seq = list(seq)
             for i, sym in enumerate(seq):
-                total -= math.log(self.prob(seq[max(0, i - self.order + 1) : i], sym))
+                ctx = self.context(seq, i, None if conds is None else conds[n][i])
+                total -= math.log(self.prob(ctx, sym))
                 count += 1
         return total / max(count, 1)
 
@@ -100,18 +119,32 @@ def _summarise(level: dict[tuple[int, ...], Counter]) -> dict[tuple[int, ...], t
 
 
 def best_ngram(
-    train: Sequence[Sequence[int]], val: Sequence[Sequence[int]], size: int, max_order: int = 3
+    train: Sequence[Sequence[int]],
+    val: Sequence[Sequence[int]],
+    size: int,
+    max_order: int = 3,
+    conds: dict[str, tuple[Sequence[Sequence[int]], Sequence[Sequence[int]]]] | None = None,
 ) -> tuple[NGram, dict[str, float]]:
-    """Fit every smoothing at orders 1..max_order; return the best on validation and all the NLLs.
+    """Fit every smoothing at orders 1..max_order (and with each condition); the best on validation.
 
-    The scores are keyed ``"<order>"`` for Witten-Bell and ``"<order>-kn"`` for Kneser-Ney.
+    The scores are keyed ``"<order>"`` for Witten-Bell and ``"<order>-kn"`` for Kneser-Ney, with
+    ``"+<name>"`` for a condition: ``conds`` maps a name to the (train, val) condition symbols. A conditioned
+    order-n model sees n-1 previous values and the condition.
     """
     scores: dict[str, float] = {}
     models: dict[str, NGram] = {}
-    for order in range(1, max_order + 1):
-        for smoothing in SMOOTHINGS:
-            key = str(order) if smoothing == "witten-bell" else f"{order}-kn"
-            models[key] = NGram(order, size, smoothing).fit(train)
-            scores[key] = models[key].nll(val)
+    variants = [("", None, None, False)]
+    for name, (tr, va) in (conds or {}).items():
+        variants += [(f"+{name}", tr, va, False), (f"+{name}/first", tr, va, True)]
+    for suffix, cond_train, cond_val, first in variants:
+        for order in range(1, max_order + 1):
+            # conditioned: Kneser-Ney only (it wins every unconditioned comparison), at least one value back
+            for smoothing in SMOOTHINGS if cond_train is None else ("kneser-ney",):
+                if cond_train is not None and first and order == 1:
+                    continue  # the same model as order 1 with the condition last
+                key = (str(order) if smoothing == "witten-bell" else f"{order}-kn") + suffix
+                span = order + (1 if cond_train is not None else 0)
+                model = NGram(min(span, 4), size, smoothing, first).fit(train, cond_train)
+                models[key], scores[key] = model, model.nll(val, cond_val)
     best = min(scores, key=scores.get)
     return models[best], scores

@@ -29,6 +29,7 @@ import numpy as np
 
 from improv.errors import InputError, excerpt
 from improv.model import conditioning
+from improv.theory import degrees
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import DURATIONS, KINDS, MAX_LEAP, VOCAB_FORMAT, VOCAB_VERSION, Value, Vocabulary
 
@@ -49,7 +50,7 @@ class ModelFiles:
 
     path: Path
     weights: dict[str, np.ndarray]
-    vocab: Vocabulary
+    vocab: Vocabulary  # values.Vocabulary (kind/leap, version 1) or degrees.DegreeVocabulary (version 2)
     meta: dict
     card: dict
 
@@ -154,28 +155,41 @@ def _layers(weights: Mapping[str, np.ndarray], path: Path) -> list[tuple[np.ndar
 # ------------------------------------------------------------------------------------ vocab.json
 
 
+# the value designs a vocab.json may hold: (format, version) -> (vocabulary class, value type)
+DESIGNS = {
+    (VOCAB_FORMAT, VOCAB_VERSION): (Vocabulary, Value),
+    (degrees.VOCAB_FORMAT, degrees.VOCAB_VERSION): (degrees.DegreeVocabulary, degrees.Degree),
+}
+
+
 def read_vocab(path: Path) -> tuple[Vocabulary, dict]:
     """The vocabulary and the whole of ``vocab.json`` (for its conditioning), checked."""
     data = _read_json(path)
     check_vocab(data, path)
-    return Vocabulary(Value.parse(text) for text in data["values"]), data
+    vocab_type, value_type = DESIGNS[(data["format"], data["version"])]
+    return vocab_type(value_type.parse(text) for text in data["values"]), data
 
 
 def check_vocab(data: object, path: Path) -> None:
-    """``vocab.json``: an object of this format and version on this grid, with ``values`` a
+    """``vocab.json``: an object of a known format and version on this grid, with ``values`` a
     non-empty list of distinct value strings in sorted order, and a conditioning this code knows."""
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object, found a {type(data).__name__}")
-    if data.get("format") != VOCAB_FORMAT or data.get("version") != VOCAB_VERSION:
+    design = (data.get("format"), data.get("version"))
+    if design not in DESIGNS:
+        known = " or ".join(f"{f} version {v}" for f, v in DESIGNS)
         raise InputError(f"{path} is not an improv vocabulary: format {excerpt(data.get('format'), 30)} "
-                         f"version {excerpt(data.get('version'), 10)} (expected {VOCAB_FORMAT} "
-                         f"version {VOCAB_VERSION})")
+                         f"version {excerpt(data.get('version'), 10)} (expected {known})")
     if data.get("ticks_per_beat") != TICKS_PER_BEAT:
         raise InputError(f"{path}: ticks_per_beat {excerpt(data.get('ticks_per_beat'), 20)} is not "
                          f"{TICKS_PER_BEAT}")
     values = data.get("values")
     if not isinstance(values, list) or not values:
         raise InputError(f"{path}: 'values' must be a non-empty list of values like \"C,0.500,+2\"")
+    if design != (VOCAB_FORMAT, VOCAB_VERSION):
+        _check_degree_values(values, path)
+        _conditioning_size(data, path)
+        return
     for number, text in enumerate(values, 1):
         if not isinstance(text, str) or not _valid_value(text):
             raise InputError(f"{path}: value {number} ({excerpt(text, 30)}) is not KIND,BEATS[,LEAP] "
@@ -185,6 +199,23 @@ def check_vocab(data: object, path: Path) -> None:
     if len(set(keys)) != len(keys) or keys != sorted(keys):
         raise InputError(f"{path}: values are repeated or not in sorted order")
     _conditioning_size(data, path)
+
+
+def _check_degree_values(values: list, path: Path) -> None:
+    """Degree values (``3,0.250,+``): each parses, on the grid, distinct and sorted."""
+    keys = []
+    for number, text in enumerate(values, 1):
+        try:
+            value = degrees.Degree.parse(text) if isinstance(text, str) else None
+        except InputError:
+            value = None
+        if value is None or value.duration not in DURATIONS:
+            raise InputError(f"{path}: value {number} ({excerpt(text, 30)}) is not DEGREE,BEATS[,MOVE] "
+                             f"with DEGREE in {' '.join(degrees.DEGREE_NAMES)} or R, a grid duration and a "
+                             f"move in {' '.join(degrees.MOVES)}")
+        keys.append(value.sort_key)
+    if len(set(keys)) != len(keys) or keys != sorted(keys):
+        raise InputError(f"{path}: values are repeated or not in sorted order")
 
 
 def _valid_value(text: str) -> bool:
@@ -203,7 +234,8 @@ def _conditioning_size(meta: dict, path: Path | None = None) -> int:
     size = cond.get("size") if isinstance(cond, dict) else None
     if size == 0:
         return 0
-    expected = conditioning.describe()
+    version = cond.get("version", 1) if isinstance(cond, dict) else 1
+    expected = conditioning.describe(version if version in (1, 2) else 1)
     if not isinstance(cond, dict) or any(cond.get(key, value) != value for key, value in expected.items()):
         where = path or VOCAB
         raise InputError(f"{where}: conditioning {excerpt(json.dumps(cond), 80)} is neither size 0 "

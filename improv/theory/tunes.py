@@ -19,6 +19,7 @@ override them).
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -170,19 +171,52 @@ def find_tune(name: str, tunes: list[Tune] | None = None) -> Tune:
 
 
 def form_sections(form: str, bar_count: int) -> tuple[str, ...]:
-    """A section label for every bar of a chorus, from a form like ``"AABA 32"`` or ``"ABAC"``.
+    """A section label for every bar of a chorus, from the form written in a tune or a corpus.
 
-    The letters share the chorus evenly (``AABA`` over 32 bars: 8 bars each, labelled A1 A2 B A3). A form
-    with no letters, or letters that do not divide the bars, gives ``"A"`` for every bar.
+    Section lengths are read from the form when it gives them: ``"A8 A8 B8 A12"`` (a tune file, iReal),
+    or WJazzD's ``"(A1,8), (A2,8), (B1,8), (A3,12)"``. Letters alone share the chorus evenly when that
+    gives sections of a multiple of 4 bars (``"AABA 32"``: 8 each); otherwise every section takes the
+    largest multiple of 4 bars that fits and the last one takes the rest (``"AABA 36"``, All the Things
+    You Are: 8 8 8 12, not 9 each). Repeated letters are numbered
+    (A1 A2 B A3). A form with no letters, or lengths that overrun the chorus, gives ``"A"`` for every bar.
     """
-    letters = [ch for ch in (form.split() or [""])[0] if ch.isalpha() and ch.isupper()]
-    if not letters or bar_count % len(letters):
+    sections = _written_sections(form) or _even_sections(form, bar_count)
+    if not sections or sum(n for _, n in sections) > bar_count:
         return ("A",) * bar_count
-    size = bar_count // len(letters)
+    letter, size = sections[-1]
+    sections[-1] = (letter, size + bar_count - sum(n for _, n in sections))  # a tag extends the last
+    letters = [letter for letter, _ in sections]
     seen: dict[str, int] = {}
-    labels = []
-    for letter in letters:
+    labels: list[str] = []
+    for letter, size in sections:
         seen[letter] = seen.get(letter, 0) + 1
-        total = letters.count(letter)
-        labels += [f"{letter}{seen[letter]}" if total > 1 else letter] * size
+        labels += [f"{letter}{seen[letter]}" if letters.count(letter) > 1 else letter] * size
     return tuple(labels)
+
+
+_WJAZZD_PART = re.compile(r"\(\s*([A-Za-z])[A-Za-z]*\d*\s*,\s*(\d+)\s*\)")
+_SIZED_PART = re.compile(r"([A-Z])(\d+)")
+
+
+def _written_sections(form: str) -> list[tuple[str, int]]:
+    """(letter, bars) pairs the form spells out, or [] when it gives no lengths."""
+    parts = [(m.group(1).upper(), int(m.group(2))) for m in _WJAZZD_PART.finditer(form)]
+    if parts:
+        return [(letter, n) for letter, n in parts if letter != "I"]  # WJazzD's intro is not in the chorus
+    words = form.split()
+    sized = [_SIZED_PART.fullmatch(w) for w in words]
+    if words and all(sized):
+        return [(m.group(1), int(m.group(2))) for m in sized if m]
+    return []
+
+
+def _even_sections(form: str, bar_count: int) -> list[tuple[str, int]]:
+    """(letter, bars) for a form of letters alone (``AABA``), sized as ``form_sections`` explains."""
+    letters = [ch for ch in (form.split() or [""])[0] if ch.isalpha() and ch.isupper()]
+    if not letters or bar_count < len(letters):
+        return []
+    even = bar_count // len(letters)
+    if bar_count % len(letters) == 0 and (even % 4 == 0 or even < 4):
+        return [(letter, even) for letter in letters]
+    size = even // 4 * 4 or even
+    return [(letter, size) for letter in letters]

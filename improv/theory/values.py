@@ -140,17 +140,31 @@ def fold_leap(leap: int) -> int:
     return leap
 
 
-def encode(line: Line) -> list[Token]:
-    """Encode a line as tokens: notes and rests whose durations sum to the real onsets.
+@dataclass(frozen=True)
+class Event:
+    """One step of a line on the value grid: a note (``pitch``) or a rest (``pitch`` None).
+
+    ``prev`` is the previous sounding pitch and ``anchor`` says the note starts a phrase (no leap).
+    """
+
+    onset: int
+    duration: int
+    pitch: int | None
+    prev: int | None
+    anchor: bool
+
+
+def events(line: Line) -> list[Event]:
+    """A line as grid events: notes and rests whose durations sum to the real onsets.
 
     Each note lasts until the next onset (short gaps are articulation); a gap of an eighth or more becomes
-    rest values. Durations are snapped to the grid with the error carried forward, so the running sum
-    stays within a tick or two of the real onsets and never drifts.
+    rest events. Durations are snapped to the grid with the error carried forward, so the running sum
+    stays within a tick or two of the real onsets and never drifts. Every vocabulary encodes these.
     """
-    tokens: list[Token] = []
+    out: list[Event] = []
     notes = sorted(line.notes, key=lambda n: n.onset)
     if not notes:
-        return tokens
+        return out
     clock = notes[0].onset  # running sum of durations: where the next value starts
     prev_pitch: int | None = None
     silence = PHRASE_GAP  # the first note is an anchor
@@ -161,16 +175,28 @@ def encode(line: Line) -> list[Token]:
         if span - sounding < REST_MIN:
             sounding = span  # legato: a short gap is articulation
         duration = nearest_duration(min(sounding, DURATIONS[-1]))
-        chord = line.chord_at(clock)
-        leap = None if prev_pitch is None or silence >= PHRASE_GAP else fold_leap(note.pitch - prev_pitch)
-        tokens.append(Token(Value(classify(note.pitch, chord), duration, leap), clock, chord))
+        anchor = prev_pitch is None or silence >= PHRASE_GAP
+        out.append(Event(clock, duration, note.pitch, prev_pitch, anchor))
         clock += duration
         prev_pitch, silence = note.pitch, 0
         if next_onset - clock >= REST_MIN:
             for part in split_duration(next_onset - clock):
-                tokens.append(Token(Value("R", part), clock, line.chord_at(clock)))
+                out.append(Event(clock, part, None, prev_pitch, False))
                 clock += part
                 silence += part
+    return out
+
+
+def encode(line: Line) -> list[Token]:
+    """Encode a line as kind/leap tokens (see ``events`` for the timing)."""
+    tokens: list[Token] = []
+    for ev in events(line):
+        chord = line.chord_at(ev.onset)
+        if ev.pitch is None:
+            tokens.append(Token(Value("R", ev.duration), ev.onset, chord))
+            continue
+        leap = None if ev.anchor or ev.prev is None else fold_leap(ev.pitch - ev.prev)
+        tokens.append(Token(Value(classify(ev.pitch, chord), ev.duration, leap), ev.onset, chord))
     return tokens
 
 
@@ -235,7 +261,14 @@ def _pick(
 
 
 class Vocabulary:
-    """The sorted list of values a model knows, with a map for rare values to their nearest known one."""
+    """The sorted list of values a model knows, with a map for rare values to their nearest known one.
+
+    Subclasses (``degrees.DegreeVocabulary``) set ``format``, ``version``, ``value_type`` and ``distance``.
+    """
+
+    format = VOCAB_FORMAT
+    version = VOCAB_VERSION
+    value_type = Value
 
     def __init__(self, values: Iterable[Value]) -> None:
         self.values: list[Value] = sorted(set(values), key=lambda v: v.sort_key)
@@ -267,15 +300,15 @@ class Vocabulary:
             return value
         cached = self._nearest.get(value)
         if cached is None:
-            cached = min(self.values, key=lambda v: _distance(value, v))
+            cached = min(self.values, key=lambda v: self.distance(value, v))
             self._nearest[value] = cached
         return cached
 
     def to_json(self, extra: dict | None = None) -> dict:
         """A JSON-able description (format, version, grid, values in index order)."""
         data = {
-            "format": VOCAB_FORMAT,
-            "version": VOCAB_VERSION,
+            "format": self.format,
+            "version": self.version,
             "ticks_per_beat": TICKS_PER_BEAT,
             "values": [str(v) for v in self.values],
         }
@@ -293,14 +326,23 @@ class Vocabulary:
             data = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read vocabulary {path}: {exc}") from exc
-        if data.get("format") != VOCAB_FORMAT or data.get("version") != VOCAB_VERSION:
+        kind = (data.get("format"), data.get("version")) if isinstance(data, dict) else None
+        if kind != (cls.format, cls.version):
             raise InputError(f"{path} is not an improv vocabulary (format/version mismatch)")
+        return cls.from_json(data, path), data
+
+    @classmethod
+    def from_json(cls, data: dict, path: Path):
+        """The vocabulary in a parsed ``vocab.json`` (InputError naming the file if it does not fit)."""
         if data.get("ticks_per_beat") != TICKS_PER_BEAT:
             raise InputError(f"{path}: ticks_per_beat {data.get('ticks_per_beat')} != {TICKS_PER_BEAT}")
-        vocab = cls(Value.parse(s) for s in data["values"])
-        if [str(v) for v in vocab.values] != data["values"]:
+        values = data.get("values")
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+            raise InputError(f"{path}: 'values' must be a non-empty list of strings")
+        vocab = cls(cls.value_type.parse(s) for s in values)
+        if [str(v) for v in vocab.values] != values:
             raise InputError(f"{path}: values are not in sorted order")
-        return vocab, data
+        return vocab
 
 
 def _distance(a: Value, b: Value) -> float:
@@ -314,3 +356,6 @@ def _distance(a: Value, b: Value) -> float:
     else:
         leap = abs(a.leap - b.leap) * 2.0
     return rest + kind + leap + abs(a.duration - b.duration) / 3.0
+
+
+Vocabulary.distance = staticmethod(_distance)

@@ -1,0 +1,137 @@
+"""Conditioning version 2 (next chord, height, tempo, phrase, form), the tuplet guard and the n-gram baseline
+given the same conditioning."""
+
+from __future__ import annotations
+
+import numpy as np
+from modelkit import chord, degree_model_dir, scale_line
+
+from improv.model.conditioning import (
+    COND_SIZE_V2,
+    GROUPS_V2,
+    Context,
+    Lookahead,
+    Phrase,
+    indices_v2,
+)
+from improv.model.dataset import line_contexts, to_sequences
+from improv.model.ngram import NGram, best_ngram
+from improv.model.rhythm import STRAIGHT, TRIPLET, TupletGuard, family
+from improv.model.trainkit import ngram_conditions
+from improv.theory import degrees
+from improv.theory.progression import parse_progression
+from improv.theory.timing import TICKS_PER_BEAT
+
+_SIZES = [s for _, s in GROUPS_V2]
+START = dict(zip([g for g, _ in GROUPS_V2], np.cumsum([0] + _SIZES)[:-1].tolist(), strict=True))
+
+
+def groups_of(hot):
+    """Which group each hot position falls in (in order)."""
+    edges = np.cumsum([size for _, size in GROUPS_V2])
+    return [int(np.searchsorted(edges, h, side="right")) for h in hot]
+
+
+def test_every_group_has_exactly_one_hot_position():
+    ctx = Context(chord("Dm7"), 30, 4, chord("G7"), 18, 0.9, 280.0, 20, 7, 13)
+    hot = indices_v2(ctx)
+    assert groups_of(hot) == list(range(len(GROUPS_V2)))
+    assert all(0 <= h < COND_SIZE_V2 for h in hot)
+    start = START
+    assert hot[3] - start["next_root"] == 5  # G is a fourth above D
+    assert hot[5] - start["next_in"] == 1  # 18 ticks: within two beats
+    assert hot[7] - start["tempo"] == 4  # >= 260 BPM
+    assert hot[9] - start["chorus"] == 3  # chorus 7 shares the last slot
+
+
+def test_tempo_changes_the_conditioning():
+    slow = indices_v2(Context(chord("C7"), 0, tempo=100.0))
+    fast = indices_v2(Context(chord("C7"), 0, tempo=280.0))
+    assert slow != fast and slow[:7] == fast[:7]
+
+
+def test_lookahead_sees_the_next_chord_across_the_end_of_the_form():
+    prog = parse_progression("Dm7 | G7 | Cmaj7 | Cmaj7")
+    ahead = Lookahead(prog.spans, prog.length)
+    nxt, soon = ahead.next(0)
+    assert nxt.symbol == "G7" and soon == 48
+    nxt, soon = ahead.next(2 * 48 + 12)  # inside the two bars of Cmaj7: next is Dm7 of the next chorus
+    assert nxt.symbol == "Dm7" and soon == 4 * 48 - (2 * 48 + 12)
+    nxt, soon = ahead.next(4 * 48 + 5)  # the second chorus
+    assert nxt.symbol == "G7" and soon == 43
+
+
+def test_phrase_counts_notes_and_a_long_rest_starts_again():
+    phrase = Phrase()
+    assert phrase.notes == 0
+    for _ in range(5):
+        phrase.advance(True, 6)
+    assert phrase.notes == 5
+    phrase.advance(False, 12)
+    assert phrase.notes == 5  # a beat's rest is a breath inside the phrase
+    phrase.advance(False, 12)
+    assert phrase.notes == 0
+
+
+def test_training_contexts_match_the_layout():
+    line = scale_line(bars=8)
+    line.meta.update(tempo=250.0, chorus_ticks=[0, 4 * 48])
+    toks = degrees.encode(line)
+    hot = line_contexts(line, toks)
+    assert len(hot) == len(toks) and all(groups_of(h) == list(range(len(GROUPS_V2))) for h in hot)
+    chorus_start = START["chorus"]
+    choruses = {h[9] - chorus_start for h, t in zip(hot, toks, strict=True) if t.onset >= 4 * 48}
+    assert choruses == {1}
+
+
+def test_the_tuplet_guard_keeps_a_beat_straight_or_triplet():
+    assert family(3) == STRAIGHT and family(4) == TRIPLET and family(6) == 0
+    durations = [2, 3, 4, 6, 12]
+    guard = TupletGuard(durations)
+    guard.advance(0)
+    assert guard.penalty(0) is None  # a downbeat fits both
+    guard.advance(2)  # a sextuplet onset: the beat is a triplet beat now
+    mask = guard.penalty(2)
+    assert mask is not None and mask[durations.index(2)] == 0 and mask[durations.index(6)] == 0
+    assert mask[durations.index(4)] == 0  # on to the second triplet eighth (6 is both)
+    assert mask[durations.index(3)] < 0  # 2 + 3 = 5: off both grids
+    guard.advance(TICKS_PER_BEAT)  # a new beat starts free
+    straight = guard.penalty(TICKS_PER_BEAT + 3)
+    assert straight is not None and straight[durations.index(3)] == 0  # 3 + 3 = 6
+    assert straight[durations.index(4)] < 0 and straight[durations.index(2)] < 0  # 7 and 5: off grid
+
+
+def test_a_degree_model_never_mixes_16ths_and_triplets_in_a_beat(tmp_path):
+    from improv.generate import build_improviser
+
+    model = degree_model_dir(tmp_path / "m")
+    prog = parse_progression("Dm7 | G7 | Cmaj7 | A7")
+    imp = build_improviser(prog, model_dir=model, seed=3, temperature=1.3)
+    onsets = [imp.step().tick for _ in range(600)]
+    by_beat: dict[int, set[int]] = {}
+    for tick in onsets:
+        by_beat.setdefault(tick // 12, set()).add(family(tick % 12))
+    assert not [b for b, fam in by_beat.items() if {STRAIGHT, TRIPLET} <= fam]
+    assert any(TRIPLET in fam for fam in by_beat.values()) or any(STRAIGHT in fam for fam in by_beat.values())
+
+
+def test_the_n_gram_uses_its_conditioning():
+    rng = np.random.default_rng(0)
+    conds = [rng.integers(0, 4, 400) for _ in range(6)]
+    seqs = [np.where(rng.random(400) < 0.9, c * 2, rng.integers(0, 8, 400)) for c in conds]
+    plain = NGram(2, 8, "kneser-ney").fit(seqs[:5]).nll(seqs[5:])
+    given = NGram(3, 8, "kneser-ney").fit(seqs[:5], conds[:5]).nll(seqs[5:], conds[5:])
+    assert given < 0.6 * plain
+    _, scores = best_ngram(seqs[:5], seqs[5:], 8, conds={"c": (conds[:5], conds[5:])})
+    assert min(scores, key=scores.get).endswith("+c") or min(scores, key=scores.get).endswith("/first")
+
+
+def test_ngram_conditions_come_from_the_lstms_inputs():
+    lines = [scale_line(bars=8, seed=i) for i in range(3)]
+    toks = [degrees.encode(line) for line in lines]
+    vocab = degrees.DegreeVocabulary(t.value for ts in toks for t in ts)
+    seqs = to_sequences(lines, toks, vocab, version=2)
+    conds = ngram_conditions(seqs.conds[:2], seqs.conds[2:], version=2)
+    assert set(conds) >= {"chord+beat", "chord+next+beat"}
+    train, val = conds["chord+next+beat"]
+    assert [len(c) for c in train] == [len(v) for v in seqs.values[:2]]
