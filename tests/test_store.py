@@ -11,7 +11,7 @@ from modelkit import random_model_dir, run_improv
 
 from improv.errors import InputError
 from improv.generate import load_model
-from improv.model import store
+from improv.model import conditioning, store
 
 
 def _weights(path: Path) -> dict[str, np.ndarray]:
@@ -132,7 +132,8 @@ def test_vocab_that_is_not_json_and_a_card_that_is_a_list(tmp_path):
 
 def test_the_shipped_model_passes_every_check():
     model = load_model()
-    assert len(model.vocab) == model.cell.n_values and model.cell.cond_size == 24
+    expected = conditioning.describe(model.cond_version)["size"]
+    assert len(model.vocab) == model.cell.n_values and model.cell.cond_size == expected
 
 
 def test_layers_are_found_from_the_keys(tmp_path):

@@ -176,7 +176,7 @@ def check_vocab(data: object, path: Path) -> None:
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object, found a {type(data).__name__}")
     design = (data.get("format"), data.get("version"))
-    if design not in DESIGNS:
+    if not all(isinstance(part, str | int) for part in design) or design not in DESIGNS:
         known = " or ".join(f"{f} version {v}" for f, v in DESIGNS)
         raise InputError(f"{path} is not an improv vocabulary: format {excerpt(data.get('format'), 30)} "
                          f"version {excerpt(data.get('version'), 10)} (expected {known})")

@@ -176,34 +176,7 @@ def fit(lines: Sequence[Line], config: TrainConfig) -> tuple[keras.Model, Vocabu
     train_seqs, val_seqs = subset(seqs, train_idx), subset(seqs, val_idx)
     size = config.cond_size
 
-    strategy = strategy_for(config.distribute)
-    with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model = build_model(len(vocab), size, config.units, config.layers, config.dropout)
-        model.compile(
-            optimizer=keras.optimizers.Adam(config.learning_rate),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            weighted_metrics=["sparse_categorical_accuracy"],
-        )
-    train_arrays = _arrays(train_seqs, config, version)
-    train_data = dataset(*train_arrays, batch_size=config.batch_size, shuffle=True, seed=config.seed)
-    if config.distribute == "multiworker":
-        _build_before_fit(model, strategy, train_arrays, config.batch_size)
-    val_data = dataset(*_arrays(val_seqs, config, version), batch_size=config.batch_size)
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True
-        ),
-        ProgressLog(config.epochs),
-    ]
-    started = time.perf_counter()
-    history = model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=config.epochs,
-        callbacks=callbacks,
-        verbose=config.verbose,
-    )
-    seconds = time.perf_counter() - started
+    model, strategy, history, seconds = _fit_model(config, len(vocab), size, train_seqs, val_seqs, version)
     val_nll = whole_sequence_nll(model, val_seqs, size)
     conds = ngram_conditions(train_seqs.conds, val_seqs.conds, version)
     ngram, ngram_scores = best_ngram(train_seqs.values, val_seqs.values, len(vocab), conds=conds)
@@ -243,6 +216,40 @@ def fit(lines: Sequence[Line], config: TrainConfig) -> tuple[keras.Model, Vocabu
         "history": {k: [float(x) for x in v] for k, v in history.history.items()},
     }
     return model, vocab, metrics
+
+
+def _fit_model(config: TrainConfig, n_values: int, size: int, train_seqs: Sequences, val_seqs: Sequences,
+               version: int):
+    """Build and compile the model (under the distribution strategy, if any) and fit it with early
+    stopping; returns the model, the strategy, Keras' history and the seconds fitting took."""
+    strategy = strategy_for(config.distribute)
+    with strategy.scope() if strategy is not None else contextlib.nullcontext():
+        model = build_model(n_values, size, config.units, config.layers, config.dropout)
+        model.compile(
+            optimizer=keras.optimizers.Adam(config.learning_rate),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            weighted_metrics=["sparse_categorical_accuracy"],
+        )
+    train_arrays = _arrays(train_seqs, config, version)
+    train_data = dataset(*train_arrays, batch_size=config.batch_size, shuffle=True, seed=config.seed)
+    if config.distribute == "multiworker":
+        _build_before_fit(model, strategy, train_arrays, config.batch_size)
+    val_data = dataset(*_arrays(val_seqs, config, version), batch_size=config.batch_size)
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True
+        ),
+        ProgressLog(config.epochs),
+    ]
+    started = time.perf_counter()
+    history = model.fit(
+        train_data,
+        validation_data=val_data,
+        epochs=config.epochs,
+        callbacks=callbacks,
+        verbose=config.verbose,
+    )
+    return model, strategy, history, time.perf_counter() - started
 
 
 def whole_sequence_nll(model: keras.Model, seqs: Sequences, size: int) -> float:
