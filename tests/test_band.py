@@ -180,7 +180,9 @@ def test_band_feed_follows_the_count_in_the_end_and_a_transport_jump():
     emitter = _Emitter()
     feed.fill(emitter, 4.0 + 2)
     assert emitter.notes and all(4.0 <= n[0] < 6.0 for n in emitter.notes)  # after the count-in bar
+    assert not feed.queued_to(16.0)  # the engine waits for the band before it ends the session
     feed.fill(emitter, 100.0)
+    assert feed.queued_to(16.0)
     assert max(n[0] for n in emitter.notes) < 16.0 and max(n[1] for n in emitter.notes) <= 16.0
     full = [n for part in blues_band(6).notes(3).values() for n in part]
     assert len(emitter.notes) == len(full) and len(feed.played) == len(full)

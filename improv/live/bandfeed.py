@@ -57,6 +57,10 @@ class BandFeed:
                                           note.pitch, note.velocity))
             self.queued += 1
 
+    def queued_to(self, beat: float) -> bool:
+        """Whether every band note starting before ``beat`` (emitter beats) is queued."""
+        return self._pending is not None and self._pending.onset + self.offset >= beat
+
     def forget_after(self, beat: float) -> None:
         """A panic at form beat ``beat`` dropped what was queued: so does the record (ends are cut)."""
         kept = [n for n in self.played if n.onset < beat]

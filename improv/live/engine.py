@@ -530,6 +530,8 @@ class Engine:
         if end is not None:
             if opts.clock_out and self._next_tick / 24.0 < end:
                 return False
+            if self.band is not None and not self.band.queued_to(end):  # the band plays to the end too
+                return False
             emitter.push(end, (), PRIO_CONTROL)  # a marker: play on to the end of the last bar
         emitter.drain()
         return True
