@@ -525,16 +525,21 @@ class Engine:
             while self._next_tick / 24.0 < last:
                 emitter.push(self._next_tick / 24.0, (TIMING_CLOCK,), PRIO_CONTROL)
                 self._next_tick += 1
-        if not self._source_done:
+        if not self._source_done or not self._queued_to_end():
             return False
         if end is not None:
-            if opts.clock_out and self._next_tick / 24.0 < end:
-                return False
-            if self.band is not None and not self.band.queued_to(end):  # the band plays to the end too
-                return False
             emitter.push(end, (), PRIO_CONTROL)  # a marker: play on to the end of the last bar
         emitter.drain()
         return True
+
+    def _queued_to_end(self) -> bool:
+        """Whether the clock ticks and the band are queued up to the end of the last bar, if any."""
+        end = self._end
+        if end is None:
+            return True
+        if self.options.clock_out and self._next_tick / 24.0 < end:
+            return False
+        return self.band is None or self.band.queued_to(end)  # the band plays to the end too
 
     def _failed(self, exc: BaseException) -> None:
         if self._error is None:
