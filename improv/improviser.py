@@ -34,6 +34,7 @@ from improv.shaping import VERSION as SHAPING_VERSION
 from improv.shaping import Shaper, Shaping, repeat_indices
 from improv.theory import degrees
 from improv.theory.harmony import Chord
+from improv.theory.pitch import DEFAULT_REGISTER
 from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT, swing_beats
 from improv.theory.values import Line, Note, Value, Vocabulary, decode, encode
@@ -77,8 +78,8 @@ class Location:
 class Range:
     """The register: lowest and highest MIDI pitch, and where anchors gravitate."""
 
-    low: int = 52
-    high: int = 84
+    low: int = DEFAULT_REGISTER[0]
+    high: int = DEFAULT_REGISTER[1]
 
     def __post_init__(self) -> None:
         if not 0 <= self.low < self.high <= 127 or self.high - self.low < 12:
