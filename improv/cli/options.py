@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,19 @@ def existing_file(text: str) -> Path | None:
         return path if path.is_file() else None
     except (OSError, ValueError):
         return None
+
+
+def writable_file(path: Path, where: str) -> Path:
+    """``path`` if a file can be written there (not a directory, in an existing writable one); else
+    InputError naming the option ``where``."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(f"{where}: {path} is a directory; give a file name")
+    if not parent.is_dir():
+        raise InputError(f"{where}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise InputError(f"{where}: {path} cannot be written (permission denied)")
+    return path
 
 
 def read_text_file(path: Path) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import secrets
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,6 +18,7 @@ from improv.cli.options import (
     parse_pitch,
     parse_range,
     resolve_changes,
+    writable_file,
 )
 from improv.errors import InputError
 from improv.perform.modes import DEFAULT_MODE, MODES, Trade, mode_help, parse_mode
@@ -613,7 +613,7 @@ def validate(values: dict[str, Any], cli: dict[str, Any], config_file: str | Non
         raise InputError("choose one of --tune or --changes, not both")
     for key in ("record", "json_events"):
         if values[key]:
-            opts[key] = _writable(Path(values[key]), where(key))
+            opts[key] = writable_file(Path(values[key]), where(key))
     opts["input_channel"] = number("input_channel", 1, 16, int)
     opts["chords_channel"] = number("chords_channel", 1, 16, int)
     opts["gate"] = number("gate", 0.25, 32)
@@ -627,22 +627,11 @@ def validate(values: dict[str, Any], cli: dict[str, Any], config_file: str | Non
     opts["virtual_input"] = "in" if vin is True else (vin or None)
     opts["port_from_default"] = values["port"] is None and values["virtual"] in (None, "improv")
     if values["session_log"]:
-        opts["session_log"] = _writable(Path(values["session_log"]), where("session_log"))
+        opts["session_log"] = writable_file(Path(values["session_log"]), where("session_log"))
     if values["model"] and not Path(values["model"]).is_dir():
         raise InputError(f"{where('model')}: model directory {values['model']} does not exist")
     opts.update(sound.validate(values, where))
     return opts
-
-
-def _writable(path: Path, where: str) -> Path:
-    if path.is_dir():
-        raise InputError(f"{where}: {path} is a directory")
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"{where}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise InputError(f"{where}: directory {parent} is not writable")
-    return path
 
 
 # ---------------------------------------------------------------------------------- music

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import tempfile
 from pathlib import Path
 
+from improv.cli.options import writable_file
 from improv.errors import InputError
 from improv.theory.timing import DEFAULT_TEMPO
 
@@ -52,9 +52,9 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.out and not args.audio:
         raise InputError("give --out FILE.mid, --audio FILE.wav or both")
-    out_file = _writable_file(Path(args.out), "--out") if args.out else None
+    out_file = writable_file(Path(args.out), "--out") if args.out else None
     if args.audio:
-        _writable_file(Path(args.audio), "--audio")
+        writable_file(Path(args.audio), "--audio")
     header, records = read_log(args.log)
     result = replay_log(header, records, model=args.model)
     band = band_of(header, result.notes)
@@ -72,18 +72,6 @@ def run(args: argparse.Namespace) -> int:
             seconds = render_midi(mido.MidiFile(out), args.audio, args.soundfont)
             print(f"{seconds:.1f} s of audio written to {args.audio}")
     return 0
-
-
-def _writable_file(out: Path, option: str) -> Path:
-    """``--out``: a file that can be written (not a directory, in an existing writable one)."""
-    parent = out.parent if str(out.parent) else Path(".")
-    if out.is_dir():
-        raise InputError(f"{option}: {out} is a directory; give a file name like jam.mid")
-    if not parent.is_dir():
-        raise InputError(f"{option}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise InputError(f"{option}: {out} cannot be written (permission denied)")
-    return out
 
 
 def band_of(header: dict, notes: list) -> list:

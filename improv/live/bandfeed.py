@@ -34,6 +34,7 @@ class BandFeed:
         self._pending: BandNote | None = None
         self.queued = 0
         self.late = 0
+        self.record = True  # keep what is played (the engine turns it off without --record: memory)
         self.played: list[PlayedNote] = []  # as queued, in form beats (for --record)
 
     def fill(self, emitter: Emitter, horizon: float, *,
@@ -53,8 +54,9 @@ class BandFeed:
             if self.end is not None:
                 offset = min(offset, self.end)
             emitter.push_note(onset, offset, note.channel, note.pitch, note.velocity)
-            self.played.append(PlayedNote(onset - self.offset, offset - self.offset, note.channel,
-                                          note.pitch, note.velocity))
+            if self.record:
+                self.played.append(PlayedNote(onset - self.offset, offset - self.offset, note.channel,
+                                              note.pitch, note.velocity))
             self.queued += 1
 
     def queued_to(self, beat: float) -> bool:

@@ -197,7 +197,7 @@ class Engine:
         self._end = (self._offset + options.bars * options.beats_per_bar
                      if options.bars is not None else None)
         if band is not None:
-            band.offset, band.end = self._offset, self._end
+            band.offset, band.end, band.record = self._offset, self._end, recording
         self._next_tick = 0  # next MIDI clock tick (24 per beat) to queue
         self._source_done = False
         self._paused = follow  # following a clock: wait for Start / Continue
