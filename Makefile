@@ -51,7 +51,7 @@ system-deps:
 # With an audio output: a quartet through FluidSynth; without one, the solo on the virtual port "improv".
 play: $(RUN_STAMP) system-deps
 	@mkdir -p out
-	@if $(PY) -m improv.live.synth --check; then \
+	@if $(PY) -m improv.live.audioprobe; then \
 	  echo "make play: soloist, bass, comping and drums through FluidSynth (Ctrl-C stops)"; \
 	  $(VENV)/bin/improv play --synth --band all --record out/last-session.mid $(PLAY_ARGS); \
 	else \

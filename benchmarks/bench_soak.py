@@ -2,12 +2,14 @@
 send lateness p50/p99/max, resident memory, the machine's load.
 
 `improv play --tune "Giant Steps" --tempo 240` (shipped model, generation running, no --record) on a
-JACK dummy server ``-R -p 64``; a separate rtmidi JACK client (poll thread, SCHED_FIFO) records. Loss =
+JACK dummy server ``-R -S -p 64`` (synchronous, as scripts/with-midi runs it); a separate rtmidi JACK
+client (poll thread, SCHED_FIFO) records. Loss =
 messages the daemon logged as sent (``--json-events``) that never arrived, matched in order.
 Lateness = send time - scheduled time, from the same log. Sends later than 5 ms are also logged by
 the daemon with the garbage collections that overlapped them (counted here).
 
-Run: ``python -m benchmarks.bench_soak [SECONDS]`` (default 1800); writes benchmarks/SOAK.md and
+Run: ``python -m benchmarks.bench_soak [SECONDS]`` (default 1800; ``SOAK_MODE=async`` for a server
+without ``-S``); writes benchmarks/SOAK.md and
 benchmarks/soak.json.
 """
 
@@ -28,6 +30,10 @@ from benchmarks.bench_live import ROOT, _memory_mb, _model_dir, _Receiver, _Serv
 TEMPO, TUNE, PERIOD = 240.0, "Giant Steps", 64
 WINDOW = float(os.environ.get("SOAK_WINDOW", "300"))  # seconds
 SERVER = "improvsoak"
+# "sync" (-R -S, what scripts/with-midi and the tests run: the server waits for a late client) or
+# "async" (-R: a late client's MIDI for that cycle is dropped)
+MODES = {"sync": (["-R", "-S"],), "async": (["-R"],)}
+MODE = os.environ.get("SOAK_MODE", "sync")
 
 
 def _rss_mb(pid: int) -> tuple[float, float]:
@@ -75,7 +81,7 @@ def soak(seconds: float = 1800.0) -> dict:
     print(f"soak files: {tmp}", flush=True)
     model, about = _model_dir(tmp)
     jack_log = tmp / "jackd.log"
-    server = _Server(SERVER, PERIOD, jack_log)
+    server = _Server(SERVER, PERIOD, jack_log, MODES[MODE])
     env = dict(os.environ, JACK_DEFAULT_SERVER=SERVER, JACK_NO_AUDIO_RESERVATION="1")
     os.environ["JACK_DEFAULT_SERVER"] = SERVER
     events, err_path = tmp / "events.jsonl", tmp / "daemon.log"

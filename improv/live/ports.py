@@ -13,14 +13,14 @@ import ctypes.util
 import logging
 import os
 import re
-import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import rtmidi
 
 from improv.errors import InputError, RuntimeFailure
+from improv.live.quietfd import quiet_stderr
 
 log = logging.getLogger(__name__)
 # what rtmidi raises when an API, a client or a port is not usable
@@ -63,25 +63,6 @@ def compiled_apis() -> list[str]:
 def api_name(api: int) -> str:
     """Our short name for an rtmidi API constant."""
     return _API_BY_ID.get(api, str(api))
-
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Silence C-level stderr (ALSA/JACK libraries print on failed probes) for the block."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
 
 
 def _new_client(kind: type, api: int, name: str = DEFAULT_CLIENT, quiet: bool = True):

@@ -3,18 +3,17 @@
 ``SynthSink`` is a ``Sink`` (``send(message) -> bool``) over ``improv.synth.Synth``: the emitter thread calls
 ``send``; the audio goes to FluidSynth's audio driver thread (the platform default, or ``driver``: ``jack``,
 ``pulseaudio``, ``pipewire``, ``alsa``, ``coreaudio``, ...). No MIDI driver is created: the synth is fed
-in-process, with no extra MIDI client. ``python -m improv.live.synth --check [--audio-driver NAME]`` exits 0
-when a live synth can start here (``make play`` asks before choosing the synth over the virtual port).
+in-process, with no extra MIDI client. Whether the audio driver opens at all is asked more cheaply by
+``improv.live.audioprobe`` (``make play`` asks it before choosing the synth over the virtual port).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
-from improv.errors import ImprovError, InputError
-from improv.live.ports import quiet_stderr
+from improv.errors import InputError
+from improv.live.quietfd import quiet_stderr
 from improv.synth import Synth
 
 
@@ -52,18 +51,3 @@ class SynthSink(Synth):
         if driver:
             self.fs_module.delete_fluid_audio_driver(driver)
         super().close()
-
-
-def _check(argv: list[str]) -> int:
-    """``python -m improv.synth --check [--audio-driver NAME]``: 0 when a live synth starts here."""
-    driver = argv[argv.index("--audio-driver") + 1] if "--audio-driver" in argv[:-1] else None
-    try:
-        SynthSink(driver=driver).close()
-    except ImprovError as exc:
-        print(f"improv: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_check(sys.argv[1:]))
