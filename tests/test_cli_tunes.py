@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from improv.charts.ireal import IrealSong, make_url
+from improv.charts.ireal_url import IrealSong, make_url
 from improv.cli import main
 
 DATA = Path(__file__).parent / "data"
