@@ -90,7 +90,7 @@ def test_tunes_library_errors_exit_2(tmp_path, capsys):
     junk = tmp_path / "junk.txt"
     junk.write_text("just some words\n")
     code, _, err = run(capsys, "tunes", "--library", str(junk))
-    assert code == 2 and "not an iReal Pro playlist" in err
+    assert code == 2 and "iReal Pro playlist or JCPC" in err
 
 
 def test_changes_reads_a_playlist_and_picks_with_tune(tmp_path, capsys):
