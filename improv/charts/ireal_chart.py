@@ -95,18 +95,13 @@ def _token(chart: str, pos: int, where: str) -> tuple[Token | None, int]:
     if ch in _SKIPPED:
         return None, pos + 1
     if ch == "<":
-        end = chart.find(">", pos)
-        if end < 0:
-            raise ChartError(f"unterminated comment '<' at character {pos}{in_where(where)}")
+        end = _closing(chart, pos, ">", "comment", where)
         comment = chart[pos + 1 : end]
         if re.match(r"\*\d\d", comment):  # '*yy': a vertical offset, not text
             comment = comment[3:]
         return ("comment", comment.strip()), end + 1
     if ch == "(":
-        end = chart.find(")", pos)
-        if end < 0:
-            raise ChartError(f"unterminated alternate chord '(' at character {pos}{in_where(where)}")
-        return None, end + 1  # alternate chords are ignored
+        return None, _closing(chart, pos, ")", "alternate chord", where) + 1  # alternate chords are ignored
     if ch == "T" and pos + 2 < n and chart[pos + 1 : pos + 3].isdigit():
         return ("time", _time_signature(chart[pos + 1 : pos + 3], pos, where)), pos + 3
     if ch == "*" and pos + 1 < n:
@@ -122,6 +117,14 @@ def _token(chart: str, pos: int, where: str) -> tuple[Token | None, int]:
     custom = (match.group("custom") or "").strip("*")
     symbol = match.group("root") + custom + match.group("quality") + (match.group("bass") or "")
     return ("cell", symbol), match.end()
+
+
+def _closing(chart: str, pos: int, closer: str, what: str, where: str) -> int:
+    """Where the bracket opened at ``pos`` closes; ChartError when it never does."""
+    end = chart.find(closer, pos)
+    if end < 0:
+        raise ChartError(f"unterminated {what} {chart[pos]!r} at character {pos}{in_where(where)}")
+    return end
 
 
 class _Bars:
