@@ -1,7 +1,8 @@
 """The small helpers the chart importers share: :class:`LoadFailure` (a tune that did not load),
 :func:`split_bar` (how chords share a bar), :func:`build_progression` (written bars of chord
-symbols -> ``Progression``), :func:`changes_text`, and :class:`ChartFile` (a source and its text,
-read once). Time in integer ticks (improv.theory.timing). No threads.
+symbols -> ``Progression``), :func:`changes_text`, :func:`in_where` (where a message points), and
+:class:`ChartFile` (a source and its text, read once). Time in integer ticks (improv.theory.timing).
+No threads.
 """
 
 from __future__ import annotations
