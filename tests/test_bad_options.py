@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from improv.charts import ireal
+from improv.charts import ireal_url
 from improv.cli import main
 from improv.errors import closest, excerpt
 
@@ -77,7 +77,7 @@ def test_an_ireal_playlist_with_only_bad_songs_says_it_once(tmp_path, capsys):
     songs = [("Broken One", "[T44C7   |E7b   |F7   |C7   Z"), ("Broken Two", "[T44Cq7   |F7   Z")]
     fields = []
     for title, chart in songs:
-        fields += [title, "Me", "", "Medium Swing", "C", "n", ireal.scramble(chart), "0", "0", "0"]
+        fields += [title, "Me", "", "Medium Swing", "C", "n", ireal_url.scramble(chart), "0", "0", "0"]
     url = "irealb://" + "=".join([*fields, "My List"])
     path = tmp_path / "bad.html"
     path.write_text(f'<a href="{urllib.parse.quote(url, safe=":/=")}">x</a>')

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from improv.charts.ireal import IrealSong, make_url
+from improv.charts.ireal_url import IrealSong, make_url
 from improv.cli import main
 
 DATA = Path(__file__).parent / "data"
@@ -90,7 +90,7 @@ def test_tunes_library_errors_exit_2(tmp_path, capsys):
     junk = tmp_path / "junk.txt"
     junk.write_text("just some words\n")
     code, _, err = run(capsys, "tunes", "--library", str(junk))
-    assert code == 2 and "not an iReal Pro playlist" in err
+    assert code == 2 and "iReal Pro playlist or JCPC" in err
 
 
 def test_changes_reads_a_playlist_and_picks_with_tune(tmp_path, capsys):

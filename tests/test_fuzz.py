@@ -33,7 +33,7 @@ import numpy as np
 import pytest
 from modelkit import random_model_dir
 
-from improv.charts import ireal
+from improv.charts import ireal_url
 from improv.cli import main
 from improv.errors import excerpt
 
@@ -256,7 +256,7 @@ def midi_bytes(rng, tmp, index, model):
 def _playlist(charts: list[str]) -> str:
     fields = []
     for n, chart in enumerate(charts):
-        fields += [f"Tune {n}", "Me", "", "Medium Swing", "C", "n", ireal.scramble(chart), "0", "0", "0"]
+        fields += [f"Tune {n}", "Me", "", "Medium Swing", "C", "n", ireal_url.scramble(chart), "0", "0", "0"]
     url = "irealb://" + "=".join([*fields, "Fuzz"])
     return f'<a href="{urllib.parse.quote(url, safe=":/=")}">x</a>'
 

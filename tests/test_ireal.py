@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from improv.charts import ireal
+from improv.charts import ireal, ireal_chart, ireal_url
 from improv.charts.library import LoadFailure
 from improv.errors import InputError
 from improv.theory.timing import TICKS_PER_BEAT
@@ -26,20 +26,20 @@ def chords_of(tune) -> list[list[tuple[str, float]]]:
 
 
 def expand(chart: str) -> list[list[tuple[str, int]]]:
-    return [ireal.bar_chords(bar) for bar in ireal.expand_form(ireal.parse_chart(chart))]
+    return [ireal.bar_chords(bar) for bar in ireal_chart.expand_form(ireal_chart.parse_chart(chart))]
 
 
 def test_scramble_round_trip_over_several_blocks():
     chart = "[T44" + "C^7   |A-7   |D-7   |G7   |" * 6 + "E-7 A7 Z"
     assert len(chart) > 3 * 50
-    body = ireal.scramble(chart)
-    assert body.startswith(ireal.MARKER)
-    assert body[len(ireal.MARKER) :] != chart
-    assert ireal.unscramble(body[len(ireal.MARKER) :]) == chart
+    body = ireal_url.scramble(chart)
+    assert body.startswith(ireal_url.MARKER)
+    assert body[len(ireal_url.MARKER) :] != chart
+    assert ireal_url.unscramble(body[len(ireal_url.MARKER) :]) == chart
 
 
 def test_unscramble_expands_the_layout_codes():
-    assert ireal.unscramble("C^7XyQLZD-7Kcl") == "C^7    |D-7| x"
+    assert ireal_url.unscramble("C^7XyQLZD-7Kcl") == "C^7    |D-7| x"
 
 
 def test_playlist_html_fields_and_failure_list():
@@ -56,7 +56,7 @@ def test_playlist_html_fields_and_failure_list():
 
 
 def test_playlist_name_and_song_fields():
-    songs, name = ireal.parse_url(ireal.find_urls((DATA / "playlist.html").read_text())[0])
+    songs, name = ireal_url.parse_url(ireal_url.find_urls((DATA / "playlist.html").read_text())[0])
     assert name == "Improv Tests"
     assert [s.style for s in songs[:3]] == ["Medium Swing", "Bossa Nova", "Jazz Waltz"]
     assert songs[2].bpm == 160
@@ -137,7 +137,7 @@ def test_malformed_url_is_an_input_error():
     ],
 )
 def test_bad_charts_name_the_problem(chart, message):
-    song = ireal.IrealSong("Bad", "Nobody", "Medium Swing", "C", chart)
+    song = ireal_url.IrealSong("Bad", "Nobody", "Medium Swing", "C", chart)
     with pytest.raises(InputError, match=message):
         ireal.song_to_tune(song)
 
@@ -155,7 +155,7 @@ def test_jazz1460_corpus_loads():
     if not path.exists():
         pytest.skip(f"shared corpus not found at {path} (set IMPROV_SHARED)")
     text = path.read_text(encoding="utf-8")
-    songs, name = ireal.parse_url(ireal.find_urls(text)[0])
+    songs, name = ireal_url.parse_url(ireal_url.find_urls(text)[0])
     assert (len(songs), name) == (1460, "Jazz 1460")
     errors: list[LoadFailure] = []
     tunes = ireal.load_playlist(text, str(path), errors)

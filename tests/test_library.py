@@ -147,7 +147,7 @@ def test_imported_tunes_work_with_find_tune():
     ("name", "content", "message"),
     [
         ("missing.txt", None, "does not exist"),
-        ("notes.txt", "just some words\n", "not an iReal Pro playlist"),
+        ("notes.txt", "just some words\n", "not a MusicXML lead sheet, iReal Pro playlist or JCPC"),
         ("bad.txt", "irealb://Title=Composer==Style=C==nothing", "no chart"),
     ],
 )

@@ -1,7 +1,8 @@
 """The small helpers the chart importers share: :class:`LoadFailure` (a tune that did not load),
 :func:`split_bar` (how chords share a bar), :func:`build_progression` (written bars of chord
-symbols -> ``Progression``), :func:`changes_text`, and :class:`ChartFile` (a source and its text,
-read once). Time in integer ticks (improv.theory.timing). No threads.
+symbols -> ``Progression``), :func:`changes_text`, :func:`in_where` (where a message points), and
+:class:`ChartFile` (a source and its text, read once). Time in integer ticks (improv.theory.timing).
+No threads.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from improv.errors import InputError
 from improv.theory.harmony import NO_CHORD, Chord, parse_chord, pitch_class
-from improv.theory.progression import ChordSpan, Progression
+from improv.theory.progression import ChordSpan, Progression, even_split
 from improv.theory.timing import TICKS_PER_BEAT
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,11 @@ class ChartFile:
 # ---------------------------------------------------------------- shared helpers
 
 
+def in_where(where: str) -> str:
+    """`` in <where>`` for a message, or nothing when ``where`` is empty."""
+    return f" in {where}" if where else ""
+
+
 def beats_per_bar(numerator: int, denominator: int) -> int:
     """Beats of a bar as :mod:`improv.theory.progression` counts them: the numerator, with a
     half-note denominator counting two beats (2/2 -> 4, 6/8 -> 6)."""
@@ -81,11 +87,6 @@ def split_bar(count: int, beats: int) -> list[int]:
     if count > total:
         raise InputError(f"{count} chords do not fit in a bar of {beats} beats")
     return even_split(count, total)
-
-
-def even_split(count: int, total: int) -> list[int]:
-    """``total`` ticks shared by ``count`` chords, rounded as ``parse_progression`` does."""
-    return [round((k + 1) * total / count) - round(k * total / count) for k in range(count)]
 
 
 def build_progression(
@@ -117,7 +118,7 @@ def build_progression(
             previous = chord
     first = next((c for c, _ in chords if c is not None), None)
     if first is None:
-        raise InputError(f"no chords{f' in {where}' if where else ''}")
+        raise InputError(f"no chords{in_where(where)}")
     last = next(c for c, _ in reversed(chords) if c is not None)
     spans: list[ChordSpan] = []
     start = 0

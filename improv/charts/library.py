@@ -10,7 +10,9 @@ says whether it ``claims`` the source, in order, and the first that does loads i
   directory of them -> :mod:`improv.charts.jcpc`.
 
 Adding an importer is one module with ``KIND``, ``claims(ChartFile) -> bool`` and
-``load(ChartFile, failures) -> list[Tune]`` plus one line in `IMPORTERS`.
+``load(ChartFile, failures) -> list[Tune]`` plus one line in `IMPORTERS`: the dispatch, the
+messages and the commands that take a library (``tunes --library``, ``changes FILE``) all ask
+the registry (:func:`importer_for`).
 
 A library of many tunes loads what it can: a tune that cannot be read is skipped with a
 :class:`LoadFailure` (which tune, why) appended to ``errors`` when a list is given, and logged
@@ -28,7 +30,7 @@ from improv.charts.build import ChartFile, LoadFailure
 from improv.errors import InputError
 from improv.theory.tunes import Tune
 
-__all__ = ["IMPORTERS", "MUSICXML_SUFFIXES", "LoadFailure", "load_library"]
+__all__ = ["IMPORTERS", "MUSICXML_SUFFIXES", "LoadFailure", "importer_for", "load_library"]
 
 log = logging.getLogger(__name__)
 
@@ -38,21 +40,24 @@ IMPORTERS: tuple[ModuleType, ...] = (leadsheet, ireal, jcpc)
 MUSICXML_SUFFIXES = leadsheet.MUSICXML_SUFFIXES
 
 
-def load_library(path: str | Path, errors: list[LoadFailure] | None = None) -> list[Tune]:
+def importer_for(chart: ChartFile) -> ModuleType | None:
+    """The first importer in `IMPORTERS` that claims ``chart`` (None when none does)."""
+    return next((i for i in IMPORTERS if i.claims(chart)), None)
+
+
+def load_library(path: str | Path | ChartFile, errors: list[LoadFailure] | None = None) -> list[Tune]:
     """All tunes readable from ``path`` (see the module docstring). Tunes that fail are
     reported in ``errors`` (or logged); raises ``InputError`` if nothing at all loads."""
-    source = Path(path)
+    chart = path if isinstance(path, ChartFile) else ChartFile(Path(path))
+    source = chart.path
     if not source.exists():
         raise InputError(f"library {str(source)!r} does not exist")
     failures: list[LoadFailure] = [] if errors is None else errors
     before = len(failures)
-    chart = ChartFile(source)
-    importer = next((i for i in IMPORTERS if i.claims(chart)), None)
+    importer = importer_for(chart)
     if importer is None:
-        raise InputError(
-            f"library {str(source)!r}: not an iReal Pro playlist (irealb:// URL), a Jazz Chord "
-            "Progressions Corpus file (Title = ... with | bars) or a MusicXML lead sheet"
-        )
+        kinds = ", ".join(i.KIND for i in IMPORTERS[:-1]) + f" or {IMPORTERS[-1].KIND}"
+        raise InputError(f"library {str(source)!r}: not a {kinds}")
     tunes = importer.load(chart, failures)
     kind = importer.KIND
     failed = failures[before:]

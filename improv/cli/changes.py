@@ -7,8 +7,8 @@ import json
 import logging
 from pathlib import Path
 
-from improv.charts.jcpc import looks_like_jcpc
-from improv.charts.library import MUSICXML_SUFFIXES, load_library
+from improv.charts.build import ChartFile
+from improv.charts.library import MUSICXML_SUFFIXES, importer_for, load_library
 from improv.cli.options import existing_file
 from improv.errors import InputError, excerpt
 from improv.theory.harmony import Chord, scale_name
@@ -89,7 +89,6 @@ def _load(source: str | None, tune: str | None) -> Progression:
 
 
 FILE_SUFFIXES = (".toml", ".txt", ".html", *MUSICXML_SUFFIXES)
-DETECT_BYTES = 16 << 20  # what is read to tell a playlist or a JCPC song from plain changes
 
 
 def _is_folder(path: Path) -> bool:
@@ -102,9 +101,10 @@ def _is_folder(path: Path) -> bool:
 def _from_file(path: Path, tune: str | None) -> Progression:
     """A tune file, a library (iReal playlist, JCPC file or folder, MusicXML) or a text of changes."""
     toml = path.suffix.lower() == ".toml"
-    if path.is_dir() or path.suffix.lower() in MUSICXML_SUFFIXES or (not toml and _is_library_text(path)):
+    chart = ChartFile(path)
+    if (path.is_dir() or not toml) and importer_for(chart) is not None:
         failures: list = []  # the other tunes of a playlist that cannot be read do not matter here
-        tunes = load_library(path, failures)
+        tunes = load_library(chart, failures)
         if failures:
             log.info("%s: skipped %d unreadable tune(s), first: %s", path, len(failures), failures[0])
         if tune is not None:
@@ -124,18 +124,6 @@ def _from_file(path: Path, tune: str | None) -> Progression:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read {path}: {exc}") from None
     return parse_progression(text, title=path.stem, source=str(path))
-
-
-def _is_library_text(path: Path) -> bool:
-    """An iReal playlist (irealb:// URLs anywhere) or a JCPC song (header lines, | bars)."""
-    try:
-        with path.open("rb") as handle:
-            data = handle.read(DETECT_BYTES)
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    if b"irealb://" in data or b"irealbook://" in data:
-        return True
-    return looks_like_jcpc(data.decode("utf-8", errors="replace"))
 
 
 def _looks_like_file(source: str) -> bool:

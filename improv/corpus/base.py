@@ -1,5 +1,6 @@
-"""What every corpus reader returns and shares: `ReadResult`, the `Progress` callback and the
-picklable ``chord_at`` step functions. Readers import from here, never from `loader` (no circle).
+"""What every corpus reader returns and shares: `ReadResult`, the `Progress` callback, the
+picklable ``chord_at`` step functions and the monophonic-line helpers (`add_highest`,
+`clip_to_next`). Readers import from here, never from `loader` (no circle).
 
 Time is integer ticks (improv.theory.timing). Pure data; no threads.
 """
@@ -9,11 +10,11 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from improv.theory.values import Line
+    from improv.theory.values import Line, Note
 
 WJAZZD_NOTES = "wjazzd_notes_with_chords.csv"
 
@@ -42,6 +43,25 @@ class ReadResult:
         if not self.skipped:
             return "none"
         return ", ".join(f"{n} {why}" for why, n in self.skipped.most_common())
+
+
+def add_highest(notes: list[Note], note: Note, skipped: Counter[str]) -> None:
+    """Append ``note`` to a line in onset order; when it starts with the last note (a chord or a
+    collision on the grid) only the higher of the two stays, counted as ``same onset``."""
+    if notes and notes[-1].onset == note.onset:
+        skipped["same onset"] += 1
+        if notes[-1].pitch >= note.pitch:
+            return
+        notes.pop()
+    notes.append(note)
+
+
+def clip_to_next(notes: list[Note]) -> None:
+    """Shorten (in place) each note of a sorted line that lasts past the next onset to end there."""
+    for i in range(len(notes) - 1):
+        gap = notes[i + 1].onset - notes[i].onset
+        if notes[i].duration > gap:
+            notes[i] = replace(notes[i], duration=gap)
 
 
 class ShiftedChords:

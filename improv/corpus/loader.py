@@ -1,19 +1,22 @@
 """Load corpus files of any supported kind into `Line`s, with an on-disk cache.
 
-Dispatch by path: a directory holding ``wjazzd_notes_with_chords.csv`` (or that CSV itself) is
-the Weimar Jazz Database, ``.mid``/``.midi`` a MIDI file, ``.xml``/``.musicxml``/``.mxl`` a
-MusicXML lead sheet, ``.ls`` (or a directory of them, read recursively) Impro-Visor leadsheets.
-Results are pickled in ``$IMPROV_CACHE`` (default ``~/.cache/improv``),
-keyed by the file's path, size and mtime, the reader options and a hash of the reader and theory
-source code.
+Dispatch by path, from the `READERS` registry (one line each, asked in order): a directory holding
+``wjazzd_notes_with_chords.csv`` (or that CSV itself) is the Weimar Jazz Database, ``.ls`` (or a
+directory of them, read recursively) Impro-Visor leadsheets, ``.mid``/``.midi`` a MIDI file,
+``.xml``/``.musicxml``/``.mxl`` a MusicXML lead sheet. Results are pickled in ``$IMPROV_CACHE``
+(default ``~/.cache/improv``), keyed by the path, the size and mtime of every file the reader reads
+(the directory's matching files and the reader's companion files), the reader options and a hash
+of the source of the reader module and every improv module it imports.
 
-The readers are registered in `READERS` (one line each) and import `ReadResult` from
-`improv.corpus.base`; this module imports a reader lazily when it is needed (MusicXML pulls in
-music21, which is slow to import).
+The readers import `ReadResult` from `improv.corpus.base`; this module imports a reader lazily
+when it is needed (MusicXML pulls in music21, which is slow to import). Adding a reader is one
+module plus one `Reader` line: nothing here names a kind.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
 import hashlib
 import importlib
 import logging
@@ -26,6 +29,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from improv.charts.leadsheet import MUSICXML_SUFFIXES
 from improv.corpus.base import WJAZZD_NOTES, Progress, ReadResult, ShiftedChords, StepChords
 from improv.errors import InputError
 from improv.theory.timing import TICKS_PER_BEAT
@@ -38,11 +42,8 @@ __all__ = ["READERS", "Progress", "ReadResult", "Reader", "ShiftedChords", "Step
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 MAX_REST_BARS = 16  # a longer silence ends a line (WJazzD's longest is 14.5 bars): work stays per note
-MIDI_SUFFIXES = (".mid", ".midi")
-MUSICXML_SUFFIXES = (".xml", ".musicxml", ".mxl")
-IMPRO_VISOR_SUFFIX = ".ls"
 
 
 @dataclass(frozen=True)
@@ -55,16 +56,18 @@ class Reader:
     suffixes: tuple[str, ...] = ()  # a file with one of these suffixes
     names: tuple[str, ...] = ()  # a file matching one of these globs (case-insensitive)
     directory: str | None = None  # a directory holding a file that matches this glob
+    label: str = ""  # what such a directory holds, for messages
+    companions: tuple[str, ...] = ()  # files beside the source the reader also reads (in the cache key)
     progress: bool = False  # the function takes ``progress=``
 
 
 # The registry: adding a reader is one module plus one line here. Order decides ties.
 READERS: tuple[Reader, ...] = (
     Reader("wjazzd", "wjazzd", "read_wjazzd", names=(WJAZZD_NOTES, "*wjazzd*.csv"), directory=WJAZZD_NOTES,
-           progress=True),
-    Reader("impro-visor", "impro_visor", "read_impro_visor", (IMPRO_VISOR_SUFFIX,),
-           directory=f"**/*{IMPRO_VISOR_SUFFIX}"),
-    Reader("midi", "midi_reader", "read_midi", MIDI_SUFFIXES),
+           label=WJAZZD_NOTES, companions=("wjazzd_solos.csv",), progress=True),
+    Reader("impro-visor", "impro_visor", "read_impro_visor", (".ls",), directory="**/*.ls",
+           label=".ls leadsheets"),
+    Reader("midi", "midi_reader", "read_midi", (".mid", ".midi")),
     Reader("musicxml", "musicxml", "read_musicxml", MUSICXML_SUFFIXES),
 )
 
@@ -79,21 +82,20 @@ def reader_for(kind: str) -> Reader:
 
 def kind_of(path: Path) -> str:
     """The kind of a registered reader (``"wjazzd"``, ``"midi"``, ...); InputError for anything else."""
+    folders = " or ".join(r.label for r in READERS if r.directory)
     if path.is_dir():
         for reader in READERS:
             if reader.directory and next(path.glob(reader.directory), None) is not None:
                 return reader.kind
-        raise InputError(f"{path}: directory without {WJAZZD_NOTES} or {IMPRO_VISOR_SUFFIX} leadsheets")
+        raise InputError(f"{path}: directory without {folders}")
     if not path.exists():
         raise InputError(f"{path}: no such file")
     name = path.name.lower()
     for reader in READERS:
         if path.suffix.lower() in reader.suffixes or any(fnmatch(name, n.lower()) for n in reader.names):
             return reader.kind
-    wanted = ", ".join("/".join(r.suffixes) for r in READERS if r.suffixes)
-    raise InputError(
-        f"{path}: unknown corpus file type (expected a WJazzD directory or {WJAZZD_NOTES}, {wanted})"
-    )
+    wanted = ", ".join("/".join((*r.names[:1], *r.suffixes)) for r in READERS)
+    raise InputError(f"{path}: unknown corpus file type (expected {wanted}, or a directory with {folders})")
 
 
 def cache_dir() -> Path:
@@ -111,15 +113,14 @@ def load(
 ) -> ReadResult:
     """Read one corpus source (see module doc); ``options`` go to the reader (MIDI ``melody=``)."""
     path = Path(path)
-    kind = kind_of(path)
-    source = _data_file(path, kind)
-    key = _cache_key(source, kind, options) if use_cache else None
+    reader = reader_for(kind_of(path))
+    key = _cache_key(path, reader, options) if use_cache else None
     if key is not None:
         cached = _cache_get(key)
         if cached is not None:
-            log.info("corpus cache hit for %s", source)
+            log.info("corpus cache hit for %s", path)
             return cached
-    result = _read(path, kind, progress, options)
+    result = _read(path, reader, progress, options)
     result.lines = [piece for line in result.lines for piece in split_long_rests(line)]
     if key is not None:
         _cache_put(key, result)
@@ -137,57 +138,66 @@ def load_many(
     return [load(p, use_cache=use_cache, progress=progress, **options) for p in paths]
 
 
-def _read(path: Path, kind: str, progress: Progress | None, options: dict[str, Any]) -> ReadResult:
-    reader = reader_for(kind)
+def _read(path: Path, reader: Reader, progress: Progress | None, options: dict[str, Any]) -> ReadResult:
     function = getattr(importlib.import_module(f"improv.corpus.{reader.module}"), reader.function)
     if reader.progress:
         options = {**options, "progress": progress}
     return function(path, **options)
 
 
-def _data_file(path: Path, kind: str) -> Path:
-    return path / WJAZZD_NOTES if kind == "wjazzd" and path.is_dir() else path
+def _source_files(path: Path, reader: Reader) -> list[Path]:
+    """The files a reader reads for ``path``: the file, or the directory's matching files, and the
+    companion files beside them."""
+    folder = path if path.is_dir() else path.parent
+    files = sorted(path.glob(reader.directory)) if path.is_dir() and reader.directory else [path]
+    return files + [folder / name for name in reader.companions if (folder / name).is_file()]
 
 
-def _code_version() -> str:
-    """Hash of the code that shapes cached results: the readers and the theory types."""
+@functools.cache
+def _code_version(module: str) -> str:
+    """Hash of the code that shapes a reader's cached results: the loader, the reader module and every
+    improv module it imports (transitively)."""
     import improv
 
     root = Path(improv.__file__).parent
     digest = hashlib.sha1(f"{improv.__version__}/{CACHE_FORMAT}".encode())
-    for rel in (
-        "corpus/loader.py",
-        "corpus/base.py",
-        *(f"corpus/{reader.module}.py" for reader in READERS),
-        "theory/harmony.py",
-        "theory/values.py",
-        "theory/timing.py",
-    ):
+    for file in [root / "corpus" / "loader.py", *_imported_files(root, f"improv.corpus.{module}")]:
         try:
-            digest.update((root / rel).read_bytes())
+            digest.update(file.read_bytes())
         except OSError:
             digest.update(b"-")
     return digest.hexdigest()
 
 
-def _cache_key(source: Path, kind: str, options: dict[str, Any]) -> str | None:
+def _imported_files(root: Path, module: str) -> list[Path]:
+    """The source files of ``module`` and of every improv module it imports, at any depth, sorted."""
+    found: dict[str, Path] = {}
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")[1:]
+        candidates = [root.joinpath(*parts).with_suffix(".py"), root.joinpath(*parts, "__init__.py")]
+        file = next((c for c in candidates if c.is_file()), None)
+        if name in found or file is None:
+            continue
+        found[name] = file
+        for node in ast.walk(ast.parse(file.read_bytes())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("improv"):
+                todo += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            elif isinstance(node, ast.Import):
+                todo += [alias.name for alias in node.names if alias.name.startswith("improv")]
+    return sorted(found.values())
+
+
+def _cache_key(path: Path, reader: Reader, options: dict[str, Any]) -> str | None:
     """``<source+options hash>-<content+code hash>``: the first part finds stale entries to prune."""
     try:
-        stat = source.stat()
+        stats = [(f, f.stat()) for f in _source_files(path, reader)]
     except OSError:
         return None
-    extra = ""
-    if kind == "wjazzd":  # the solos table gives names; include it in the key
-        solos = source.with_name("wjazzd_solos.csv")
-        if solos.is_file():
-            s = solos.stat()
-            extra = f"{s.st_size}:{s.st_mtime_ns}"
-    elif kind == "impro-visor" and source.is_dir():  # a folder of leadsheets: every file's size and mtime
-        files = sorted(source.rglob(f"*{IMPRO_VISOR_SUFFIX}"))
-        stamps = "".join(f"{f}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
-        extra = hashlib.sha1(stamps.encode()).hexdigest()
-    what = f"{source.resolve()}|{sorted(options.items())!r}"
-    version = f"{stat.st_size}|{stat.st_mtime_ns}|{extra}|{_code_version()}"
+    stamps = "".join(f"{f}:{st.st_size}:{st.st_mtime_ns}|" for f, st in stats)
+    what = f"{path.resolve()}|{sorted(options.items())!r}"
+    version = f"{hashlib.sha1(stamps.encode()).hexdigest()}|{_code_version(reader.module)}"
     short = hashlib.sha1(what.encode()).hexdigest()[:16]
     return f"{short}-{hashlib.sha1(version.encode()).hexdigest()[:24]}"
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import mido
 
-from improv.corpus.base import ReadResult, StepChords
+from improv.corpus.base import ReadResult, StepChords, add_highest, clip_to_next
 from improv.errors import InputError, closest, excerpt
 from improv.theory.harmony import NO_CHORD, NOTE_NAMES, parse_chord
 from improv.theory.timing import TICKS_PER_BEAT
@@ -434,14 +434,6 @@ def _to_ticks(notes: Sequence[MidiNote], origin: int, tpq: int, skipped: Counter
     for n in notes:
         onset = round((n.start - origin) * TICKS_PER_BEAT / tpq)
         duration = max(1, round((n.end - n.start) * TICKS_PER_BEAT / tpq))
-        if out and out[-1].onset == onset:
-            skipped["same onset"] += 1
-            if out[-1].pitch >= n.pitch:
-                continue
-            out.pop()
-        out.append(Note(onset, duration, n.pitch, n.velocity))
-    for i in range(len(out) - 1):
-        gap = out[i + 1].onset - out[i].onset
-        if out[i].duration > gap:
-            out[i] = Note(out[i].onset, gap, out[i].pitch, out[i].velocity)
+        add_highest(out, Note(onset, duration, n.pitch, n.velocity), skipped)
+    clip_to_next(out)
     return out

@@ -9,13 +9,12 @@ measure is shifted so that tick 0 is the downbeat of the first full bar's grid.
 from __future__ import annotations
 
 import logging
-import re
 from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 
 from improv.charts.leadsheet import chord_text, parse_musicxml
-from improv.corpus.base import ReadResult, StepChords
+from improv.corpus.base import ReadResult, StepChords, add_highest, clip_to_next
 from improv.errors import InputError
 from improv.theory.harmony import Chord, parse_chord
 from improv.theory.timing import TICKS_PER_BEAT
@@ -23,64 +22,28 @@ from improv.theory.values import Line, Note
 
 log = logging.getLogger(__name__)
 
-_M21_FLAT = re.compile(r"(?<![A-Za-z])([A-G])-")
 
-# music21 chord kinds -> a suffix parse_chord reads
 def _ticks(quarter_length: float | Fraction) -> int:
     return round(Fraction(quarter_length).limit_denominator(10_000) * TICKS_PER_BEAT)
 
 
 def read_musicxml(path: str | Path) -> ReadResult:
     """One Line from a MusicXML lead sheet; InputError without notes or without chord symbols."""
-    from music21 import harmony, note, stream
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     score = parse_musicxml(path)
-    parts = list(score.parts) if isinstance(score, stream.Score) else [score]
+    parts = _parts(score)
     pickup = _pickup(parts[0]) if parts else 0
-    symbols: list[tuple[int, harmony.ChordSymbol]] = []
-    melody: stream.Stream | None = None
-    for part in parts:
-        flat = part.stripTies().flatten()
-        for cs in flat.getElementsByClass(harmony.ChordSymbol):
-            symbols.append((_ticks(cs.offset) + pickup, cs))
-        if melody is None and any(
-            not isinstance(n, harmony.ChordSymbol) for n in flat.getElementsByClass(note.NotRest)
-        ):
-            melody = flat
+    symbols, melody = _symbols_and_melody(parts, pickup)
     if melody is None:
         raise InputError(f"{path}: no notes")
     if not symbols:
         raise InputError(f"{path}: no chord symbols (a lead sheet needs <harmony> elements)")
     skipped: Counter[str] = Counter()
-    notes: list[Note] = []
-    read = 0
-    for element in melody.getElementsByClass(note.NotRest):
-        if isinstance(element, harmony.ChordSymbol):
-            continue
-        read += 1
-        pitches = [p.midi for p in element.pitches]
-        duration = _ticks(element.quarterLength)
-        if not pitches or duration <= 0:
-            skipped["grace or unpitched"] += 1
-            continue
-        onset = _ticks(element.offset) + pickup
-        if notes and notes[-1].onset == onset:
-            skipped["same onset"] += 1
-            if notes[-1].pitch >= max(pitches):
-                continue
-            notes.pop()
-        velocity = element.volume.velocity if element.volume.velocity is not None else 90
-        notes.append(Note(onset, duration, max(pitches), int(velocity)))
+    notes, read = _melody_notes(melody, pickup, skipped)
     if not notes:
         raise InputError(f"{path}: no notes")
-    notes.sort(key=lambda n: n.onset)
-    for i in range(len(notes) - 1):
-        gap = notes[i + 1].onset - notes[i].onset
-        if notes[i].duration > gap:
-            notes[i] = Note(notes[i].onset, gap, notes[i].pitch, notes[i].velocity)
     where = str(path)
     changes = [(tick, _chord(cs, f"{where} offset {tick / TICKS_PER_BEAT:g}")) for tick, cs in symbols]
     line = Line(
@@ -91,6 +54,54 @@ def read_musicxml(path: str | Path) -> ReadResult:
         {"source": "musicxml", "title": _title(score) or path.stem},
     )
     return ReadResult(str(path), "musicxml", [line], read, skipped)
+
+
+def _parts(score: object) -> list:
+    from music21 import stream
+
+    return list(score.parts) if isinstance(score, stream.Score) else [score]  # type: ignore[attr-defined]
+
+
+def _symbols_and_melody(parts: list, pickup: int) -> tuple[list[tuple[int, object]], object | None]:
+    """Every chord symbol of every part with its tick, and the melody: the first part with notes
+    (flattened, ties merged), or None."""
+    from music21 import harmony, note
+
+    symbols: list[tuple[int, object]] = []
+    melody = None
+    for part in parts:
+        flat = part.stripTies().flatten()
+        for cs in flat.getElementsByClass(harmony.ChordSymbol):
+            symbols.append((_ticks(cs.offset) + pickup, cs))
+        if melody is None and any(
+            not isinstance(n, harmony.ChordSymbol) for n in flat.getElementsByClass(note.NotRest)
+        ):
+            melody = flat
+    return symbols, melody
+
+
+def _melody_notes(melody: object, pickup: int, skipped: Counter[str]) -> tuple[list[Note], int]:
+    """The melody's notes in ticks (a chord keeps its top note; a note held past the next onset
+    ends there) and how many notes were read."""
+    from music21 import harmony, note
+
+    notes: list[Note] = []
+    read = 0
+    for element in melody.getElementsByClass(note.NotRest):  # type: ignore[attr-defined]
+        if isinstance(element, harmony.ChordSymbol):
+            continue
+        read += 1
+        pitches = [p.midi for p in element.pitches]
+        duration = _ticks(element.quarterLength)
+        if not pitches or duration <= 0:
+            skipped["grace or unpitched"] += 1
+            continue
+        velocity = element.volume.velocity if element.volume.velocity is not None else 90
+        onset = _ticks(element.offset) + pickup
+        add_highest(notes, Note(onset, duration, max(pitches), int(velocity)), skipped)
+    notes.sort(key=lambda n: n.onset)
+    clip_to_next(notes)
+    return notes, read
 
 
 def _chord(cs: object, where: str) -> Chord:

@@ -20,14 +20,13 @@ The kind/leap vocabulary (``improv.theory.values``, version 1) stays loadable fo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from improv.errors import InputError
 from improv.theory.harmony import Chord
 from improv.theory.timing import TICKS_PER_BEAT
-from improv.theory.values import Line, Token, Vocabulary, events
+from improv.theory.values import Line, Token, Vocabulary, events, read_vocab_json
 
 DEGREE_NAMES = ("1", "b2", "2", "b3", "3", "4", "#4", "5", "b6", "6", "b7", "7")
 _DEGREE_INDEX = {name: i for i, name in enumerate(DEGREE_NAMES)}
@@ -175,12 +174,9 @@ def load_vocabulary(path: Path):
 
     Returns the vocabulary and the whole JSON (for the conditioning settings).
     """
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read vocabulary {path}: {exc}") from exc
+    data = read_vocab_json(Path(path))
     if not isinstance(data, dict):
         raise InputError(f"{path} is not an improv vocabulary")
     if data.get("format") == VOCAB_FORMAT and data.get("version") == VOCAB_VERSION:
         return DegreeVocabulary.from_json(data, Path(path)), data
-    return Vocabulary.load(Path(path))
+    return Vocabulary.checked(data, Path(path))

@@ -129,33 +129,10 @@ def parse_progression(
 ) -> Progression:
     """Parse lead-sheet text (see the module docstring); ``source`` prefixes error messages."""
     prefix = f"{source}: " if source else ""
-    tokens = _tokenize(text)
+    form = _Form(prefix)
     header_done = False
-    bars: list[list[str]] = []  # written bars, each a list of chord tokens (or ["%"])
-    bar_numbers: list[int] = []  # written bar number of every expanded bar
-    expanded: list[list[str]] = []
-    current: list[str] = []
-    repeat_start: int | None = None  # index into `expanded` where the open |: began
-    last_bar_line = "start"
-
-    def close_bar(bar_line: str) -> None:
-        nonlocal current, last_bar_line
-        number = len(bars) + 1
-        if current:
-            if current == ["%"]:
-                if not expanded:
-                    raise InputError(f"{prefix}bar {number}: '%' with no previous bar to repeat")
-                current = list(expanded[-1])
-            bars.append(current)
-            expanded.append(current)
-            bar_numbers.append(number)
-        elif last_bar_line in ("|", "||") and bar_line in ("|", "||"):
-            raise InputError(f"{prefix}bar {number} is empty")
-        current = []
-        last_bar_line = bar_line
-
-    for token in tokens:
-        if not header_done and not current and not bars and token not in ("|", "||", "|:"):
+    for token in _tokenize(text):
+        if not header_done and not form.current and not form.written and token not in ("|", "||", "|:"):
             header = _header(token, prefix)
             if header is not None:
                 name, value = header
@@ -165,42 +142,81 @@ def parse_progression(
                     key = value  # type: ignore[assignment]
                 continue
             header_done = True
-        if token in ("|", "||"):
-            close_bar(token)
-        elif token == "|:":
-            close_bar(token)
-            if repeat_start is not None:
-                raise InputError(f"{prefix}bar {len(bars) + 1}: nested '|:' (repeats do not nest)")
-            repeat_start = len(expanded)
-        elif token == ":|":
-            close_bar(token)
-            if repeat_start is None:
-                raise InputError(f"{prefix}bar {max(len(bars), 1)}: ':|' without a matching '|:'")
-            if repeat_start == len(expanded):
-                raise InputError(f"{prefix}bar {max(len(bars), 1)}: empty repeat '|: :|'")
-            expanded.extend(list(bar) for bar in expanded[repeat_start:])
-            bar_numbers.extend(bar_numbers[repeat_start:])
-            repeat_start = None
-        else:
-            if _header(token, prefix) is not None:
-                raise InputError(
-                    f"{prefix}bar {len(bars) + 1}: header {excerpt(token)} must come before the first chord"
-                )
-            current.append(token)
-    close_bar("end")
-    if repeat_start is not None:
-        bar = bar_numbers[repeat_start] if repeat_start < len(bar_numbers) else len(bars) + 1
-        raise InputError(f"{prefix}'|:' at bar {bar} is never closed by ':|'")
-    if not expanded:
-        raise InputError(f"{prefix}no chords in the progression")
+        form.add(token)
+    form.finish()
     spans: list[ChordSpan] = []
     bar_ticks = beats_per_bar * TICKS_PER_BEAT
-    for index, (bar, number) in enumerate(zip(expanded, bar_numbers, strict=True)):
+    for index, (bar, number) in enumerate(zip(form.expanded, form.numbers, strict=True)):
         start = index * bar_ticks
         previous = spans[-1].chord if spans else None
         for chord, offset, length in _bar_spans(bar, number, bar_ticks, prefix, previous):
             spans.append(ChordSpan(chord, start + offset, length))
     return Progression(tuple(spans), beats_per_bar, title, key)
+
+
+class _Form:
+    """The bars of a progression as its tokens come: the written bars (counted, for messages) and
+    the played ones, repeats expanded, each with its written bar number."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.written = 0
+        self.expanded: list[list[str]] = []  # played bars, each a list of chord tokens
+        self.numbers: list[int] = []  # written bar number of every played bar
+        self.current: list[str] = []
+        self.repeat_start: int | None = None  # index into `expanded` where the open |: began
+        self.last_bar_line = "start"
+
+    def add(self, token: str) -> None:
+        """A bar line, a repeat sign or a chord."""
+        prefix = self.prefix
+        if token in ("|", "||"):
+            self.close_bar(token)
+        elif token == "|:":
+            self.close_bar(token)
+            if self.repeat_start is not None:
+                raise InputError(f"{prefix}bar {self.written + 1}: nested '|:' (repeats do not nest)")
+            self.repeat_start = len(self.expanded)
+        elif token == ":|":
+            self.close_bar(token)
+            if self.repeat_start is None:
+                raise InputError(f"{prefix}bar {max(self.written, 1)}: ':|' without a matching '|:'")
+            if self.repeat_start == len(self.expanded):
+                raise InputError(f"{prefix}bar {max(self.written, 1)}: empty repeat '|: :|'")
+            self.expanded.extend(list(bar) for bar in self.expanded[self.repeat_start :])
+            self.numbers.extend(self.numbers[self.repeat_start :])
+            self.repeat_start = None
+        else:
+            if _header(token, prefix) is not None:
+                raise InputError(f"{prefix}bar {self.written + 1}: header {excerpt(token)} must come "
+                                 "before the first chord")
+            self.current.append(token)
+
+    def close_bar(self, bar_line: str) -> None:
+        number = self.written + 1
+        current = self.current
+        if current:
+            if current == ["%"]:
+                if not self.expanded:
+                    raise InputError(f"{self.prefix}bar {number}: '%' with no previous bar to repeat")
+                current = list(self.expanded[-1])
+            self.written += 1
+            self.expanded.append(current)
+            self.numbers.append(number)
+        elif self.last_bar_line in ("|", "||") and bar_line in ("|", "||"):
+            raise InputError(f"{self.prefix}bar {number} is empty")
+        self.current = []
+        self.last_bar_line = bar_line
+
+    def finish(self) -> None:
+        """The end of the text: the last bar closed, every repeat closed, some chords found."""
+        self.close_bar("end")
+        if self.repeat_start is not None:
+            start = self.repeat_start
+            bar = self.numbers[start] if start < len(self.numbers) else self.written + 1
+            raise InputError(f"{self.prefix}'|:' at bar {bar} is never closed by ':|'")
+        if not self.expanded:
+            raise InputError(f"{self.prefix}no chords in the progression")
 
 
 def _tokenize(text: str) -> list[str]:
@@ -300,8 +316,8 @@ def _bar_spans(
     remaining = bar_ticks - given
     if len(free) > remaining:
         raise InputError(f"{where_base}: too many chords for one bar")
-    for k, i in enumerate(free):
-        explicit[i] = round((k + 1) * remaining / len(free)) - round(k * remaining / len(free))
+    for i, ticks in zip(free, even_split(len(free), remaining), strict=True):
+        explicit[i] = ticks
     result: list[tuple[Chord, int, int]] = []
     offset = 0
     for chord, ticks in zip(chords, explicit, strict=True):
@@ -313,6 +329,11 @@ def _bar_spans(
             result.append((chord or previous, offset, ticks))  # type: ignore[arg-type]
         offset += ticks
     return result
+
+
+def even_split(count: int, total: int) -> list[int]:
+    """``total`` ticks shared by ``count`` chords, each rounded to whole ticks (the shares add up)."""
+    return [round((k + 1) * total / count) - round(k * total / count) for k in range(count)]
 
 
 def _transpose_key(key: str | None, semitones: int) -> str | None:

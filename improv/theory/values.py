@@ -260,6 +260,14 @@ def _pick(
     return int(candidates[int(rng.choice(len(candidates), p=weights / weights.sum()))])
 
 
+def read_vocab_json(path: Path) -> object:
+    """A ``vocab.json`` parsed (InputError naming the file when it cannot be read or parsed)."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read vocabulary {path}: {exc}") from exc
+
+
 class Vocabulary:
     """The sorted list of values a model knows, with a map for rare values to their nearest known one.
 
@@ -322,13 +330,15 @@ class Vocabulary:
     @classmethod
     def load(cls, path: Path) -> tuple[Vocabulary, dict]:
         """Read ``vocab.json``; returns the vocabulary and the whole JSON (for conditioning settings)."""
-        try:
-            data = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read vocabulary {path}: {exc}") from exc
+        return cls.checked(read_vocab_json(path), path)
+
+    @classmethod
+    def checked(cls, data: object, path: Path) -> tuple[Vocabulary, dict]:
+        """The vocabulary of a parsed ``vocab.json`` of this class's format and version, and the JSON."""
         kind = (data.get("format"), data.get("version")) if isinstance(data, dict) else None
         if kind != (cls.format, cls.version):
             raise InputError(f"{path} is not an improv vocabulary (format/version mismatch)")
+        assert isinstance(data, dict)
         return cls.from_json(data, path), data
 
     @classmethod
