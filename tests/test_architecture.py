@@ -38,8 +38,7 @@ MAX_FUNCTION_LINES, MAX_CLASS_FIELDS, MAX_FILE_LINES = 60, 20, 500
 # Not yet within the limits (issue 10 left them for the next step: the engine split and the play option
 # table). Each entry is allowed as it is; anything new must keep the limits. Shrink this, never grow it.
 ALLOWED_LONG_FUNCTIONS = {
-    "improv.cli.generate:run", "improv.cli.play:_play",
-    "improv.cli.play:add_parser", "improv.cli.play:validate", "improv.charts.ireal:parse_chart",
+    "improv.charts.ireal:parse_chart",
     "improv.theory.progression:parse_progression", "improv.live.engine:Engine.__init__",
     "improv.corpus.musicxml:read_musicxml", "improv.live.midiclock:MidiClock._advance",
 }
@@ -47,7 +46,7 @@ ALLOWED_LONG_FUNCTIONS = {
 # two branches): its conditioning state (phrase, lookahead, tempo, version) should become one object.
 ALLOWED_BIG_CLASSES = {"improv.live.engine:Engine", "improv.live.midiclock:MidiClock",
                        "improv.live.scheduler:Emitter", "improv.improviser:Improviser"}
-ALLOWED_LONG_FILES = {"improv/live/engine.py", "improv/cli/play.py", "improv/charts/ireal.py"}
+ALLOWED_LONG_FILES = {"improv/live/engine.py", "improv/charts/ireal.py"}
 
 
 def _modules() -> dict[str, Path]:
