@@ -18,7 +18,7 @@ import pytest
 from conftest import CONTROL, NOTE_OFF, NOTE_ON, sounding
 
 from improv.cli import main
-from improv.cli.play import parse_range
+from improv.cli.options import parse_range
 
 TEMPO = 240.0
 SPB = 60.0 / TEMPO
