@@ -109,16 +109,19 @@ def test_the_session_log_keeps_the_same_option_keys():
     assert set(playoptions.note_options(_validate())) == NOTE_KEYS
 
 
-def test_a_new_mode_in_the_registry_is_a_mode_value(monkeypatch):
+def test_a_new_mode_is_one_class(monkeypatch):
     from improv.perform import modes
+
+    monkeypatch.setitem(modes.MODES, "duet", None)  # the class below registers itself; undone after
 
     class Duet(modes.Mode):
         name = usage = "duet"
         help = "both at once"
         listens = True
 
-    monkeypatch.setitem(modes.MODES, "duet", Duet())
+    assert isinstance(modes.MODES["duet"], Duet) and list(modes.MODES)[-1] == "duet"
     assert _validate(mode="duet").listening.mode == ("duet", None)
+    assert "duet (both at once)" in modes.mode_help()
     with pytest.raises(InputError, match="is not a mode .*duet"):
         _validate(mode="quartet")
 
