@@ -206,6 +206,31 @@ def test_every_module_the_document_names_exists():
     assert not missing, f"docs/ARCHITECTURE.md names modules that do not exist: {sorted(set(missing))}"
 
 
+DOTTED = sorted(set(re.findall(r"`(improv(?:\.\w+)+)", DOC_TEXT)))
+
+
+def _resolves(dotted: str) -> bool:
+    """``improv.a.b.c``: a module, or a module's attribute (a class's too), the longest module first."""
+    parts = dotted.split(".")
+    for cut in range(len(parts), 0, -1):
+        module = ".".join(parts[:cut])
+        if module not in MODULES:
+            continue
+        obj = importlib.import_module(module)
+        for name in parts[cut:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def test_every_dotted_name_the_document_uses_exists():
+    assert len(DOTTED) >= 20
+    missing = [name for name in DOTTED if not _resolves(name)]
+    assert not missing, f"docs/ARCHITECTURE.md names what the code does not have: {missing}"
+
+
 def _bare(signature: inspect.Signature) -> str:
     """``(a, b=1, *, c, **d)``: names, kinds and defaults, no annotations."""
     return str(signature.replace(parameters=[p.replace(annotation=inspect.Parameter.empty)

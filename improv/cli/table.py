@@ -34,10 +34,6 @@ def _on(*commands: str) -> frozenset[str]:
     return frozenset(commands)
 
 
-def _writable(value: Path, where: str) -> Path:
-    return writable_file(value, where)
-
-
 def _model_dir(value: Path, where: str) -> Path:
     if not value.is_dir():
         raise InputError(f"{where}: model directory {value} does not exist")
@@ -72,10 +68,10 @@ TABLE: tuple[Option, ...] = (
     Option("clock_out", "flag", "send MIDI clock, Start and Stop so hardware can follow", "output",
            ONLY_PLAY, default=False),
     Option("out", "path", "the MIDI file to write (--out or --audio needed)", "output", _on(GENERATE, REPLAY),
-           metavar="FILE.mid", check=_writable,
+           metavar="FILE.mid", check=writable_file,
            per_command={GENERATE: {"help": "MIDI file to write", "required": True}}),
     Option("audio", "path", "also (or instead) render the replay to a WAV through FluidSynth", "output",
-           _on(GENERATE, REPLAY), metavar="FILE.wav", check=_writable,
+           _on(GENERATE, REPLAY), metavar="FILE.wav", check=writable_file,
            per_command={GENERATE: {"help": "also render the file to audio through FluidSynth (no audio "
                                            "device needed)"}}),
     Option("soundfont", "path", "General MIDI soundfont for --audio (default: the system's, e.g. FluidR3_GM)",
@@ -127,12 +123,12 @@ TABLE: tuple[Option, ...] = (
     Option("lookahead", "float", "how far generation runs ahead of playback (default 1 beat)", "session",
            ONLY_PLAY, default=1.0, bounds=(0.25, 8), metavar="BEATS", logged=("lookahead",)),
     Option("record", "path", "also write what was played", "session", ONLY_PLAY, metavar="FILE.mid",
-           check=_writable),
+           check=writable_file),
     Option("json_events", "path", "one JSON line per message sent (scheduled and actual time) and per "
-           "parameter changed by a controller", "session", ONLY_PLAY, metavar="FILE", check=_writable),
+           "parameter changed by a controller", "session", ONLY_PLAY, metavar="FILE", check=writable_file),
     Option("session_log", "path", "the session log for `improv replay` (default: a new file under "
            "$IMPROV_CACHE/sessions or ~/.cache/improv/sessions)", "session", ONLY_PLAY, metavar="FILE.jsonl",
-           check=_writable),
+           check=writable_file),
     # listening
     Option("input", "text", "the player's MIDI input (part of its name)", "listening", ONLY_PLAY,
            metavar="NAME"),
