@@ -53,9 +53,13 @@ class Option:
     required: bool = False
     per_command: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # {command: {field: value}}
 
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"option {self.name}: kind {self.kind!r} is not one of {', '.join(KINDS)}")
+
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return flag_of(self.name)
 
     def on(self, command: str) -> Option:
         """This row as ``command`` has it (its overrides applied)."""
