@@ -7,7 +7,7 @@ import logging
 
 from improv.cli import table
 from improv.cli.option import add_arguments
-from improv.cli.options import Changes, resolve_changes
+from improv.cli.options import Changes, check_number, resolve_changes
 from improv.errors import InputError
 from improv.theory.timing import DEFAULT_TEMPO
 
@@ -59,8 +59,7 @@ def _options(args: argparse.Namespace) -> tuple[dict, Changes]:
     if opts["plot"]:
         from improv.plot import MAX_BARS
 
-        if opts["bars"] > MAX_BARS:
-            raise InputError(f"--bars (with --plot): {opts['bars']} is outside 1..{MAX_BARS}")
+        check_number("--bars (with --plot)", opts["bars"], 1, MAX_BARS)
     if opts["tempo"] is None:
         opts["tempo"] = table.checked_value(table.GENERATE, "tempo", changes.tempo or DEFAULT_TEMPO)
     if opts["swing"] is None:
