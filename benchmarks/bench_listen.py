@@ -45,12 +45,12 @@ def _summary(values: list[float]) -> dict:
 def bench_prime(repeats: int = 300) -> dict:
     import numpy as np
 
-    from improv.generate import build_improviser
+    from improv.generate import ImproviserSettings, build_improviser
     from improv.theory.tunes import DEFAULT_TUNE, find_tune
     from improv.theory.values import Note
 
     tune = find_tune(DEFAULT_TUNE)
-    imp = build_improviser(tune.progression, seed=1)
+    imp = build_improviser(tune.progression, ImproviserSettings(seed=1, temperature=1.0))
     rng = np.random.default_rng(0)
     phrase, tick = [], 0
     for _ in range(32):

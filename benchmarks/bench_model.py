@@ -47,10 +47,11 @@ def numpy_step_latency(cell, cond_size: int, steps: int = STEPS, seed: int = 0, 
 
 def session_conditions(model, steps: int = 4000) -> list:
     """The conditioning an improviser with ``model`` computes over Giant Steps (what the cell is fed live)."""
-    from improv.generate import build_improviser
+    from improv.generate import ImproviserSettings, build_improviser
     from improv.theory.tunes import find_tune
 
-    imp = build_improviser(find_tune("Giant Steps").progression, model=model, seed=0, tempo=240.0)
+    imp = build_improviser(find_tune("Giant Steps").progression, ImproviserSettings(seed=0, temperature=1.0),
+                           model=model, tempo=240.0)
     conds = []
     for _ in range(steps):
         conds.append(imp.condition(imp.position, imp.progression.chord_at(imp.position)))
@@ -61,10 +62,11 @@ def session_conditions(model, steps: int = 4000) -> list:
 
 def improviser_step_latency(model, steps: int = STEPS) -> dict:
     """Median/p99 of a whole improviser step: conditioning, cell, masks, sampling and realisation."""
-    from improv.generate import build_improviser
+    from improv.generate import ImproviserSettings, build_improviser
     from improv.theory.tunes import find_tune
 
-    imp = build_improviser(find_tune("Giant Steps").progression, model=model, seed=0, tempo=240.0)
+    imp = build_improviser(find_tune("Giant Steps").progression, ImproviserSettings(seed=0, temperature=1.0),
+                           model=model, tempo=240.0)
     samples = []
     for _ in range(steps):
         t0 = time.perf_counter_ns()

@@ -154,7 +154,7 @@ def _solo(improviser: Improviser, tune: Tune, name: str) -> tuple[Line, int]:
 
 def generate_all(model, ngram: NGram | None, tunes: Sequence[Tune]) -> dict[str, list[tuple[Line, int, int]]]:
     """system -> [(line, length, chorus ticks)] over every tune."""
-    from improv.generate import build_improviser
+    from improv.generate import ImproviserSettings, build_improviser
 
     systems: dict[str, list] = {"model T=0.9": [], "argmax, no loop guard": []}
     if ngram is not None:
@@ -164,7 +164,8 @@ def generate_all(model, ngram: NGram | None, tunes: Sequence[Tune]) -> dict[str,
         prog = tune.progression
         seed = SEED + i
         made = {
-            "model T=0.9": build_improviser(prog, model=model, seed=seed, temperature=TEMPERATURE),
+            "model T=0.9": build_improviser(prog, ImproviserSettings(seed=seed, temperature=TEMPERATURE),
+                                            model=model),
         }
         model.cell.reset()
         argmax = Improviser(

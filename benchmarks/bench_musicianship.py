@@ -110,10 +110,10 @@ def summarise(name: str, results: list[dict], differs: bool | None = None) -> di
 
 
 def _makers(model, shaping_for, temperature: float = TEMPERATURE):
-    from improv.generate import build_improviser
+    from improv.generate import ImproviserSettings, build_improviser
 
     def make(prog, seed, bpm):
-        return build_improviser(prog, model=model, seed=seed, temperature=temperature,
+        return build_improviser(prog, ImproviserSettings(seed=seed, temperature=temperature), model=model,
                                 shaping=shaping_for(bpm))
     return make
 

@@ -1,7 +1,8 @@
 """TOML configuration for ``improv play``: load, check key names and types, merge with the CLI.
 
 A config file has one ``[play]`` table whose keys are the long option names of ``improv play`` with
-``_`` for ``-`` (``count_in``, ``latency_offset``, ...). Options given on the command line win.
+``_`` for ``-`` (``count_in``, ``latency_offset``, ...): the option table (`improv.cli.table`) gives the
+keys and their TOML types. Options given on the command line win.
 Relative paths in a config are relative to the config file's directory.
 ``configs/default.toml`` documents every key.
 """
@@ -9,61 +10,19 @@ Relative paths in a config are relative to the config file's directory.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
 from improv.errors import InputError, excerpt
 
-# key -> accepted TOML types
-PLAY_KEYS: dict[str, tuple[type, ...]] = {
-    "tempo": (int, float),
-    "swing": (bool, int, float),
-    "tune": (str,),
-    "changes": (str,),
-    "library": (str,),
-    "model": (str,),
-    "seed": (int,),
-    "temperature": (int, float),
-    "channel": (int,),
-    "velocity": (int,),
-    "range": (str,),
-    "bars": (int,),
-    "choruses": (int,),
-    "count_in": (int,),
-    "latency_offset": (int, float),
-    "clock_out": (bool,),
-    "record": (str,),
-    "port": (str,),
-    "virtual": (str, bool),
-    "api": (str,),
-    "json_events": (str,),
-    "lookahead": (int, float),
-    "input": (str,),
-    "virtual_input": (str, bool),
-    "input_channel": (int,),
-    "passthrough": (bool,),
-    "mode": (str,),
-    "gate": (int, float),
-    "response_bars": (int,),
-    "reseed_weight": (int, float),
-    "chords_from": (str,),
-    "split": (str, int),
-    "chords_channel": (int,),
-    "clock": (str,),
-    "device": (str,),
-    "session_log": (str,),
-    "synth": (bool, str),
-    "audio_driver": (str,),
-    "band": (str, bool),
-    "band_channels": (str,),
-    "link": (bool,),
-}
-PATH_KEYS = ("library", "model", "record", "json_events", "session_log")
 _TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}
 
 
-def load_play_config(path: str | Path) -> dict[str, Any]:
-    """The ``[play]`` table of a config file, keys checked; InputError naming the key and file."""
+def load_play_config(path: str | Path, keys: Mapping[str, tuple[type, ...]],
+                     path_keys: Collection[str] = ()) -> dict[str, Any]:
+    """The ``[play]`` table of a config file, each key one of ``keys`` (key -> accepted TOML types) and
+    of its types; the ``path_keys`` relative to the file. InputError naming the key and file."""
     file = Path(path)
     try:
         data = tomllib.loads(file.read_text(encoding="utf-8"))
@@ -83,13 +42,13 @@ def load_play_config(path: str | Path) -> dict[str, Any]:
         raise InputError(f"{file}: 'play' must be a table ([play])")
     values: dict[str, Any] = {}
     for key, value in table.items():
-        if key not in PLAY_KEYS:
+        if key not in keys:
             raise InputError(f"{file}: unknown key {excerpt(key)} in [play]")
-        kinds = PLAY_KEYS[key]
+        kinds = keys[key]
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             wanted = " or ".join(_TYPE_NAMES[k] for k in kinds)
             raise InputError(f"{file}: [play] {key} must be {wanted}, not {excerpt(value)}")
-        if key in PATH_KEYS:
+        if key in path_keys:
             value = str((file.parent / value).expanduser()) if value else value
         values[key] = value
     return values

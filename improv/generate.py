@@ -21,14 +21,14 @@ from improv.improviser import Improviser, Range, TimedNote
 from improv.midi import midifile
 from improv.model.cell import Cell
 from improv.model.conditioning import layout_version
-from improv.model.sampling import Sampler
+from improv.model.sampling import DEFAULT_TEMPERATURE, Sampler
 from improv.model.store import read_model_dir
 from improv.perform.band import PARTS, Band, BandChannels, BandNote, Feel
 from improv.perform.band.band import PROGRAMS, band_rng
 from improv.shaping import Shaping
 from improv.theory.pitch import DEFAULT_REGISTER
 from improv.theory.progression import Progression
-from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT
 
 log = logging.getLogger(__name__)
 
@@ -75,29 +75,40 @@ def load_model(model_dir: Path | str | None = None) -> Model:
     return Model(files.path, cell, files.vocab, files.card, cond_version)
 
 
+@dataclass(frozen=True)
+class ImproviserSettings:
+    """What a user chooses of an improviser (``improv play``, ``generate`` and ``replay`` build it from
+    the option table's checked values, `improv.cli.table`): an improviser option is a field here and a
+    row there. Pitches are MIDI numbers."""
+
+    seed: int | None = 0
+    temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = 1.0
+    low: int = DEFAULT_REGISTER[0]
+    high: int = DEFAULT_REGISTER[1]
+    velocity: int = 90
+    swing: float = 0.0  # 0 straight, 0.5 triplet, 0.75 dotted
+    max_leap: int = 12  # semitones
+
+
 def build_improviser(
     progression: Progression,
+    settings: ImproviserSettings | None = None,
     *,
     model: Model | None = None,
     model_dir: Path | str | None = None,
-    seed: int | None = 0,
-    temperature: float = 1.0,
-    top_p: float = 1.0,
-    low: int = DEFAULT_REGISTER[0],
-    high: int = DEFAULT_REGISTER[1],
-    velocity: int = 90,
-    swing: float = 0.0,
-    max_leap: int = 12,
     sections: Sequence[str] | None = None,
     shaping: Shaping | None = None,
-    tempo: float = 120.0,
+    tempo: float = DEFAULT_TEMPO,
 ) -> Improviser:
-    """An improviser over ``progression`` with one seeded generator for every random choice."""
+    """An improviser over ``progression`` with one seeded generator for every random choice; ``sections``
+    (a form label per bar), ``shaping`` and ``tempo`` come from the tune and the session."""
+    settings = settings or ImproviserSettings()
     model = model or load_model(model_dir)
-    rng = np.random.default_rng(seed)
-    sampler = Sampler(rng, temperature=temperature, top_p=top_p)
+    rng = np.random.default_rng(settings.seed)
+    sampler = Sampler(rng, temperature=settings.temperature, top_p=settings.top_p)
     try:
-        register = Range(low, high)
+        register = Range(settings.low, settings.high)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
     model.cell.reset()
@@ -107,9 +118,9 @@ def build_improviser(
         progression,
         sampler,
         register=register,
-        velocity=velocity,
-        swing=swing,
-        max_leap=max_leap,
+        velocity=settings.velocity,
+        swing=settings.swing,
+        max_leap=settings.max_leap,
         sections=sections,
         shaping=shaping,
         tempo=tempo,

@@ -102,11 +102,11 @@ def test_the_tuplet_guard_keeps_a_beat_straight_or_triplet():
 
 
 def test_a_degree_model_never_mixes_16ths_and_triplets_in_a_beat(tmp_path):
-    from improv.generate import build_improviser
+    from improv.generate import ImproviserSettings, build_improviser
 
     model = degree_model_dir(tmp_path / "m")
     prog = parse_progression("Dm7 | G7 | Cmaj7 | A7")
-    imp = build_improviser(prog, model_dir=model, seed=3, temperature=1.3)
+    imp = build_improviser(prog, ImproviserSettings(seed=3, temperature=1.3), model_dir=model)
     onsets = [imp.step().tick for _ in range(600)]
     by_beat: dict[int, set[int]] = {}
     for tick in onsets:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from modelkit import random_model_dir
 
-from improv.generate import build_improviser, load_model
+from improv.generate import ImproviserSettings, build_improviser, load_model
 from improv.theory.progression import parse_progression
 from improv.theory.timing import swing_beats
 from improv.theory.values import Note, classify
@@ -25,7 +25,7 @@ def take(improviser, n):
 
 
 def test_notes_move_forward_on_the_grid_and_stay_in_range(model):
-    imp = build_improviser(PROG, model=model, seed=1, low=55, high=79)
+    imp = build_improviser(PROG, ImproviserSettings(seed=1, low=55, high=79, temperature=1.0), model=model)
     notes = take(imp, 300)
     onsets = [n.onset for n in notes]
     assert onsets == sorted(onsets) and len(set(onsets)) == len(onsets)
@@ -37,14 +37,14 @@ def test_notes_move_forward_on_the_grid_and_stay_in_range(model):
 
 
 def test_same_seed_same_notes_other_seed_other_notes(model):
-    a = take(build_improviser(PROG, model=model, seed=4), 100)
-    b = take(build_improviser(PROG, model=model, seed=4), 100)
-    c = take(build_improviser(PROG, model=model, seed=5), 100)
+    a = take(build_improviser(PROG, ImproviserSettings(seed=4, temperature=1.0), model=model), 100)
+    b = take(build_improviser(PROG, ImproviserSettings(seed=4, temperature=1.0), model=model), 100)
+    c = take(build_improviser(PROG, ImproviserSettings(seed=5, temperature=1.0), model=model), 100)
     assert a == b and a != c
 
 
 def test_chord_tones_follow_the_chord_sounding_at_the_onset(model):
-    imp = build_improviser(PROG, model=model, seed=2)
+    imp = build_improviser(PROG, ImproviserSettings(seed=2, temperature=1.0), model=model)
     for _ in range(200):
         step = imp.step()
         if step.pitch is not None and step.value.kind == "C":
@@ -54,7 +54,7 @@ def test_chord_tones_follow_the_chord_sounding_at_the_onset(model):
 
 
 def test_reseed_starts_from_the_current_state(model):
-    imp = build_improviser(PROG, model=model, seed=3)
+    imp = build_improviser(PROG, ImproviserSettings(seed=3, temperature=1.0), model=model)
     take(imp, 20)
     before = imp.cell.state
     phrase = [Note(imp.position + 6 * i, 6, 60 + i) for i in range(8)]

@@ -18,7 +18,7 @@ import pytest
 from conftest import sounding
 
 from improv.cli import main
-from improv.generate import build_improviser
+from improv.generate import ImproviserSettings, build_improviser
 from improv.improviser import IMPROVISER_VERSION
 from improv.live.engine import Engine, EngineOptions, InputSource, Listening
 from improv.live.listener import Listener, ListenerConfig
@@ -90,7 +90,7 @@ def _engine(model: Path, tmp: Path, settings: PerformerSettings, source: InputSo
             midiclock: MidiClock | None = None, seed: int = 4, passthrough: bool = False):
     """An engine around the real performer on ``model``, logging the session like `play` does."""
     progression = parse_progression(CHANGES)
-    imp = build_improviser(progression, model_dir=model, seed=seed, temperature=0.9,
+    imp = build_improviser(progression, ImproviserSettings(seed=seed, temperature=0.9), model_dir=model,
                            shaping=for_version(IMPROVISER_VERSION, TEMPO))
     performer = Performer(imp, settings)
     session = SessionLog(tmp / "session.jsonl")

@@ -8,7 +8,14 @@ import json
 import pytest
 
 from improv.cli.replay import replay_log, shipped_model_with_hash
-from improv.generate import build_improviser, default_model_dir, generate_solo, load_model, model_version
+from improv.generate import (
+    ImproviserSettings,
+    build_improviser,
+    default_model_dir,
+    generate_solo,
+    load_model,
+    model_version,
+)
 from improv.live.listener import ChordFollower
 from improv.model.store import model_hash
 from improv.perform.log import SessionLog, progression_record
@@ -37,8 +44,9 @@ def test_the_default_model_is_the_degree_model():
 
 def test_v1_generates_the_same_notes_for_a_seed():
     prog = parse_progression(CHANGES)
-    first = generate_solo(build_improviser(prog, model_dir=V1, seed=4), 8)
-    again = generate_solo(build_improviser(prog, model_dir=V1, seed=4), 8)
+    settings = ImproviserSettings(seed=4, temperature=1.0)
+    first = generate_solo(build_improviser(prog, settings, model_dir=V1), 8)
+    again = generate_solo(build_improviser(prog, settings, model_dir=V1), 8)
     assert first == again and len(first) > 8
 
 
@@ -47,7 +55,8 @@ def test_a_log_naming_the_old_default_replays_with_v1(tmp_path):
     progression = parse_progression(CHANGES)
     chords = ChordFollower(progression)
     # made before the shaping: the log names no improviser version, so replay rebuilds version 1
-    imp = build_improviser(chords, model_dir=V1, seed=9, temperature=0.9, shaping=Shaping.off())
+    imp = build_improviser(chords, ImproviserSettings(seed=9, temperature=0.9), model_dir=V1,
+                           shaping=Shaping.off())
     perf = Performer(imp, PerformerSettings(), chords=chords)
     path = tmp_path / "s.jsonl"
     log = SessionLog(path)

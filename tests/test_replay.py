@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from improv.cli import main
-from improv.generate import build_improviser
+from improv.generate import ImproviserSettings, build_improviser
 from improv.live.listener import ChordFollower
 from improv.model.store import model_hash
 from improv.perform.log import SessionLog, progression_record, read_log
@@ -23,7 +23,7 @@ def _session(tiny_model, tmp_path, settings: PerformerSettings, script: dict[int
     """A performer driven like the engine does: events between notes, everything logged."""
     progression = parse_progression(CHANGES)
     chords = ChordFollower(progression)
-    imp = build_improviser(chords, model_dir=tiny_model, seed=9, temperature=0.9)
+    imp = build_improviser(chords, ImproviserSettings(seed=9, temperature=0.9), model_dir=tiny_model)
     perf = Performer(imp, settings, chords=chords)
     path = tmp_path / "s.jsonl"
     log = SessionLog(path)
@@ -49,7 +49,8 @@ def _replay(path, tiny_model):
     header, records = read_log(path)
     progression = parse_progression(CHANGES)
     chords = ChordFollower(progression)
-    imp = build_improviser(chords, model_dir=tiny_model, seed=header["seed"], temperature=0.9)
+    imp = build_improviser(chords, ImproviserSettings(seed=header["seed"], temperature=0.9),
+                           model_dir=tiny_model)
     return replay(header, records, imp, chords=chords).notes
 
 
@@ -109,7 +110,7 @@ def test_barge_in_stops_the_answer_and_replays_exactly(tiny_model, tmp_path):
     """The engine's barge-in: the answer's queued notes are skipped, the sounding one is cut, the
     performer waits for the next call; replay gives exactly what was played."""
     progression = parse_progression(CHANGES)
-    imp = build_improviser(progression, model_dir=tiny_model, seed=9, temperature=0.9)
+    imp = build_improviser(progression, ImproviserSettings(seed=9, temperature=0.9), model_dir=tiny_model)
     settings = PerformerSettings(mode="respond")
     perf = Performer(imp, settings)
     path = tmp_path / "barge.jsonl"
@@ -144,5 +145,5 @@ def test_barge_in_stops_the_answer_and_replays_exactly(tiny_model, tmp_path):
     played = [clip_note(n, 0, None) for i, n in enumerate(taken) if i not in (4, 5)]
     played[3] = type(played[3])(played[3].onset, cut_at, 0, played[3].pitch, played[3].velocity)
     header, records = read_log(path)
-    again = build_improviser(progression, model_dir=tiny_model, seed=9, temperature=0.9)
+    again = build_improviser(progression, ImproviserSettings(seed=9, temperature=0.9), model_dir=tiny_model)
     assert replay(header, records, again).notes == played

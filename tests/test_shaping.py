@@ -9,7 +9,7 @@ import pytest
 from modelkit import random_model_dir
 
 from improv.evaluate import line_from_timed
-from improv.generate import build_improviser, load_model
+from improv.generate import ImproviserSettings, build_improviser, load_model
 from improv.measures import mixed_tuplet_share, note_density, repeated_pitch_share
 from improv.model.sampling import Sampler
 from improv.shaping import Shaper, Shaping, arc_level, avoid, harsh
@@ -27,7 +27,8 @@ def model(tmp_path_factory):
 
 
 def solo(model, shaping, seed=0, choruses=4, low=52, high=84):
-    imp = build_improviser(PROG, model=model, seed=seed, shaping=shaping, low=low, high=high)
+    settings = ImproviserSettings(seed=seed, low=low, high=high, temperature=1.0)
+    imp = build_improviser(PROG, settings, model=model, shaping=shaping)
     notes = imp.notes_until(choruses * PROG.length / TICKS_PER_BEAT)
     return imp, line_from_timed(notes, PROG.chord_at, 4)
 
@@ -139,7 +140,8 @@ def test_session_logs_replay_with_the_improviser_version_they_name():
 
 
 def test_dynamics_follow_the_arc(model):
-    imp = build_improviser(PROG, model=model, seed=1, shaping=Shaping(arc_choruses=4))
+    imp = build_improviser(PROG, ImproviserSettings(seed=1, temperature=1.0), model=model,
+                           shaping=Shaping(arc_choruses=4))
     notes = imp.notes_until(4 * PROG.length / TICKS_PER_BEAT)
     beats = PROG.length / TICKS_PER_BEAT
 
@@ -147,5 +149,6 @@ def test_dynamics_follow_the_arc(model):
         return np.mean([n.velocity for n in notes if lo * beats <= n.onset < hi * beats])
 
     assert loudness(2.6, 3.0) > loudness(0.0, 0.4) + 4  # the climax (70 % of 4 choruses) is louder
-    flat = build_improviser(PROG, model=model, seed=1, shaping=Shaping.off()).notes_until(beats)
+    flat = build_improviser(PROG, ImproviserSettings(seed=1, temperature=1.0), model=model,
+                            shaping=Shaping.off()).notes_until(beats)
     assert abs(np.mean([n.velocity for n in flat]) - 90) < 3

@@ -7,7 +7,9 @@ import json
 import logging
 from pathlib import Path
 
-from improv.cli.options import add_changes_options, check_number, resolve_changes
+from improv.cli import table
+from improv.cli.option import add_arguments
+from improv.cli.options import check_number, resolve_changes
 from improv.errors import InputError
 from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT
 from improv.theory.values import Line, Note
@@ -34,7 +36,7 @@ def add_parser(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE.mid", help="MIDI files to measure")
-    add_changes_options(p)
+    add_arguments(p, table.rows(table.EVALUATE), {"music": "changes (default: the tune 'F Blues')"})
     p.add_argument("--reference", metavar="CORPUS", type=Path,
                    help="a corpus (e.g. a WJazzD folder) to compare histograms with")
     p.add_argument("--training", metavar="CORPUS", type=Path,

@@ -1,4 +1,5 @@
-"""Options several commands share: which changes to play over, and the improviser's settings."""
+"""What several commands share about options: which changes to play over (`resolve_changes`), and the
+parsers and checks the option table's rows use (`improv.cli.table`): pitches, ranges, seeds, files."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from improv.errors import InputError, excerpt
+from improv.theory.pitch import DEFAULT_REGISTER, pitch_name
 from improv.theory.pitch import parse_pitch as _pitch_of_name
 from improv.theory.progression import Progression, parse_progression
 
-DEFAULT_TEMPERATURE = 0.9
-DEFAULT_RANGE = "E3..C6"
+DEFAULT_RANGE = "..".join(pitch_name(p) for p in DEFAULT_REGISTER)  # E3..C6
 FEEL_SWING = {"swing": 0.5, "straight": 0.0, "bossa": 0.0, "waltz": 0.4}
 
 
@@ -26,49 +27,6 @@ class Changes:
     tempo: float | None = None
     swing: float | None = None
     sections: tuple[str, ...] | None = None  # a form-section label per bar, when the tune names its form
-
-
-def add_changes_options(p: argparse.ArgumentParser) -> None:
-    """--tune / --changes / --library."""
-    group = p.add_argument_group("changes (default: the tune 'F Blues')")
-    group.add_argument("--tune", metavar="NAME", help="a tune by title (exact, else substring)")
-    group.add_argument(
-        "--changes", metavar="TEXT|FILE", help='a progression, e.g. "Dm7 G7 | Cmaj7 %%", or a file'
-    )
-    group.add_argument(
-        "--library",
-        metavar="FILE",
-        type=Path,
-        help="tunes to choose --tune from: an iReal Pro playlist, a JCPC song file/folder, MusicXML",
-    )
-
-
-def add_improviser_options(p: argparse.ArgumentParser) -> None:
-    """--model, --seed, --temperature, --top-p, --range, --velocity, --swing."""
-    p.add_argument("--model", metavar="DIR", type=Path, help="model directory (default: the shipped one)")
-    p.add_argument("--seed", type=seed_number, default=None, metavar="N",
-                   help="random seed 0..2**63-1: same seed, same notes")
-    p.add_argument(
-        "--temperature",
-        type=float,
-        default=None,
-        help=f"sampling temperature (default {DEFAULT_TEMPERATURE})",
-    )
-    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass, 0..1 (default 1)")
-    p.add_argument(
-        "--range",
-        dest="range_",
-        metavar="LOW..HIGH",
-        default=None,
-        help="register, note names or MIDI numbers (default E3..C6)",
-    )
-    p.add_argument("--velocity", type=int, default=None, help="base velocity 1..127 (default 90)")
-    p.add_argument(
-        "--swing",
-        type=float,
-        default=None,
-        help="swing 0 (straight) .. 0.5 (triplet) .. 0.75 (dotted); default from the tune",
-    )
 
 
 MAX_SEED = 2**63 - 1

@@ -7,7 +7,8 @@ import logging
 import tempfile
 from pathlib import Path
 
-from improv.cli.options import writable_file
+from improv.cli import table
+from improv.cli.option import add_arguments, given
 from improv.errors import InputError
 from improv.theory.timing import DEFAULT_TEMPO
 
@@ -36,13 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("log", metavar="LOG", help="a session log (.jsonl) written by `improv play`")
-    p.add_argument("--out", metavar="FILE.mid", help="the MIDI file to write (--out or --audio needed)")
-    p.add_argument("--audio", metavar="FILE.wav",
-                   help="also (or instead) render the replay to a WAV through FluidSynth")
-    p.add_argument("--soundfont", metavar="FILE.sf2",
-                   help="General MIDI soundfont for --audio (default: the system's)")
-    p.add_argument("--model", metavar="DIR",
-                   help="use this model directory instead of the logged one (same hash needed)")
+    add_arguments(p, table.rows(table.REPLAY), table.TITLES)
     p.set_defaults(run=run)
 
 
@@ -50,27 +45,26 @@ def run(args: argparse.Namespace) -> int:
     from improv.perform.log import read_log
     from improv.perform.played import write_midi
 
-    if not args.out and not args.audio:
+    opts = table.checked(table.REPLAY, given(args, table.rows(table.REPLAY)))
+    if not opts["out"] and not opts["audio"]:
         raise InputError("give --out FILE.mid, --audio FILE.wav or both")
-    out_file = writable_file(Path(args.out), "--out") if args.out else None
-    if args.audio:
-        writable_file(Path(args.audio), "--audio")
+    out_file = opts["out"]
     header, records = read_log(args.log)
-    result = replay_log(header, records, model=args.model)
+    result = replay_log(header, records, model=opts["model"], where=f"{args.log}: options")
     band = band_of(header, result.notes)
     with tempfile.TemporaryDirectory() as tmp:
         out = out_file or Path(tmp) / "replay.mid"
         write_midi(out, result.player, result.notes + band, tempo=float(header.get("tempo") or DEFAULT_TEMPO),
                    beats_per_bar=int(header["progression"]["beats_per_bar"]))
-        if args.out:
+        if out_file:
             print(f"{len(result.notes)} notes (and {len(result.player)} player messages) written to {out}")
-        if args.audio:
+        if opts["audio"]:
             import mido
 
             from improv.synth import render_midi
 
-            seconds = render_midi(mido.MidiFile(out), args.audio, args.soundfont)
-            print(f"{seconds:.1f} s of audio written to {args.audio}")
+            seconds = render_midi(mido.MidiFile(out), opts["audio"], opts["soundfont"])
+            print(f"{seconds:.1f} s of audio written to {opts['audio']}")
     return 0
 
 
@@ -109,7 +103,7 @@ def shipped_model_with_hash(digest: str) -> Path | None:
     return next((p for p in shipped_models() if model_hash(p) == digest), None)
 
 
-def replay_log(header: dict, records: list[dict], *, model: str | None = None):
+def replay_log(header: dict, records: list[dict], *, model: Path | str | None = None, where: str = "options"):
     """Rebuild the session's improviser from the header and replay the logged events."""
     from improv.generate import build_improviser
     from improv.live.listener import ChordFollower
@@ -133,13 +127,9 @@ def replay_log(header: dict, records: list[dict], *, model: str | None = None):
     chords = None
     if header.get("follow_chords"):
         chords = ChordFollower(progression, sticky=bool(header.get("chords_sticky")))
-    opts = header["options"]
-    kwargs = dict(model_dir=model_dir, seed=header["seed"], temperature=opts["temperature"],
-                  low=opts["low"], high=opts["high"], swing=opts["swing"],
-                  sections=header["progression"].get("sections"),
-                  tempo=float(header.get("tempo") or DEFAULT_TEMPO))
-    if opts.get("velocity") is not None:
-        kwargs["velocity"] = opts["velocity"]
-    kwargs["shaping"] = for_version(int(header.get("improviser_version", 1)), header.get("tempo"))
-    improviser = build_improviser(chords or progression, **kwargs)
+    settings = table.logged_settings(header["options"], header["seed"], lambda key: f"{where} {key!r}")
+    shaping = for_version(int(header.get("improviser_version", 1)), header.get("tempo"))
+    improviser = build_improviser(chords or progression, settings, model_dir=model_dir, shaping=shaping,
+                                  sections=header["progression"].get("sections"),
+                                  tempo=float(header.get("tempo") or DEFAULT_TEMPO))
     return replay(header, records, improviser, chords=chords)

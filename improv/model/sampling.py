@@ -11,6 +11,9 @@ from collections import deque
 import numpy as np
 
 LOOP_PENALTY = 1e9  # subtracted from the logit of a value that would continue a loop
+DEFAULT_TEMPERATURE = 0.9  # when nothing says otherwise: the one definition (options, settings, help)
+TEMPERATURES = (0.0, 5.0)  # the temperatures options and session logs accept (0: always the likeliest)
+TOP_P = (0.01, 1.0)  # the nucleus masses options accept
 
 
 class Sampler:

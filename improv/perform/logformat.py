@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from improv.errors import InputError, excerpt
+from improv.model.sampling import TEMPERATURES
 from improv.perform.modes import MODE_NAMES
 
 LOG_VERSION = 1
@@ -119,7 +120,7 @@ PERFORMER = fields(
     closed=True,
 )
 OPTIONS = fields(
-    {"temperature": number(0.05, 5), "low": PITCH, "high": PITCH},
+    {"temperature": number(*TEMPERATURES), "low": PITCH, "high": PITCH},
     {"swing": optional(number(0, 0.75)), "velocity": optional(integer(1, 127))},
 )
 HEADER = fields(

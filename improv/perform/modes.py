@@ -1,7 +1,8 @@
 """Performing modes as objects: what improv does with the player's calls, and when it plays.
 
-A mode is one class here plus one entry in `MODES`: the ``--mode`` choices, their help, config
-validation, the ``mode`` controller's positions and the session log's check all come from it.
+A mode is one class here: defining a `Mode` subclass registers it in `MODES` (in the order the classes
+are defined), and the ``--mode`` choices, their help, config validation, the ``mode`` controller's
+positions and the session log's check all come from the registry.
 Modes hold no state (the performer does): one instance each, safe to share. Ticks throughout.
 
 - `Solo`: improv plays on; a call reseeds it.
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from improv.perform.performer import Performer
 
 PLAY, WAIT, AGAIN = "play", "wait", "again"  # Mode.gate: step now, nothing to play yet, ask again
+# The registry: one instance per mode, by name, in the order of the ``mode`` controller's positions.
+MODES: dict[str, Mode] = {}
 
 
 class Mode:
@@ -31,6 +34,11 @@ class Mode:
     listens: ClassVar[bool] = False  # the mode needs a player input
     answers: ClassVar[bool] = False  # calls get answers (and a new call barges in)
     trades: ClassVar[bool] = False  # the player has turns (phrases are gathered per turn)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        """Register the new mode (a subclass reusing a name replaces that mode)."""
+        super().__init_subclass__(**kwargs)
+        MODES[cls.name] = cls()
 
     def parse(self, words: Sequence[str], where: str) -> int | None:
         """The mode's argument from the words after its name (none here)."""
@@ -99,9 +107,7 @@ class Trade(Mode):
         return block if block % 2 == 1 else None
 
 
-# The registry, in the order of the ``mode`` controller's positions: one line per mode.
-DEFAULT_MODE: Mode = Solo()
-MODES: dict[str, Mode] = {mode.name: mode for mode in (DEFAULT_MODE, Respond(), Trade())}
+DEFAULT_MODE: Mode = MODES[Solo.name]
 MODE_NAMES: tuple[str, ...] = tuple(MODES)
 
 
