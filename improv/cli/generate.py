@@ -118,7 +118,8 @@ def run(args: argparse.Namespace) -> int:
     )
     notes = generate_solo(improviser, bars)
     band = band_notes(changes.progression, bars, seed=seed, tempo=tempo, swing=swing,
-                      sections=changes.sections, parts=parts, channels=channels)
+                      sections=changes.sections, parts=parts, channels=channels,
+                      groove=changes.groove)
     mid = solo_to_midi(notes, changes.progression, tempo=tempo, bars=bars, title=changes.title, band=band,
                        channels=channels)
     try:

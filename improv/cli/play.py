@@ -347,7 +347,7 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
         end=end,
         tempo=opts["tempo"],
         options={k: opts[k] for k in NOTE_KEYS},
-        band=sound.band_record(opts),
+        band=sound.band_record(opts, changes),
     )
     log.info("session log: %s", session_log.path)
     port, watched = output

@@ -112,13 +112,14 @@ class Tee:
             sink.close()
 
 
-def band_record(opts: dict[str, Any]) -> dict | None:
+def band_record(opts: dict[str, Any], changes) -> dict | None:
     """What the session log keeps of the band, for ``improv replay`` to play it again (None: no band)."""
     if not opts["band"]:
         return None
     from dataclasses import asdict
 
-    return {"parts": list(opts["band"]), "channels": asdict(opts["band_channels"]), "swing": opts["swing"]}
+    return {"parts": list(opts["band"]), "channels": asdict(opts["band_channels"]), "swing": opts["swing"],
+            "groove": changes.groove}
 
 
 def band_feed(opts: dict[str, Any], changes, progression):
@@ -130,7 +131,8 @@ def band_feed(opts: dict[str, Any], changes, progression):
     from improv.perform.band.band import band_rng
 
     def make() -> Band:
-        return Band(progression, band_rng(opts["seed"]), feel=Feel(opts["tempo"], opts["swing"]),
+        feel = Feel(opts["tempo"], opts["swing"], changes.groove)
+        return Band(progression, band_rng(opts["seed"]), feel=feel,
                     sections=changes.sections, parts=opts["band"], channels=opts["band_channels"])
 
     return BandFeed(make)
