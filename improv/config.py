@@ -54,12 +54,14 @@ PLAY_KEYS: dict[str, tuple[type, ...]] = {
     "session_log": (str,),
     "synth": (bool, str),
     "audio_driver": (str,),
-    "band": (str, bool),
-    "band_channels": (str,),
+    "band": (str, bool, list),
+    "band_channels": (str, dict),
+    "band_ports": (dict, list),
     "link": (bool,),
 }
 PATH_KEYS = ("library", "model", "record", "json_events", "session_log")
-_TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}
+_TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list",
+               dict: "a table"}
 
 
 def load_play_config(path: str | Path) -> dict[str, Any]:

@@ -251,6 +251,7 @@ def run(args: argparse.Namespace) -> int:
     from_file = cfg.load_play_config(args.config) if args.config else {}
     values = cfg.merge(cli, from_file, DEFAULTS)
     profile = _device(values["device"], learning=bool(getattr(args, "learn", None)))
+    sound.from_profile(values, profile)  # the profile's band keys, where the line and the config are silent
     opts = validate(values, cli, args.config)
     changes = _changes(opts)
     if opts["tempo"] is None:

@@ -1,7 +1,10 @@
-"""`improv play`'s sound and band options: --synth, --audio-driver, --band, --band-channels.
+"""`improv play`'s sound and band options: --synth, --audio-driver, --band, --band-channels, --band-port.
 
 The synth is an output like a port (``improv.live.synth.SynthSink``); with --port/--virtual as well, both get
 every message. The band is ``improv.perform.band`` fed by ``improv.live.bandfeed`` on the solo's emitter.
+``--band-port PART=NAME`` sends a part's channel to its own existing MIDI port instead
+(``improv.live.router.ChannelRouter``). A device profile's band keys fill what the command line and the config
+left open (``from_profile``).
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from typing import Any
 from improv.errors import InputError
 
 DEFAULTS: dict[str, Any] = {"synth": None, "audio_driver": None, "band": None, "band_channels": None,
-                            "link": False}
+                            "band_ports": None, "link": False}
+BAND_KEYS = ("band", "band_channels", "band_ports")  # what a device profile may set
 HELP_EXAMPLES = """  improv play --synth --band all             # a quartet: solo, bass, comping, drums
   improv play --synth FluidR3_GM.sf2 --audio-driver jack --band bass,drums
   improv play --virtual --band all --band-channels bass=5,comp=6   # the band on channels 5, 6, 10
+  improv play --synth --band all --band-port drums="Drum Machine"  # drums to their own MIDI port
   improv play --synth --band all --link      # tempo and bar phase from Ableton Link (Live, Bitwig...)"""
 
 
@@ -33,13 +38,32 @@ def add_options(p: argparse.ArgumentParser) -> None:
                        help="a rhythm section: bass, comp, drums (comma-separated) or all (default: none)")
     group.add_argument("--band-channels", metavar="PART=CH,...",
                        help="MIDI channels 1..16 of the band's parts (default bass=2,comp=3,drums=10)")
+    group.add_argument("--band-port", metavar="PART=NAME", action="append", dest="band_ports",
+                       help="send a band part (bass, comp, drums) to its own existing MIDI output (part of "
+                       "its name) instead of the main output; repeat for more parts")
     group.add_argument("--link", action=argparse.BooleanOptionalAction, default=None,
                        help="join an Ableton Link session: its tempo and bar phase (needs aalink)")
 
 
-def validate(values: dict[str, Any], where) -> dict[str, Any]:
-    """Checked sound options: parts (tuple), channels (BandChannels, the solo's --channel included)."""
-    from improv.perform.band import BandChannels, parse_band_channels, parse_parts
+def from_profile(values: dict[str, Any], profile) -> None:
+    """Fill the band keys the command line and the config left open from the device profile (checked when
+    it was loaded); errors about them then name the profile."""
+    if profile is None:
+        return
+    for key in BAND_KEYS:
+        given = getattr(profile, key, None)
+        if values.get(key) is None and given is not None:
+            values[key] = given
+            values.setdefault("band_sources", {})[key] = f"{key} in {profile.path or profile.name}"
+
+
+def validate(values: dict[str, Any], where_given) -> dict[str, Any]:
+    """Checked sound options: parts (tuple), channels (BandChannels, the solo's --channel included),
+    ports ({part: port name})."""
+    from improv.perform.band import BandChannels, parse_band_channels, parse_band_ports, parse_parts
+
+    def where(key: str) -> str:
+        return values.get("band_sources", {}).get(key) or where_given(key)
 
     band = values["band"]
     if isinstance(band, bool):
@@ -51,14 +75,18 @@ def validate(values: dict[str, Any], where) -> dict[str, Any]:
                                        unique=bool(parts))
     except InputError as exc:
         raise InputError(f"{exc} (the solo plays on --channel)") from None
+    ports = parse_band_ports(values["band_ports"], where("band_ports"))
+    idle = [part for part in ports if part not in parts]
+    if idle:
+        raise InputError(f"{where('band_ports')}: {idle[0]} is not playing (add it to --band)")
     synth = values["synth"]
     if synth is False or synth == "":
         synth = None
     link = bool(values["link"])
     if link and values["clock"]:
         raise InputError(f"{where('link')}: choose one of --link or --clock, not both")
-    return {"band": parts, "band_channels": channels, "synth": synth, "audio_driver": values["audio_driver"],
-            "link": link}
+    return {"band": parts, "band_channels": channels, "band_ports": ports, "synth": synth,
+            "audio_driver": values["audio_driver"], "link": link}
 
 
 def link_clock(opts: dict[str, Any], beats_per_bar: int):
@@ -72,11 +100,47 @@ def link_clock(opts: dict[str, Any], beats_per_bar: int):
 
 def wants_midi(opts: dict[str, Any]) -> bool:
     """Whether the session needs a MIDI system: a port to play on, or anything to listen to."""
-    listening = ("input", "virtual_input", "clock", "chords_from")
+    listening = ("input", "virtual_input", "clock", "chords_from", "band_ports")
     return opts["synth"] is None or not opts["port_from_default"] or any(opts[k] for k in listening)
 
 
 def open_output(opts: dict[str, Any], api: int | None):
+    """(sink, watched port or None): the synth, the MIDI port, or both; with --band-port, routed."""
+    sink, watched = _main_output(opts, api)
+    if not opts["band_ports"]:
+        return sink, watched
+    try:
+        return _route_band(opts, api, sink, watched)
+    except BaseException:
+        sink.close()
+        raise
+
+
+def _route_band(opts: dict[str, Any], api: int | None, main, watched):
+    """The main output with each --band-port part's channel routed to its own MIDI port."""
+    from improv.live import ports
+    from improv.live.router import ChannelRouter, PortGroup
+
+    opened: dict[str, Any] = {}  # port query (case-folded) -> OutputPort
+    routes, names = {}, {}
+    try:
+        for part, name in opts["band_ports"].items():
+            if name.casefold() not in opened:
+                try:
+                    opened[name.casefold()] = ports.OutputPort(api, port=name)
+                except InputError as exc:
+                    raise InputError(str(exc).replace("--port", f"--band-port {part}", 1)) from None
+            channel = opts["band_channels"].of(part)
+            routes[channel], names[channel] = opened[name.casefold()], part
+    except BaseException:
+        for port in opened.values():
+            port.close()
+        raise
+    group = PortGroup([p for p in (watched, *opened.values()) if p is not None])
+    return ChannelRouter(main, routes, names), group
+
+
+def _main_output(opts: dict[str, Any], api: int | None):
     """(sink, watched port or None): the synth, the MIDI port, or both."""
     from improv.live import ports
 

@@ -37,6 +37,8 @@ class ChannelRouter:
         extra = ", ".join(f"{names.get(ch, f'channel {ch + 1}')} on {_label(s)}"
                           for ch, s in sorted(self.routes.items()))
         self.label = f"{_label(default)} ({extra})" if extra else _label(default)
+        if hasattr(default, "virtual"):  # the start-up line's hint on connecting a synth
+            self.virtual = default.virtual
 
     def send(self, message: Sequence[int]) -> bool:
         """Send on the channel's route; a system message on every output (True if any took it)."""
