@@ -1,0 +1,290 @@
+"""Live sound through FluidSynth (issue 11), each figure beside a baseline measured in the same run.
+
+All through a private JACK dummy server (48 kHz; ``-R``, else ``--no-realtime``) with FluidSynth's JACK audio
+driver, and a separate JACK audio client recording (``benchmarks.jackaudio.JackRecorder``, perf_counter
+stamps). Times are when a sample is rendered into the JACK graph; a sound card plays it one buffer later.
+
+* first sound: `make play`'s two commands (``python -m improv.live.audioprobe``, then ``improv play --synth
+  --band all``, here with ``--audio-driver jack``), launch to the first recorded sample above -60 dBFS, on a
+  warm venv (one untimed run first), median of ``RUNS``; the GM soundfont (the default) and TimGM6mb.
+  Baseline: launch to the first MIDI note at a JACK MIDI recorder from ``improv play --virtual --band all``.
+* CPU: ``improv play --synth --band all`` (one process: the synth renders in it), CPU time over wall time
+  from 4 s in for ``CPU_SECONDS`` (100 % = one core). Baseline: ``improv play --virtual --band all``.
+* send -> attack: a GM side stick sent every 0.2-0.25 s (jittered: every phase of the period), the first
+  recorded sample above four times the level before; in-process (``SynthSink``, what ``--synth`` plays
+  through), and the baseline: the same notes through a JACK MIDI port into a separate
+  ``fluidsynth -a jack -m jack`` (a user's own synth); JACK periods 64 and 256.
+* band timing: each part's note-on send lateness (``--json-events``: sent - scheduled) with ``--synth``,
+  baseline: the same session on a JACK MIDI port.
+
+Run: ``python -m benchmarks.bench_synth`` (env BENCH_RUNS, default 3).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.bench_live import _cpu_seconds, _Receiver, _Server, _summary
+from benchmarks.jackaudio import JackRecorder
+
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+CPU_SECONDS = 12.0
+PERIODS = (64, 256)
+SILENCE = 10 ** (-60 / 20)
+SIDE_STICK = (0x99, 37, 120)
+PARTS = {0: "solo", 1: "bass", 2: "comp", 9: "drums"}
+TIMGM = Path("/usr/share/sounds/sf2/TimGM6mb.sf2")
+PY = sys.executable
+
+
+def _improv(*args: str) -> list[str]:
+    return [PY, "-m", "improv", "play", "--seed", "1", "--tempo", "120", *args]
+
+
+def first_sound(env: dict, tmp: Path, soundfont: Path | None = None) -> float:
+    """Seconds from launching `make play`'s commands to the first non-silent sample recorded."""
+    if soundfont is not None:
+        env = dict(env, IMPROV_SOUNDFONT=str(soundfont))
+    recorder = JackRecorder("fluidsynth", seconds=40)
+    play = " ".join(_improv("--synth", "--audio-driver", "jack", "--band", "all", "--bars", "2", "--record",
+                            str(tmp / "first.mid")))
+    script = f"{PY} -m improv.live.audioprobe --audio-driver jack && exec {play}"
+    started = time.perf_counter()
+    try:
+        done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+    finally:
+        audio = recorder.stop()
+    if done.returncode != 0:
+        raise RuntimeError(f"make play's commands failed: {done.stderr[-500:]}")
+    loud = np.flatnonzero(np.abs(audio).max(axis=1) > SILENCE)
+    if not len(loud):
+        raise RuntimeError("no sound was recorded")
+    return recorder.time_of(int(loud[0])) - started
+
+
+def first_midi_note(env: dict, name: str) -> float:
+    """Seconds from launching `improv play --virtual` to its first note-on at a JACK MIDI recorder."""
+    receiver = _Receiver()
+    started = time.perf_counter()
+    proc = subprocess.Popen(_improv("--api", "jack", "--virtual", name, "--band", "all", "--bars", "1"),
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        receiver.connect(name)
+        proc.wait(timeout=120)
+    finally:
+        receiver.close()
+    ons = [t for t, m in receiver.got if m[0] & 0xF0 == 0x90 and m[2] > 0]
+    if proc.returncode != 0 or not ons:
+        why = proc.stderr.read()[-500:] if proc.stderr else ""
+        raise RuntimeError(f"improv play --virtual failed: {why}")
+    return ons[0] - started
+
+
+def cpu_share(env: dict, *args: str) -> float:
+    """Percent of one core `improv play ARGS --band all` uses while playing (after its start-up)."""
+    bars = int((4 + CPU_SECONDS + 4) / 2)
+    proc = subprocess.Popen(_improv(*args, "--band", "all", "--bars", str(bars)), env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(4.0)
+        c0, w0 = _cpu_seconds(proc.pid), time.perf_counter()
+        time.sleep(CPU_SECONDS)
+        c1, w1 = _cpu_seconds(proc.pid), time.perf_counter()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    return round(100 * (c1 - c0) / (w1 - w0), 1)
+
+
+def _send_clicks(send, notes: int = 40) -> list[float]:
+    """Side sticks from this thread (real-time when allowed): their send times."""
+    from improv.live.scheduler import _try_realtime
+
+    _try_realtime()
+    rng = np.random.default_rng(0)
+    sent = []
+    for _ in range(notes):
+        time.sleep(0.2 + float(rng.uniform(0, 0.05)))
+        sent.append(time.perf_counter())
+        send(SIDE_STICK)
+        time.sleep(0.03)
+        send((0x89, 37, 0))
+    time.sleep(0.3)
+    return sent
+
+
+def attack_lags(recorder: JackRecorder, send) -> list[float]:
+    """Send clicks, stop the recorder; each click's lag (ms) from its send to its recorded attack."""
+    sent: list[float] = []
+    worker = threading.Thread(target=lambda: sent.extend(_send_clicks(send)))
+    worker.start()
+    worker.join()
+    audio = recorder.stop()
+    level = np.abs(audio).max(axis=1)
+    stamps = np.array(recorder.stamps)
+    lags = []
+    for t in sent:
+        cycle = max(0, int(np.searchsorted(stamps[:, 0], t)) - 1)
+        start = int(stamps[cycle, 1])
+        before = level[max(0, start - 480):start].max(initial=0.0)
+        window = level[start:start + recorder.rate // 10]
+        loud = np.flatnonzero(window > max(1e-3, 4 * before))
+        if len(loud):
+            lags.append(1000 * (recorder.time_of(start + int(loud[0])) - t))
+    return lags
+
+
+def _latency_in_process() -> list[float]:
+    from improv.live.synth import SynthSink
+
+    sink = SynthSink(driver="jack")
+    try:
+        recorder = JackRecorder("fluidsynth", seconds=30)
+        _wait_connected(recorder)
+        return attack_lags(recorder, sink.send)
+    finally:
+        sink.close(release=0.0)
+
+
+def _latency_separate(env: dict) -> list[float]:
+    """The baseline: a separate fluidsynth JACK client, its MIDI input fed through an rtmidi JACK port."""
+    from improv.live.ports import OutputPort
+    from improv.synth import find_soundfont
+
+    cmd = ["fluidsynth", "-a", "jack", "-m", "jack", "-i", "-s", "-o", "audio.jack.id=fsbase", "-o",
+           "midi.jack.id=fsbase", "-o", "audio.jack.autoconnect=0", str(find_soundfont())]
+    fluid = subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        recorder = JackRecorder("fsbase", seconds=30)
+        _wait_connected(recorder)
+        port = _open_when_there(lambda: OutputPort(_jack_api(), port="fsbase", client_name="benchtx"))
+        try:
+            return attack_lags(recorder, port.send)
+        finally:
+            port.close()
+    finally:
+        fluid.terminate()
+        fluid.wait(timeout=10)
+
+
+def _jack_api() -> int:
+    import rtmidi
+
+    return rtmidi.API_UNIX_JACK
+
+
+def _open_when_there(opener, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return opener()
+        except Exception:  # noqa: BLE001 - the port is not there yet
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _wait_connected(recorder: JackRecorder, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(recorder.connected) < 2:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{recorder.source}'s audio ports never appeared")
+        time.sleep(0.01)
+    time.sleep(0.2)
+
+
+def part_lateness(env: dict, tmp: Path, *args: str) -> dict:
+    """Each part's note-on send lateness (ms) over a 16-bar `improv play ARGS --band all` at 160 BPM."""
+    events = tmp / "late.jsonl"
+    cmd = [PY, "-m", "improv", "play", "--seed", "2", "--tempo", "160", "--band", "all", "--bars", "16",
+           "--json-events", str(events), *args]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-500:])
+    late: dict[str, list[float]] = {name: [] for name in PARTS.values()}
+    for line in events.read_text().splitlines():
+        record = json.loads(line)
+        msg = record.get("msg")
+        if record.get("scheduled") is None or not msg or msg[0] & 0xF0 != 0x90 or msg[2] == 0:
+            continue
+        part = PARTS.get(msg[0] & 0x0F)
+        if part:
+            late[part].append(1000 * (record["t"] - record["scheduled"]))
+    return {part: _summary(values) for part, values in late.items()}
+
+
+def run() -> dict:
+    if shutil.which("jackd") is None:
+        return {"skipped": "jackd is not installed"}
+    try:
+        import fluidsynth  # noqa: F401
+        import jack  # noqa: F401
+    except ImportError as exc:
+        return {"skipped": f"{exc.name} is not installed"}
+    out: dict = {"load_average_1min": round(os.getloadavg()[0], 1)}
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        for period in PERIODS:
+            out[f"period_{period}"] = _with_server(tmp, period, lambda env, p=period: _at_period(env, tmp, p))
+    return out
+
+
+def _with_server(tmp: Path, period: int, work):
+    server = _Server(f"benchsynth{os.getpid()}", period, tmp / f"jackd{period}.log")
+    saved = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = server.name
+    env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", IMPROV_CACHE=str(tmp))
+    env.pop("IMPROV_MIDI_API", None)
+    try:
+        return {"jackd": server.mode, **work(env)}
+    finally:
+        server.stop()
+        if saved is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = saved
+
+
+def _at_period(env: dict, tmp: Path, period: int) -> dict:
+    result: dict = {"attack_ms": {"in_process": _summary(_latency_in_process())}}
+    if shutil.which("fluidsynth"):
+        result["attack_ms"]["separate_fluidsynth_baseline"] = _summary(_latency_separate(env))
+    if period != PERIODS[0]:
+        return result
+    first_sound(env, tmp)  # warm
+    result["first_sound_s"] = {"gm": _median([first_sound(env, tmp) for _ in range(RUNS)])}
+    if TIMGM.is_file():
+        result["first_sound_s"]["timgm6mb"] = _median([first_sound(env, tmp, TIMGM) for _ in range(RUNS)])
+    result["first_sound_s"]["midi_baseline"] = _median([first_midi_note(env, f"fs{i}") for i in range(RUNS)])
+    result["cpu_percent"] = {"synth_band_all": cpu_share(env, "--synth", "--audio-driver", "jack"),
+                             "virtual_band_all_baseline": cpu_share(env, "--api", "jack", "--virtual", "cpu")}
+    result["send_lateness_ms"] = {"synth": part_lateness(env, tmp, "--synth", "--audio-driver", "jack"),
+                                  "midi_port_baseline": part_lateness(env, tmp, "--api", "jack", "--virtual",
+                                                                      "late")}
+    return result
+
+
+def _median(values: list[float]) -> float:
+    return round(float(np.median(values)), 3)
+
+
+def markdown(result: dict) -> str:
+    if "skipped" in result:
+        return f"skipped: {result['skipped']}"
+    return "```json\n" + json.dumps(result, indent=1) + "\n```"
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(), indent=1))
