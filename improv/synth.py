@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import wave
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import mido
@@ -70,7 +70,9 @@ class Synth:
     """One FluidSynth instance with a soundfont loaded; plays raw MIDI messages."""
 
     def __init__(self, soundfont: str | Path | None = None, *, sample_rate: int = SAMPLE_RATE,
-                 gain: float = GAIN, **settings: object) -> None:
+                 gain: float = GAIN, programs: Mapping[int, int] | None = None, **settings: object) -> None:
+        """``programs``: General MIDI program (0-based) per channel (0-based), else 0 (piano); channel 10
+        plays the standard drum kit. ``settings``: FluidSynth settings by name."""
         self.fs_module = _fluidsynth()
         self.soundfont = find_soundfont(soundfont)
         self.sample_rate = sample_rate
@@ -79,9 +81,11 @@ class Synth:
         if self.sfid < 0:
             self.fs.delete()
             raise InputError(f"--synth: {str(self.soundfont)[:200]} is not a soundfont FluidSynth can read")
+        programs = programs or {}
         for channel in range(16):
             drums = channel == DRUM_CHANNEL
-            self.fs.program_select(channel, self.sfid, 128 if drums else 0, 0)
+            self.fs.program_select(channel, self.sfid, 128 if drums else 0, programs.get(channel, 0))
+        self._write = self.fs_module.fluid_synth_write_s16
         self._closed = False
 
     def send(self, message: Sequence[int]) -> bool:
@@ -106,7 +110,17 @@ class Synth:
 
     def samples(self, frames: int) -> np.ndarray:
         """Render ``frames`` stereo frames (int16, interleaved)."""
-        return self.fs.get_samples(frames) if frames > 0 else np.zeros(0, dtype=np.int16)
+        out = np.zeros(2 * max(0, frames), dtype=np.int16)
+        self.render_into(out, 0, frames)
+        return out
+
+    def render_into(self, audio: np.ndarray, start: int, stop: int) -> None:
+        """Render frames ``start..stop`` of ``audio`` (int16, interleaved stereo, C-contiguous) in place."""
+        if stop > start:
+            if not (audio.dtype == np.int16 and audio.flags.c_contiguous and 2 * stop <= len(audio)):
+                raise ValueError("render_into needs a C-contiguous int16 stereo buffer that holds the frames")
+            base = audio.ctypes.data
+            self._write(self.fs.synth, stop - start, base, 2 * start, 2, base, 2 * start + 1, 2)
 
     def close(self) -> None:
         if not self._closed:
@@ -126,18 +140,25 @@ def midi_events(mid: mido.MidiFile) -> list[tuple[float, list[int]]]:
 
 def render_events(events: Sequence[tuple[float, Sequence[int]]], soundfont: str | Path | None = None, *,
                   tail: float = TAIL_SECONDS) -> tuple[np.ndarray, int]:
-    """Audio (int16 stereo, interleaved) for timed messages, and its sample rate."""
-    synth = Synth(soundfont)
+    """Audio (int16 stereo, interleaved) for timed messages, and its sample rate.
+
+    One buffer for the whole file, rendered in place between events (FluidSynth applies an event at the
+    start of its next 64-frame block, so the same events at the same frames give the same bytes however
+    the rendering between them is cut)."""
+    synth = Synth(soundfont, **{"synth.dynamic-sample-loading": 1})
     try:
-        chunks, done = [], 0
-        for seconds, message in events:
-            frame = int(round(seconds * synth.sample_rate))
-            chunks.append(synth.samples(frame - done))
-            done = max(done, frame)
+        rate = synth.sample_rate
+        frames = [int(round(seconds * rate)) for seconds, _ in events]
+        end = max(frames, default=0) + int(tail * rate)
+        audio = np.zeros(2 * end, dtype=np.int16)
+        done = 0
+        for frame, (_, message) in zip(frames, events, strict=True):
+            if frame > done:
+                synth.render_into(audio, done, frame)
+                done = frame
             synth.send(message)
-        end = done + int(tail * synth.sample_rate)
-        chunks.append(synth.samples(end - done))
-        return np.concatenate(chunks), synth.sample_rate
+        synth.render_into(audio, done, end)
+        return audio, rate
     finally:
         synth.close()
 

@@ -152,12 +152,22 @@ def _main_output(opts: dict[str, Any], api: int | None):
     from improv.live.synth import SynthSink
 
     try:
-        synth = SynthSink(None if opts["synth"] is True else opts["synth"], driver=opts["audio_driver"])
+        synth = SynthSink(None if opts["synth"] is True else opts["synth"], driver=opts["audio_driver"],
+                          programs=synth_programs(opts))
     except BaseException:
         if port is not None:
             port.close()
         raise
     return (synth, None) if port is None else (Tee((port, synth)), port)
+
+
+def synth_programs(opts: dict[str, Any]) -> dict[int, int]:
+    """The synth's General MIDI program per channel (0-based): the instruments `improv generate` writes
+    (the solo's guitar, the acoustic bass, the piano comping; channel 10 is the drum kit)."""
+    from improv.perform.band.band import PROGRAMS
+
+    channels = opts["band_channels"]
+    return {channels.of(part): program for part, program in PROGRAMS.items() if part != "drums"}
 
 
 class Tee:
