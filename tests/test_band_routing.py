@@ -44,7 +44,7 @@ class Recorder:
 def test_the_router_sends_each_channel_to_its_port_and_system_messages_to_all():
     main_out, bass, drums = Recorder("main"), Recorder("bassport"), Recorder("drumport")
     router = ChannelRouter(main_out, {1: bass, 9: drums}, {1: "bass", 9: "drums"})
-    assert router.label == "main (bass on bassport, drums on drumport)"
+    assert router.label == "main" and router.routes_label == "bass on bassport, drums on drumport"
     for message in [(0x90, 60, 90), (0x91, 40, 80), (0x99, 51, 70), (0x92, 64, 60), (0xF8,), (0xFC,)]:
         assert router.send(message)
     assert main_out.got == [(0x90, 60, 90), (0x92, 64, 60), (0xF8,), (0xFC,)]

@@ -34,11 +34,12 @@ class ChannelRouter:
         self._by_channel = tuple(self.routes.get(channel, default) for channel in range(16))
         self.sinks: tuple = tuple({id(s): s for s in (default, *self.routes.values())}.values())
         names = names or {}
-        extra = ", ".join(f"{names.get(ch, f'channel {ch + 1}')} on {_label(s)}"
-                          for ch, s in sorted(self.routes.items()))
-        self.label = f"{_label(default)} ({extra})" if extra else _label(default)
-        if hasattr(default, "virtual"):  # the start-up line's hint on connecting a synth
+        self.label = _label(default)  # the main output (the start-up line names it and how to connect it)
+        if hasattr(default, "virtual"):
             self.virtual = default.virtual
+        self.routes_label = ", ".join(f"{names.get(ch, f'channel {ch + 1}')} on {_label(s)}"
+                                      for ch, s in sorted(self.routes.items()))
+        log.info("band ports: %s", self.routes_label)
 
     def send(self, message: Sequence[int]) -> bool:
         """Send on the channel's route; a system message on every output (True if any took it)."""
