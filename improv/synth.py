@@ -84,7 +84,8 @@ class Synth:
         programs = programs or {}
         for channel in range(16):
             drums = channel == DRUM_CHANNEL
-            self.fs.program_select(channel, self.sfid, 128 if drums else 0, programs.get(channel, 0))
+            program = 0 if drums else programs.get(channel, 0)
+            self.fs.program_select(channel, self.sfid, 128 if drums else 0, program)
         self._write = self.fs_module.fluid_synth_write_s16
         self._closed = False
 

@@ -167,7 +167,8 @@ def synth_programs(opts: dict[str, Any]) -> dict[int, int]:
     from improv.perform.band.band import PROGRAMS
 
     channels = opts["band_channels"]
-    return {channels.of(part): program for part, program in PROGRAMS.items() if part != "drums"}
+    programs = {channels.of(part): PROGRAMS[part] for part in opts["band"] if part != "drums"}
+    return {**programs, channels.solo: PROGRAMS["solo"]}  # the solo's channel is its own even with no band
 
 
 class Tee:
