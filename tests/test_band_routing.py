@@ -161,3 +161,12 @@ def test_a_device_profile_gives_the_band_unless_the_line_says_otherwise(devices_
     # the command line's --band-port replaces the profile's; a clash names the line, not the profile
     code, err = _run(capsys, "play", "--virtual", "--device", "rig", "--band-port", "comp=y")
     assert code == 2 and "--band-port: comp is not playing" in err, err
+
+
+def test_the_live_synth_plays_generates_instruments():
+    from improv.cli.sound import synth_programs
+
+    band = ("bass", "comp", "drums")
+    assert synth_programs({"band_channels": BandChannels(), "band": band}) == {0: 26, 1: 32, 2: 0}
+    alone = parse_band_channels(None, base=BandChannels(solo=1), unique=False)  # --channel 2, no band
+    assert synth_programs({"band_channels": alone, "band": ()}) == {1: 26}
