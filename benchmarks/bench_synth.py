@@ -283,7 +283,32 @@ def _median(values: list[float]) -> float:
 def markdown(result: dict) -> str:
     if "skipped" in result:
         return f"skipped: {result['skipped']}"
-    return "```json\n" + json.dumps(result, indent=1) + "\n```"
+    rows = ["| JACK period | jackd | send -> attack, in-process synth: median / p99 / max ms (n) | "
+            "baseline: separate fluidsynth via a JACK MIDI port |", "|---|---|---|---|"]
+    for period in PERIODS:
+        res = result[f"period_{period}"]
+        attack = res["attack_ms"]
+        cells = [_cell(attack["in_process"]), _cell(attack.get("separate_fluidsynth_baseline"))]
+        head = f"| {period} ({1000 * period / 48000:.2f} ms) | {res['jackd']} | "
+        rows.append(head + " | ".join(cells) + " |")
+    first = result[f"period_{PERIODS[0]}"]
+    lines = ["", f"First sound after `make play`'s commands (median of {RUNS}, s; target <= 1.5): "
+             + ", ".join(f"{k} {v}" for k, v in first["first_sound_s"].items()),
+             "CPU while playing (% of one core; target <= 25): "
+             + ", ".join(f"{k} {v}" for k, v in first["cpu_percent"].items()), "",
+             "| part | note-on send lateness with --synth: median / p99 / max ms (n) | "
+             "baseline: JACK MIDI port |",
+             "|---|---|---|"]
+    late = first["send_lateness_ms"]
+    for part in PARTS.values():
+        lines.append(f"| {part} | {_cell(late['synth'][part])} | {_cell(late['midi_port_baseline'][part])} |")
+    return "\n".join(rows + lines) + f"\n\nload average (1 min) at the start: {result['load_average_1min']}"
+
+
+def _cell(summary: dict | None) -> str:
+    if not summary:
+        return "-"
+    return f"{summary['median']} / {summary['p99']} / {summary['max']} ({summary['n']})"
 
 
 if __name__ == "__main__":
