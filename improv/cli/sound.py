@@ -63,7 +63,8 @@ def validate(values: dict[str, Any], where_given) -> dict[str, Any]:
     from improv.perform.band import BandChannels, parse_band_channels, parse_band_ports, parse_parts
 
     def where(key: str) -> str:
-        return values.get("band_sources", {}).get(key) or where_given(key)
+        given = values.get("band_sources", {}).get(key) or where_given(key)
+        return "--band-port" if given == "--band-ports" else given  # the option's name (the key's: band_ports)
 
     band = values["band"]
     if isinstance(band, bool):
