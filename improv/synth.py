@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import wave
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -139,14 +140,41 @@ def midi_events(mid: mido.MidiFile) -> list[tuple[float, list[int]]]:
     return events
 
 
+class SynthLoader:
+    """A Synth made on its own thread (the soundfont's load is C work that releases the GIL), so an
+    offline render can load it while the notes are still being made; ``result()`` waits for it (and
+    raises what making it raised, e.g. the InputError for a missing soundfont)."""
+
+    def __init__(self, soundfont: str | Path | None = None) -> None:
+        self._synth: Synth | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._load, args=(soundfont,), name="improv-sfload",
+                                        daemon=True)
+        self._thread.start()
+
+    def _load(self, soundfont: str | Path | None) -> None:
+        try:
+            self._synth = Synth(soundfont)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> Synth:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._synth is not None
+        return self._synth
+
+
 def render_events(events: Sequence[tuple[float, Sequence[int]]], soundfont: str | Path | None = None, *,
-                  tail: float = TAIL_SECONDS) -> tuple[np.ndarray, int]:
-    """Audio (int16 stereo, interleaved) for timed messages, and its sample rate.
+                  tail: float = TAIL_SECONDS, synth: Synth | None = None) -> tuple[np.ndarray, int]:
+    """Audio (int16 stereo, interleaved) for timed messages, and its sample rate, through ``synth`` (a
+    fresh one, closed after) or a new Synth with ``soundfont``.
 
     One buffer for the whole file, rendered in place between events (FluidSynth applies an event at the
     start of its next 64-frame block, so the same events at the same frames give the same bytes however
     the rendering between them is cut)."""
-    synth = Synth(soundfont, **{"synth.dynamic-sample-loading": 1})
+    synth = synth or Synth(soundfont)
     try:
         rate = synth.sample_rate
         frames = [int(round(seconds * rate)) for seconds, _ in events]
@@ -178,8 +206,10 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_RAT
     return path
 
 
-def render_midi(mid: mido.MidiFile, wav: str | Path, soundfont: str | Path | None = None) -> float:
-    """Render a MIDI file to a WAV through FluidSynth; returns the audio's length in seconds."""
-    audio, rate = render_events(midi_events(mid), soundfont)
+def render_midi(mid: mido.MidiFile, wav: str | Path, soundfont: str | Path | None = None, *,
+                synth: Synth | None = None) -> float:
+    """Render a MIDI file to a WAV through FluidSynth (``synth``: a fresh one, e.g. a SynthLoader's);
+    returns the audio's length in seconds."""
+    audio, rate = render_events(midi_events(mid), soundfont, synth=synth)
     write_wav(wav, audio, rate)
     return len(audio) / 2 / rate

@@ -102,6 +102,11 @@ def run(args: argparse.Namespace) -> int:
     parts = () if args.no_comp else parse_parts(args.band if args.band is not None else "all")
     channels = parse_band_channels(args.band_channels)
     seed = 0 if args.seed is None else args.seed
+    loader = None
+    if args.audio:  # the soundfont loads while the notes are made (off the critical path)
+        from improv.synth import SynthLoader
+
+        loader = SynthLoader(args.soundfont)
     improviser = build_improviser(
         changes.progression,
         model_dir=args.model,
@@ -128,10 +133,10 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"cannot write {args.out}: {exc}") from exc
     with_band = f" with {', '.join(parts)}" if parts else ""
     print(f"wrote {args.out}: {len(notes)} notes, {bars} bars of {changes.title} at {tempo:g} BPM{with_band}")
-    if args.audio:
+    if loader is not None:
         from improv.synth import render_midi
 
-        seconds = render_midi(mid, args.audio, args.soundfont)
+        seconds = render_midi(mid, args.audio, synth=loader.result())
         print(f"wrote {args.audio}: {seconds:.1f} s of audio")
     if args.plot:
         from improv.plot import Lane, piano_roll

@@ -64,7 +64,7 @@ def validate(values: dict[str, Any], where_given) -> dict[str, Any]:
 
     def where(key: str) -> str:
         given = values.get("band_sources", {}).get(key) or where_given(key)
-        return "--band-port" if given == "--band-ports" else given  # the option's name (the key's: band_ports)
+        return "--band-port" if given == "--band-ports" else given  # the option, not the key
 
     band = values["band"]
     if isinstance(band, bool):
