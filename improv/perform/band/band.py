@@ -22,6 +22,7 @@ from improv.perform.band.form import GROOVES, BandNote, Feel, Form
 from improv.theory.progression import Progression
 
 PARTS = ("bass", "comp", "drums")
+SEND_ORDER = {"drums": 0, "bass": 1, "comp": 2}  # of notes on one onset in the live stream
 # General MIDI programs (0-based) per part; channel 10 ignores its program in GM (the standard kit).
 PROGRAMS = {"solo": 26, "bass": 32, "comp": 0, "drums": 0}
 
@@ -152,10 +153,14 @@ class Band:
         return out
 
     def __iter__(self) -> Iterator[BandNote]:
-        """Endless notes of all parts, bar by bar, in onset order (the live engine's stream)."""
+        """Endless notes of all parts, bar by bar, in onset order (the live engine's stream); notes on one
+        onset go drums first, then bass, then comp: the emitter sends them in this order, so the time
+        keepers are the least late (each send to the synth takes tens of microseconds)."""
         while True:
-            merged = [note for notes in self.bar(self._next_bar).values() for note in notes]
-            yield from sorted(merged, key=lambda n: (n.onset, n.channel, n.pitch))
+            bar = self.bar(self._next_bar)
+            merged = [(note.onset, SEND_ORDER[part], note.pitch, note) for part, notes in bar.items()
+                      for note in notes]
+            yield from (item[3] for item in sorted(merged, key=lambda item: item[:3]))
 
     @property
     def channel_list(self) -> list[int]:
