@@ -276,3 +276,11 @@ def test_generate_plays_bossa_drums_for_a_bossa_tune(tmp_path):
     drums = [m.note for t in mido.MidiFile(out).tracks if t.name == "drums" for m in t
              if m.type == "note_on" and m.velocity]
     assert SIDE in drums and HAT_CLOSED in drums and RIDE not in drums
+
+
+def test_the_live_stream_sends_drums_then_bass_then_comp_on_one_onset():
+    stream = iter(blues_band(5))
+    notes = [next(stream) for _ in range(400)]
+    rank = {9: 0, 1: 1, 2: 2}
+    for a, b in zip(notes, notes[1:]):
+        assert a.onset < b.onset or (a.onset == b.onset and rank[a.channel] <= rank[b.channel])
