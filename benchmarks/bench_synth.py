@@ -10,8 +10,9 @@ stamps). Times are when a sample is rendered into the JACK graph; a sound card p
   Baseline: launch to the first MIDI note at a JACK MIDI recorder from ``improv play --virtual --band all``.
 * CPU: ``improv play --synth --band all`` (one process: the synth renders in it), CPU time over wall time
   from 4 s in for ``CPU_SECONDS`` (100 % = one core). Baseline: ``improv play --virtual --band all``.
-* send -> attack: a GM side stick sent every 0.2-0.25 s (jittered: every phase of the period), the first
-  recorded sample above four times the level before; in-process (``SynthSink``, what ``--synth`` plays
+* send -> attack: a GM side stick sent every 0.2-0.25 s (jittered: every phase of the period), the lag
+  to where the recording lines up best with the click rendered offline from its note-on (so the sample's
+  own quiet first 2 ms are not counted); in-process (``SynthSink``, what ``--synth`` plays
   through), and the baseline: the same notes through a JACK MIDI port into a separate
   ``fluidsynth -a jack -m jack`` (a user's own synth); JACK periods 64 and 256.
 * band timing: each part's note-on send lateness (``--json-events``: sent - scheduled) with ``--synth``,
@@ -52,8 +53,9 @@ def _improv(*args: str) -> list[str]:
     return [PY, "-m", "improv", "play", "--seed", "1", "--tempo", "120", *args]
 
 
-def first_sound(env: dict, tmp: Path, soundfont: Path | None = None) -> float:
-    """Seconds from launching `make play`'s commands to the first non-silent sample recorded."""
+def first_sound(env: dict, tmp: Path, soundfont: Path | None = None) -> tuple[float, float]:
+    """(seconds from launching `make play`'s commands to the first non-silent sample recorded, CPU seconds
+    `improv play` had used by then: what the wall time would be on an idle machine, near enough)."""
     if soundfont is not None:
         env = dict(env, IMPROV_SOUNDFONT=str(soundfont))
     recorder = JackRecorder("fluidsynth", seconds=40)
@@ -61,16 +63,25 @@ def first_sound(env: dict, tmp: Path, soundfont: Path | None = None) -> float:
                             str(tmp / "first.mid")))
     script = f"{PY} -m improv.live.audioprobe --audio-driver jack && exec {play}"
     started = time.perf_counter()
+    proc = subprocess.Popen(["sh", "-c", script], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            text=True)
+    cpu, seen = None, 0
     try:
-        done = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=120)
+        while proc.poll() is None and cpu is None:
+            frames = recorder.frames
+            if frames > seen and np.abs(recorder.buffer[seen:frames]).max() > SILENCE:
+                cpu = _cpu_seconds(proc.pid)
+            seen = frames
+            time.sleep(0.002)
+        _, err = proc.communicate(timeout=120)
     finally:
         audio = recorder.stop()
-    if done.returncode != 0:
-        raise RuntimeError(f"make play's commands failed: {done.stderr[-500:]}")
+    if proc.returncode != 0:
+        raise RuntimeError(f"make play's commands failed: {err[-500:]}")
     loud = np.flatnonzero(np.abs(audio).max(axis=1) > SILENCE)
-    if not len(loud):
+    if not len(loud) or cpu is None:
         raise RuntimeError("no sound was recorded")
-    return recorder.time_of(int(loud[0])) - started
+    return recorder.time_of(int(loud[0])) - started, cpu
 
 
 def first_midi_note(env: dict, name: str) -> float:
@@ -124,24 +135,38 @@ def _send_clicks(send, notes: int = 40) -> list[float]:
     return sent
 
 
+def _click(rate: int) -> np.ndarray:
+    """The side stick as the synth renders it from its note-on (offline, left channel, 20 ms)."""
+    from improv.synth import Synth
+
+    synth = Synth(None, sample_rate=rate)
+    try:
+        synth.send(SIDE_STICK)
+        return synth.samples(rate // 50).reshape(-1, 2)[:, 0].astype(np.float64)
+    finally:
+        synth.close()
+
+
 def attack_lags(recorder: JackRecorder, send) -> list[float]:
-    """Send clicks, stop the recorder; each click's lag (ms) from its send to its recorded attack."""
+    """Send clicks, stop the recorder; each click's lag (ms) from its send to the recorded sound's note-on
+    point: where the offline click (from its note-on) lines up best with the recording (cross-correlation),
+    so the sample's own silent start is not counted as latency."""
     sent: list[float] = []
     worker = threading.Thread(target=lambda: sent.extend(_send_clicks(send)))
     worker.start()
     worker.join()
-    audio = recorder.stop()
-    level = np.abs(audio).max(axis=1)
+    audio = recorder.stop()[:, 0].astype(np.float64)
+    click = _click(recorder.rate)
     stamps = np.array(recorder.stamps)
     lags = []
     for t in sent:
         cycle = max(0, int(np.searchsorted(stamps[:, 0], t)) - 1)
         start = int(stamps[cycle, 1])
-        before = level[max(0, start - 480):start].max(initial=0.0)
-        window = level[start:start + recorder.rate // 10]
-        loud = np.flatnonzero(window > max(1e-3, 4 * before))
-        if len(loud):
-            lags.append(1000 * (recorder.time_of(start + int(loud[0])) - t))
+        segment = audio[start:start + recorder.rate // 50 + len(click)]
+        if len(segment) < 2 * len(click) or not segment.any():
+            continue
+        score = np.correlate(segment, click, mode="valid")
+        lags.append(1000 * (recorder.time_of(start + int(np.argmax(score))) - t))
     return lags
 
 
@@ -247,6 +272,7 @@ def _with_server(tmp: Path, period: int, work):
     os.environ["JACK_DEFAULT_SERVER"] = server.name
     env = dict(os.environ, JACK_NO_AUDIO_RESERVATION="1", IMPROV_CACHE=str(tmp))
     env.pop("IMPROV_MIDI_API", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # a warm venv has its byte code
     try:
         return {"jackd": server.mode, **work(env)}
     finally:
@@ -263,10 +289,13 @@ def _at_period(env: dict, tmp: Path, period: int) -> dict:
         result["attack_ms"]["separate_fluidsynth_baseline"] = _summary(_latency_separate(env))
     if period != PERIODS[0]:
         return result
-    first_sound(env, tmp)  # warm
-    result["first_sound_s"] = {"gm": _median([first_sound(env, tmp) for _ in range(RUNS)])}
-    if TIMGM.is_file():
-        result["first_sound_s"]["timgm6mb"] = _median([first_sound(env, tmp, TIMGM) for _ in range(RUNS)])
+    first_sound(env, tmp)  # warm (and the byte code written)
+    fonts = {"gm": None, **({"timgm6mb": TIMGM} if TIMGM.is_file() else {})}
+    result["first_sound_s"], result["cpu_s_to_first_sound"] = {}, {}
+    for name, font in fonts.items():
+        runs = [first_sound(env, tmp, font) for _ in range(RUNS)]
+        result["first_sound_s"][name] = _median([wall for wall, _ in runs])
+        result["cpu_s_to_first_sound"][name] = _median([cpu for _, cpu in runs])
     result["first_sound_s"]["midi_baseline"] = _median([first_midi_note(env, f"fs{i}") for i in range(RUNS)])
     result["cpu_percent"] = {"synth_band_all": cpu_share(env, "--synth", "--audio-driver", "jack"),
                              "virtual_band_all_baseline": cpu_share(env, "--api", "jack", "--virtual", "cpu")}
@@ -293,7 +322,9 @@ def markdown(result: dict) -> str:
         rows.append(head + " | ".join(cells) + " |")
     first = result[f"period_{PERIODS[0]}"]
     lines = ["", f"First sound after `make play`'s commands (median of {RUNS}, s; target <= 1.5): "
-             + ", ".join(f"{k} {v}" for k, v in first["first_sound_s"].items()),
+             + ", ".join(f"{k} {v}" for k, v in first["first_sound_s"].items())
+             + "; CPU s `improv play` used until then: "
+             + ", ".join(f"{k} {v}" for k, v in first["cpu_s_to_first_sound"].items()),
              "CPU while playing (% of one core; target <= 25): "
              + ", ".join(f"{k} {v}" for k, v in first["cpu_percent"].items()), "",
              "| part | note-on send lateness with --synth: median / p99 / max ms (n) | "
