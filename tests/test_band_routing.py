@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_bad_options import _run
 
 import improv.devices
-from improv.cli import main
 from improv.config import load_play_config
 from improv.devices import DeviceProfile, load_device, save_device
 from improv.errors import InputError
@@ -85,14 +85,6 @@ def test_parse_band_ports_and_channel_tables():
     assert parse_band_channels({"bass": 5, "drums": 10}) == BandChannels(0, 4, 2, 9)
     with pytest.raises(InputError, match="not 1..16"):
         parse_band_channels({"bass": "5"})
-
-
-def _run(capsys, *argv: str) -> tuple[int, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [
