@@ -210,7 +210,7 @@ def _jack_api() -> int:
     return rtmidi.API_UNIX_JACK
 
 
-def _open_when_there(opener, timeout: float = 20.0):
+def _open_when_there(opener, timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -221,7 +221,7 @@ def _open_when_there(opener, timeout: float = 20.0):
             time.sleep(0.05)
 
 
-def _wait_connected(recorder: JackRecorder, timeout: float = 20.0) -> None:
+def _wait_connected(recorder: JackRecorder, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while len(recorder.connected) < 2:
         if time.monotonic() > deadline:
@@ -283,25 +283,39 @@ def _with_server(tmp: Path, period: int, work):
             os.environ["JACK_DEFAULT_SERVER"] = saved
 
 
+def _guarded(measure):
+    """A measurement's result, or what went wrong (one failing measure must not hide the others)."""
+    try:
+        return measure()
+    except Exception as exc:  # noqa: BLE001 - reported in the results
+        return {"failed": str(exc)[:200]}
+
+
 def _at_period(env: dict, tmp: Path, period: int) -> dict:
-    result: dict = {"attack_ms": {"in_process": _summary(_latency_in_process())}}
+    result: dict = {"attack_ms": {"in_process": _guarded(lambda: _summary(_latency_in_process()))}}
     if shutil.which("fluidsynth"):
-        result["attack_ms"]["separate_fluidsynth_baseline"] = _summary(_latency_separate(env))
+        result["attack_ms"]["separate_fluidsynth_baseline"] = _guarded(
+            lambda: _summary(_latency_separate(env)))
     if period != PERIODS[0]:
         return result
-    first_sound(env, tmp)  # warm (and the byte code written)
-    fonts = {"gm": None, **({"timgm6mb": TIMGM} if TIMGM.is_file() else {})}
-    result["first_sound_s"], result["cpu_s_to_first_sound"] = {}, {}
-    for name, font in fonts.items():
-        runs = [first_sound(env, tmp, font) for _ in range(RUNS)]
-        result["first_sound_s"][name] = _median([wall for wall, _ in runs])
-        result["cpu_s_to_first_sound"][name] = _median([cpu for _, cpu in runs])
-    result["first_sound_s"]["midi_baseline"] = _median([first_midi_note(env, f"fs{i}") for i in range(RUNS)])
+    result.update(_guarded(lambda: _first_sounds(env, tmp)))
     result["cpu_percent"] = {"synth_band_all": cpu_share(env, "--synth", "--audio-driver", "jack"),
                              "virtual_band_all_baseline": cpu_share(env, "--api", "jack", "--virtual", "cpu")}
     result["send_lateness_ms"] = {"synth": part_lateness(env, tmp, "--synth", "--audio-driver", "jack"),
                                   "midi_port_baseline": part_lateness(env, tmp, "--api", "jack", "--virtual",
                                                                       "late")}
+    return result
+
+
+def _first_sounds(env: dict, tmp: Path) -> dict:
+    first_sound(env, tmp)  # warm (and the byte code written)
+    fonts = {"gm": None, **({"timgm6mb": TIMGM} if TIMGM.is_file() else {})}
+    result: dict = {"first_sound_s": {}, "cpu_s_to_first_sound": {}}
+    for name, font in fonts.items():
+        runs = [first_sound(env, tmp, font) for _ in range(RUNS)]
+        result["first_sound_s"][name] = _median([wall for wall, _ in runs])
+        result["cpu_s_to_first_sound"][name] = _median([cpu for _, cpu in runs])
+    result["first_sound_s"]["midi_baseline"] = _median([first_midi_note(env, f"fs{i}") for i in range(RUNS)])
     return result
 
 
