@@ -335,6 +335,8 @@ def markdown(result: dict) -> str:
         head = f"| {period} ({1000 * period / 48000:.2f} ms) | {res['jackd']} | "
         rows.append(head + " | ".join(cells) + " |")
     first = result[f"period_{PERIODS[0]}"]
+    if "failed" in first:
+        return "\n".join(rows) + f"\n\nfirst sound, CPU and lateness failed: {first['failed']}"
     lines = ["", f"First sound after `make play`'s commands (median of {RUNS}, s; target <= 1.5): "
              + ", ".join(f"{k} {v}" for k, v in first["first_sound_s"].items())
              + "; CPU s `improv play` used until then: "
@@ -353,6 +355,8 @@ def markdown(result: dict) -> str:
 def _cell(summary: dict | None) -> str:
     if not summary:
         return "-"
+    if "failed" in summary:
+        return f"failed: {summary['failed'][:80]}"
     return f"{summary['median']} / {summary['p99']} / {summary['max']} ({summary['n']})"
 
 
