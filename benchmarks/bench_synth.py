@@ -299,11 +299,12 @@ def _at_period(env: dict, tmp: Path, period: int) -> dict:
     if period != PERIODS[0]:
         return result
     result.update(_guarded(lambda: _first_sounds(env, tmp)))
-    result["cpu_percent"] = {"synth_band_all": cpu_share(env, "--synth", "--audio-driver", "jack"),
-                             "virtual_band_all_baseline": cpu_share(env, "--api", "jack", "--virtual", "cpu")}
-    result["send_lateness_ms"] = {"synth": part_lateness(env, tmp, "--synth", "--audio-driver", "jack"),
-                                  "midi_port_baseline": part_lateness(env, tmp, "--api", "jack", "--virtual",
-                                                                      "late")}
+    result["cpu_percent"] = _guarded(lambda: {
+        "synth_band_all": cpu_share(env, "--synth", "--audio-driver", "jack"),
+        "virtual_band_all_baseline": cpu_share(env, "--api", "jack", "--virtual", "cpu")})
+    result["send_lateness_ms"] = _guarded(lambda: {
+        "synth": part_lateness(env, tmp, "--synth", "--audio-driver", "jack"),
+        "midi_port_baseline": part_lateness(env, tmp, "--api", "jack", "--virtual", "late")})
     return result
 
 
@@ -335,8 +336,8 @@ def markdown(result: dict) -> str:
         head = f"| {period} ({1000 * period / 48000:.2f} ms) | {res['jackd']} | "
         rows.append(head + " | ".join(cells) + " |")
     first = result[f"period_{PERIODS[0]}"]
-    if "failed" in first:
-        return "\n".join(rows) + f"\n\nfirst sound, CPU and lateness failed: {first['failed']}"
+    if "failed" in first or "failed" in first["cpu_percent"] or "failed" in first["send_lateness_ms"]:
+        return "\n".join(rows) + "\n\n```json\n" + json.dumps(first, indent=1) + "\n```"
     lines = ["", f"First sound after `make play`'s commands (median of {RUNS}, s; target <= 1.5): "
              + ", ".join(f"{k} {v}" for k, v in first["first_sound_s"].items())
              + "; CPU s `improv play` used until then: "
