@@ -58,7 +58,7 @@ def first_sound(env: dict, tmp: Path, soundfont: Path | None = None) -> tuple[fl
     `improv play` had used by then: what the wall time would be on an idle machine, near enough)."""
     if soundfont is not None:
         env = dict(env, IMPROV_SOUNDFONT=str(soundfont))
-    recorder = JackRecorder("fluidsynth", seconds=40)
+    recorder = JackRecorder("fluidsynth", seconds=120)  # start-up on a loaded machine can take 20 s
     play = " ".join(_improv("--synth", "--audio-driver", "jack", "--band", "all", "--bars", "2", "--record",
                             str(tmp / "first.mid")))
     script = f"{PY} -m improv.live.audioprobe --audio-driver jack && exec {play}"
