@@ -282,5 +282,5 @@ def test_the_live_stream_sends_drums_then_bass_then_comp_on_one_onset():
     stream = iter(blues_band(5))
     notes = [next(stream) for _ in range(400)]
     rank = {9: 0, 1: 1, 2: 2}
-    for a, b in zip(notes, notes[1:]):
+    for a, b in zip(notes, notes[1:], strict=False):
         assert a.onset < b.onset or (a.onset == b.onset and rank[a.channel] <= rank[b.channel])
