@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from improv.perform.band import Band, BandNote, Feel, Form
+from improv.cli.options import FEEL_SWING
+from improv.perform.band import Band, BandNote, Feel, Form, groove_of
 from improv.theory import tunes
 from improv.theory.timing import TICKS_PER_BEAT
 
@@ -153,12 +154,16 @@ def _add(totals: dict, key: str, pair: tuple[int, int]) -> None:
     totals[key] = (a + pair[0], b + pair[1])
 
 
-def judge(parts: dict[str, list[BandNote]], form: Form, bars: int, totals: dict) -> None:
+def judge(parts: dict[str, list[BandNote]], form: Form, bars: int, totals: dict,
+          groove: str = "swing") -> None:
+    """Add one band's measures to ``totals``; a bossa's root-fifth bass is not a walking line: its
+    approach notes are not counted."""
     bass = judge_bass(parts["bass"], form, bars)
     comp = judge_comp(parts["comp"], form, bars)
     drums = judge_drums(parts["drums"], form, bars)
     _add(totals, "bass_strong_chord_tone", bass["strong"])
-    _add(totals, "bass_approach", bass["approach"])
+    if groove == "swing":
+        _add(totals, "bass_approach", bass["approach"])
     _add(totals, "comp_guide_tones", comp["guides"])
     _add(totals, "comp_top_step", comp["top"])
     _add(totals, "comp_offbeat", comp["offbeat"])
@@ -207,18 +212,23 @@ def _render_timing() -> dict:
 def run() -> dict:
     totals: dict = {}
     base: dict = {}
+    grooves: dict = {}
     names = [t.title for t in tunes.builtin_tunes()]
     for title in names:
         tune = tunes.find_tune(title)
         sections = tunes.form_sections(tune.form, tune.progression.bar_count)
         form = Form(tune.progression, sections)
         bars = CHORUSES * tune.progression.bar_count
-        feel = Feel(float(tune.tempo), tune.swing if tune.swing is not None else 0.5)
+        groove = groove_of(tune.feel, tune.style)
+        swing = tune.swing if tune.swing is not None else FEEL_SWING.get(tune.feel, 0.5)
+        feel = Feel(float(tune.tempo), swing, groove)
+        grooves[groove] = grooves.get(groove, 0) + 1
         for seed in SEEDS:
             band = Band(tune.progression, np.random.default_rng(seed), feel=feel, sections=sections)
-            judge(band.notes(bars), form, bars, totals)
-        judge(baseline(form, bars), form, bars, base)
-    return {"tunes": len(names), "seeds": len(SEEDS), "choruses": CHORUSES, "band": _ratios(totals),
+            judge(band.notes(bars), form, bars, totals, groove)
+        judge(baseline(form, bars), form, bars, base, groove)
+    return {"tunes": len(names), "grooves": grooves, "seeds": len(SEEDS), "choruses": CHORUSES,
+            "band": _ratios(totals),
             "baseline": _ratios(base), "targets": TARGETS, "timings": _timings()}
 
 
@@ -228,7 +238,9 @@ def markdown(result: dict) -> str:
         target = TARGETS.get(key, "1..3" if key == "comp_attacks_per_bar" else "")
         rows.append(f"| {key} | {value} | {result['baseline'].get(key)} | {target} |")
     timing = "\n".join(f"- {k}: {v}" for k, v in result["timings"].items())
-    return (f"{result['tunes']} tunes x {result['seeds']} seeds x {result['choruses']} choruses.\n\n"
+    grooves = ", ".join(f"{n} {g}" for g, n in sorted(result["grooves"].items()))
+    return (f"{result['tunes']} tunes ({grooves}) x {result['seeds']} seeds x {result['choruses']} choruses"
+            " (the bass approach counts the walking (swing) tunes only).\n\n"
             + "\n".join(rows) + "\n\n" + timing)
 
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from improv.errors import InputError, excerpt
 
-_TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string"}
+_TYPE_NAMES = {bool: "true/false", int: "an integer", float: "a number", str: "a string", list: "a list",
+               dict: "a table"}
 
 
 def load_play_config(path: str | Path, keys: Mapping[str, tuple[type, ...]],

@@ -23,6 +23,13 @@ A profile is a small TOML file (see ``devices/*.toml``)::
     [cc]                           # parameter = CC number
     temperature = 1
 
+    band = "all"                   # optional: the rhythm section (as --band), a string or a list
+    band_channels = { bass = 2 }   # optional: the parts' MIDI channels 1..16 (as --band-channels)
+    [band_ports]                   # optional: a part to its own output port (as --band-port), any platform
+    drums = "drum machine"
+
+The band keys fill what the command line and the config file leave open (``improv.cli.sound.from_profile``).
+
 Profiles are found by name in ``$IMPROV_DEVICES`` (directories separated by ``os.pathsep``), the
 user's ``~/.config/improv/devices`` and the ``devices/`` directory shipped beside the package.
 Errors name the file and the key.
@@ -73,6 +80,9 @@ _KEYS = (
     "ports",
     "output",
     "cc",
+    "band",
+    "band_channels",
+    "band_ports",
 )
 
 
@@ -92,6 +102,9 @@ class DeviceProfile:
     ports: dict[str, list[str]] = field(default_factory=dict)
     output: dict[str, list[str]] = field(default_factory=dict)
     cc: dict[str, int] = field(default_factory=dict)  # parameter -> CC number
+    band: str | list[str] | None = None  # as --band (checked when loaded)
+    band_channels: str | dict[str, int] | None = None  # as --band-channels, 1-based
+    band_ports: dict[str, str] | None = None  # part -> output port name pattern, as --band-port
     path: Path | None = None
 
     def cc_map(self) -> dict[int, str]:
@@ -115,7 +128,11 @@ class DeviceProfile:
                 data[key] = value
         if self.note_range is not None:
             data["note_range"] = list(self.note_range)
-        for key in ("ports", "output", "cc"):
+        for key in ("band", "band_channels"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = dict(value) if isinstance(value, dict) else value
+        for key in ("ports", "output", "cc", "band_ports"):
             table = getattr(self, key)
             if table:
                 data[key] = {k: (list(v) if isinstance(v, list) else v) for k, v in table.items()}
@@ -234,7 +251,26 @@ def parse_device(data: dict[str, Any], where: str, default_name: str = "") -> De
     profile.ports = _patterns(data.get("ports", {}), "ports", fail)
     profile.output = _patterns(data.get("output", {}), "output", fail)
     profile.cc = _cc_table(data.get("cc", {}), profile.gate_cc, fail)
+    _band_keys(profile, data, where)
     return profile
+
+
+def _band_keys(profile: DeviceProfile, data: dict[str, Any], where: str) -> None:
+    """The band keys, checked as --band, --band-channels and --band-port check them."""
+    from improv.perform.band import parse_band_channels, parse_band_ports, parse_parts
+
+    kinds = {"band": (str, list), "band_channels": (str, dict), "band_ports": (dict,)}
+    for key, types in kinds.items():
+        if key in data and not isinstance(data[key], types):
+            raise InputError(f"{where}: key {key!r}: must be {' or '.join(t.__name__ for t in types)}")
+    if "band" in data:
+        parse_parts(data["band"], f"{where}: key 'band'")
+        profile.band = data["band"]
+    if "band_channels" in data:
+        parse_band_channels(data["band_channels"], f"{where}: key 'band_channels'", unique=False)
+        profile.band_channels = data["band_channels"]
+    if "band_ports" in data:
+        profile.band_ports = parse_band_ports(data["band_ports"], f"{where}: key 'band_ports'")
 
 
 def _int(value: Any, low: int, high: int, fail) -> int:

@@ -131,10 +131,11 @@ def build_improviser(
 # -- MIDI files ------------------------------------------------------------------------------------
 def band_notes(progression: Progression, bars: int, *, seed: int | None, tempo: float, swing: float,
                sections: Sequence[str] | None = None, parts: Sequence[str] = PARTS,
-               channels: BandChannels | None = None) -> dict[str, list[BandNote]]:
+               channels: BandChannels | None = None,
+               groove: str = "swing") -> dict[str, list[BandNote]]:
     """The rhythm section's notes for ``bars`` bars (the same band the live engine plays)."""
-    band = Band(progression, band_rng(seed), feel=Feel(tempo, swing), sections=sections, parts=parts,
-                channels=channels)
+    band = Band(progression, band_rng(seed), feel=Feel(tempo, swing, groove), sections=sections,
+                parts=parts, channels=channels)
     return band.notes(bars)
 
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import wave
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import mido
@@ -70,7 +71,9 @@ class Synth:
     """One FluidSynth instance with a soundfont loaded; plays raw MIDI messages."""
 
     def __init__(self, soundfont: str | Path | None = None, *, sample_rate: int = SAMPLE_RATE,
-                 gain: float = GAIN, **settings: object) -> None:
+                 gain: float = GAIN, programs: Mapping[int, int] | None = None, **settings: object) -> None:
+        """``programs``: General MIDI program (0-based) per channel (0-based), else 0 (piano); channel 10
+        plays the standard drum kit. ``settings``: FluidSynth settings by name."""
         self.fs_module = _fluidsynth()
         self.soundfont = find_soundfont(soundfont)
         self.sample_rate = sample_rate
@@ -79,9 +82,12 @@ class Synth:
         if self.sfid < 0:
             self.fs.delete()
             raise InputError(f"--synth: {str(self.soundfont)[:200]} is not a soundfont FluidSynth can read")
+        programs = programs or {}
         for channel in range(16):
             drums = channel == DRUM_CHANNEL
-            self.fs.program_select(channel, self.sfid, 128 if drums else 0, 0)
+            program = 0 if drums else programs.get(channel, 0)
+            self.fs.program_select(channel, self.sfid, 128 if drums else 0, program)
+        self._write = self.fs_module.fluid_synth_write_s16
         self._closed = False
 
     def send(self, message: Sequence[int]) -> bool:
@@ -106,7 +112,17 @@ class Synth:
 
     def samples(self, frames: int) -> np.ndarray:
         """Render ``frames`` stereo frames (int16, interleaved)."""
-        return self.fs.get_samples(frames) if frames > 0 else np.zeros(0, dtype=np.int16)
+        out = np.zeros(2 * max(0, frames), dtype=np.int16)
+        self.render_into(out, 0, frames)
+        return out
+
+    def render_into(self, audio: np.ndarray, start: int, stop: int) -> None:
+        """Render frames ``start..stop`` of ``audio`` (int16, interleaved stereo, C-contiguous) in place."""
+        if stop > start:
+            if not (audio.dtype == np.int16 and audio.flags.c_contiguous and 2 * stop <= len(audio)):
+                raise ValueError("render_into needs a C-contiguous int16 stereo buffer that holds the frames")
+            base = audio.ctypes.data
+            self._write(self.fs.synth, stop - start, base, 2 * start, 2, base, 2 * start + 1, 2)
 
     def close(self) -> None:
         if not self._closed:
@@ -124,20 +140,54 @@ def midi_events(mid: mido.MidiFile) -> list[tuple[float, list[int]]]:
     return events
 
 
+class SynthLoader:
+    """A Synth made on its own thread (the soundfont's load is C work that releases the GIL), so an
+    offline render can load it while the notes are still being made; ``result()`` waits for it (and
+    raises what making it raised, e.g. the InputError for a missing soundfont)."""
+
+    def __init__(self, soundfont: str | Path | None = None) -> None:
+        self._synth: Synth | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._load, args=(soundfont,), name="improv-sfload",
+                                        daemon=True)
+        self._thread.start()
+
+    def _load(self, soundfont: str | Path | None) -> None:
+        try:
+            self._synth = Synth(soundfont)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> Synth:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._synth is not None
+        return self._synth
+
+
 def render_events(events: Sequence[tuple[float, Sequence[int]]], soundfont: str | Path | None = None, *,
-                  tail: float = TAIL_SECONDS) -> tuple[np.ndarray, int]:
-    """Audio (int16 stereo, interleaved) for timed messages, and its sample rate."""
-    synth = Synth(soundfont)
+                  tail: float = TAIL_SECONDS, synth: Synth | None = None) -> tuple[np.ndarray, int]:
+    """Audio (int16 stereo, interleaved) for timed messages, and its sample rate, through ``synth`` (a
+    fresh one, closed after) or a new Synth with ``soundfont``.
+
+    One buffer for the whole file, rendered in place between events (FluidSynth applies an event at the
+    start of its next 64-frame block, so the same events at the same frames give the same bytes however
+    the rendering between them is cut)."""
+    synth = synth or Synth(soundfont)
     try:
-        chunks, done = [], 0
-        for seconds, message in events:
-            frame = int(round(seconds * synth.sample_rate))
-            chunks.append(synth.samples(frame - done))
-            done = max(done, frame)
+        rate = synth.sample_rate
+        frames = [int(round(seconds * rate)) for seconds, _ in events]
+        end = max(frames, default=0) + int(tail * rate)
+        audio = np.zeros(2 * end, dtype=np.int16)
+        done = 0
+        for frame, (_, message) in zip(frames, events, strict=True):
+            if frame > done:
+                synth.render_into(audio, done, frame)
+                done = frame
             synth.send(message)
-        end = done + int(tail * synth.sample_rate)
-        chunks.append(synth.samples(end - done))
-        return np.concatenate(chunks), synth.sample_rate
+        synth.render_into(audio, done, end)
+        return audio, rate
     finally:
         synth.close()
 
@@ -156,8 +206,10 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = SAMPLE_RAT
     return path
 
 
-def render_midi(mid: mido.MidiFile, wav: str | Path, soundfont: str | Path | None = None) -> float:
-    """Render a MIDI file to a WAV through FluidSynth; returns the audio's length in seconds."""
-    audio, rate = render_events(midi_events(mid), soundfont)
+def render_midi(mid: mido.MidiFile, wav: str | Path, soundfont: str | Path | None = None, *,
+                synth: Synth | None = None) -> float:
+    """Render a MIDI file to a WAV through FluidSynth (``synth``: a fresh one, e.g. a SynthLoader's);
+    returns the audio's length in seconds."""
+    audio, rate = render_events(midi_events(mid), soundfont, synth=synth)
     write_wav(wav, audio, rate)
     return len(audio) / 2 / rate

@@ -286,6 +286,16 @@ def sounding(messages: list[tuple[float, tuple[int, ...]]], *, controllers: bool
     return notes
 
 
+def dumped_bytes(line: str) -> list[int]:
+    """The message bytes of a jack_midi_dump line: '  63232: 90 3c 64 note on  (channel  0): ...'."""
+    data = []
+    for token in line.split(":", 1)[1].split():
+        if len(token) != 2 or any(c not in "0123456789abcdef" for c in token):
+            break
+        data.append(int(token, 16))
+    return data
+
+
 @pytest.fixture
 def probe(jack: JackServer):
     """A recording MIDI input ``probe:in`` on the test JACK server."""

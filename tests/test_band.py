@@ -9,10 +9,11 @@ from modelkit import run_improv
 
 from benchmarks import bench_band
 from improv.errors import InputError
-from improv.perform.band import Band, BandChannels, Feel, Form, parse_band_channels, parse_parts
+from improv.perform.band import Band, BandChannels, Feel, Form, groove_of, parse_band_channels, parse_parts
 from improv.perform.band.bass import HIGH, LOW
+from improv.perform.band.bossa import HAT_CLOSED
 from improv.perform.band.comp import guide_tones
-from improv.perform.band.drums import HAT_PEDAL, RIDE
+from improv.perform.band.drums import HAT_PEDAL, KICK, RIDE, SIDE
 from improv.theory import tunes
 from improv.theory.harmony import parse_chord
 from improv.theory.progression import parse_progression
@@ -195,3 +196,91 @@ def test_band_feed_follows_the_count_in_the_end_and_a_transport_jump():
     expected = sorted((round(n.onset, 6), n.channel, n.pitch)
                       for part in blues_band(6).notes(7).values() for n in part if 24.0 <= n.onset < 28.0)
     assert sorted((n[0], n[2], n[3]) for n in emitter.notes) == expected
+
+
+# -- bossa -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("feel, style, groove", [
+    ("bossa", "", "bossa"), ("straight", "Latin", "bossa"), ("bossa", "Samba", "bossa"),
+    ("swing", "Medium Swing", "swing"), ("straight", "Even 8ths", "swing"), ("waltz", "Jazz Waltz", "swing"),
+])
+def test_the_groove_comes_from_the_feel_and_the_ireal_style(feel, style, groove):
+    assert groove_of(feel, style) == groove
+
+
+def bossa_band(seed: int = 0, parts=("bass", "comp", "drums")) -> tuple[Band, Form]:
+    tune = tunes.find_tune("Blue Bossa")
+    sections = tunes.form_sections(tune.form, tune.progression.bar_count)
+    band = Band(tune.progression, np.random.default_rng(seed), feel=Feel(130, 0.0, "bossa"),
+                sections=sections, parts=parts)
+    return band, Form(tune.progression, sections)
+
+
+def test_bossa_drums_play_the_clave_on_the_cross_stick_with_straight_hihat_and_surdo_kick():
+    band, form = bossa_band(1)
+    bars = 2 * form.progression.bar_count
+    drums = band.notes(bars)["drums"]
+    assert RIDE not in {n.pitch for n in drums} and HAT_PEDAL not in {n.pitch for n in drums}
+    fills = {bar for bar in range(bars - 1) if form.section_starts(bar + 1)}
+    clave = {}
+    for n in drums:
+        bar, beat = divmod(n.onset, 4)
+        if n.pitch == SIDE and int(bar) not in fills:
+            clave.setdefault(int(bar) % 2, set()).add(round(beat, 3))
+    assert clave == {0: {0.0, 1.5, 3.0}, 1: {1.0, 2.5}}  # 1, the and of 2, 4 | 2, the and of 3
+    hats = {round(n.onset % 4, 3) for n in drums if n.pitch == HAT_CLOSED}
+    assert hats == {i / 2 for i in range(8)}  # straight eighths
+    kicks = {round(n.onset % 4, 3) for n in drums if n.pitch == KICK and int(n.onset // 4) not in fills}
+    assert kicks == {0.0, 1.5, 2.0, 3.5}
+    judged = bench_band.judge_drums(drums, form, bars)
+    assert judged["fills"][0] == judged["fills"][1] > 0 and judged["extra"][0] == 0
+
+
+def test_bossa_bass_is_root_and_fifth_with_pickups_and_the_comp_follows_the_clave_phrase():
+    band, form = bossa_band(2)
+    bars = 2 * form.progression.bar_count
+    parts = band.notes(bars)
+    bass = parts["bass"]
+    onsets = {round(n.onset % 4, 3) for n in bass}
+    assert onsets == {0.0, 1.5, 2.0, 3.5}
+    for note in bass:
+        chord = form.span_at(int(round(note.onset * 12))).chord
+        if note.onset % 4 == 0:
+            assert note.pitch % 12 == chord.root  # the root on 1
+        elif note.onset % 4 == 2 and form.span_at(int(note.onset * 12)).start < note.onset * 12:
+            assert (note.pitch - chord.root) % 12 in (6, 7, 8)  # the fifth on 3 of a held chord
+    by_onset = {round(n.onset, 3): n.pitch for n in bass}
+    pickups = [t for t in by_onset if t % 2 == 1.5 and t + 0.5 in by_onset]
+    assert pickups and all(by_onset[t] == by_onset[t + 0.5] for t in pickups)  # a pickup sounds the next note
+    judged = bench_band.judge_bass(bass, form, bars)
+    assert judged["strong"][0] / judged["strong"][1] >= 0.9
+    comp = bench_band.judge_comp(parts["comp"], form, bars)
+    assert comp["guides"][0] / comp["guides"][1] >= 0.95
+    assert 1.0 <= comp["attacks"] / bars <= 3.0
+    attacks = sorted({round(n.onset, 3) for n in parts["comp"]})
+    on_clave = [t for t in attacks if t % 8 in (0.0, 1.5, 3.0, 5.0, 6.5)]  # 1, 2&, 4 | 2, 3&
+    assert len(on_clave) >= 0.5 * len(attacks)
+    assert {t % 1 for t in attacks} <= {0.0, 0.5}  # straight eighths only
+
+
+def test_a_swing_band_is_unchanged_by_the_groove_field():
+    assert blues_band(4).notes(12) == Band(BLUES.progression, np.random.default_rng(4),
+                                           feel=Feel(120, 0.5, "swing")).notes(12)
+    with pytest.raises(InputError, match="groove"):
+        Band(BLUES.progression, np.random.default_rng(0), feel=Feel(120, 0.5, "polka"))
+
+
+def test_generate_plays_bossa_drums_for_a_bossa_tune(tmp_path):
+    out = tmp_path / "bossa.mid"
+    result = run_improv("generate", "--out", str(out), "--tune", "Blue Bossa", "--bars", "8", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    drums = [m.note for t in mido.MidiFile(out).tracks if t.name == "drums" for m in t
+             if m.type == "note_on" and m.velocity]
+    assert SIDE in drums and HAT_CLOSED in drums and RIDE not in drums
+
+
+def test_the_live_stream_sends_drums_then_bass_then_comp_on_one_onset():
+    stream = iter(blues_band(5))
+    notes = [next(stream) for _ in range(400)]
+    rank = {9: 0, 1: 1, 2: 2}
+    for a, b in zip(notes, notes[1:], strict=False):
+        assert a.onset < b.onset or (a.onset == b.onset and rank[a.channel] <= rank[b.channel])

@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 from audiokit import JackRecorder, db, envelope, match, onsets
+from conftest import dumped_bytes
 
 pytestmark = pytest.mark.jack
 
@@ -101,16 +102,6 @@ def test_missing_soundfont_is_one_line_exit_2(jack, tmp_path):
     assert bad.returncode == 2 and "none.sf2" in bad.stderr and "Traceback" not in bad.stderr
 
 
-def _dumped_bytes(line: str) -> list[int]:
-    """The message bytes of a jack_midi_dump line: '  63232: 90 3c 64 note on  (channel  0): ...'."""
-    data = []
-    for token in line.split(":", 1)[1].split():
-        if len(token) != 2 or any(c not in "0123456789abcdef" for c in token):
-            break
-        data.append(int(token, 16))
-    return data
-
-
 def _connect_when_there(recorder: JackRecorder, prefix: str, target: str, timeout: float = 20.0) -> str:
     """Connect the first MIDI output whose name starts with ``prefix`` to ``target`` once both exist."""
     client = recorder.client
@@ -168,7 +159,7 @@ def test_fluidsynth_as_a_separate_jack_synth_fed_by_the_port(jack, tmp_path):
     assert play.returncode == 0, err[-2000:]
     sent = [json.loads(line) for line in events.read_text().splitlines()]
     sent_ons = [e["msg"] for e in sent if e["msg"][0] & 0xF0 == 0x90 and e["msg"][2] > 0]
-    dumped = [_dumped_bytes(line) for line in out.splitlines() if ":" in line]
+    dumped = [dumped_bytes(line) for line in out.splitlines() if ":" in line]
     dumped_ons = [m for m in dumped if len(m) == 3 and m[0] & 0xF0 == 0x90 and m[2] > 0]
     assert dumped_ons and dumped_ons == sent_ons  # jack_midi_dump saw exactly what improv sent
     assert {m[0] & 0x0F for m in dumped_ons} == {0, 1, 2, 9}

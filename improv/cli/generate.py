@@ -77,12 +77,17 @@ def run(args: argparse.Namespace) -> int:
     opts, changes = _options(args)
     progression, bars, tempo, parts = changes.progression, opts["bars"], opts["tempo"], opts["band"]
     channels = parse_band_channels(opts["band_channels"])
+    loader = None
+    if opts["audio"]:  # the soundfont loads while the notes are made (off the critical path)
+        from improv.synth import SynthLoader
+
+        loader = SynthLoader(opts["soundfont"])
     improviser = build_improviser(progression, table.improviser_settings(opts), model_dir=opts["model"],
                                   sections=changes.sections, tempo=tempo,
                                   shaping=_shaping(opts, tempo, bars / max(1, progression.bar_count)))
     notes = generate_solo(improviser, bars)
     band = band_notes(progression, bars, seed=opts["seed"], tempo=tempo, swing=opts["swing"],
-                      sections=changes.sections, parts=parts, channels=channels)
+                      sections=changes.sections, parts=parts, channels=channels, groove=changes.groove)
     mid = solo_to_midi(notes, progression, tempo=tempo, bars=bars, title=changes.title, band=band,
                        channels=channels)
     try:
@@ -92,10 +97,10 @@ def run(args: argparse.Namespace) -> int:
     with_band = f" with {', '.join(parts)}" if parts else ""
     print(f"wrote {opts['out']}: {len(notes)} notes, {bars} bars of {changes.title} at {tempo:g} BPM"
           f"{with_band}")
-    if opts["audio"]:
+    if loader is not None:
         from improv.synth import render_midi
 
-        seconds = render_midi(mid, opts["audio"], opts["soundfont"])
+        seconds = render_midi(mid, opts["audio"], synth=loader.result())
         print(f"wrote {opts['audio']}: {seconds:.1f} s of audio")
     if opts["plot"]:
         _plot(opts, changes, notes, band)

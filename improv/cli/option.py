@@ -51,6 +51,8 @@ class Option:
     const: Any = None
     arg_type: Callable | None = None  # argparse's type, when it must check as it parses (--seed)
     required: bool = False
+    action: str | None = None  # argparse's action for a repeatable option ("append": a list of values)
+    flag_name: str | None = None  # the command-line flag when it is not the name's (--band-port: band_ports)
     per_command: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # {command: {field: value}}
 
     def __post_init__(self) -> None:
@@ -59,7 +61,7 @@ class Option:
 
     @property
     def flag(self) -> str:
-        return flag_of(self.name)
+        return self.flag_name or flag_of(self.name)
 
     def on(self, command: str) -> Option:
         """This row as ``command`` has it (its overrides applied)."""
@@ -93,7 +95,7 @@ class Option:
         elif self.kind == "switch":
             kwargs.update(action="store_true", default=False)
         else:
-            kwargs.update(metavar=self.metavar, type=self.arg_type or KINDS[self.kind][0])
+            kwargs.update(metavar=self.metavar, type=self.arg_type or KINDS[self.kind][0], action=self.action)
             if self.nargs:
                 kwargs.update(nargs=self.nargs, const=self.const)
             if self.required:
@@ -135,11 +137,12 @@ def add_arguments(parser: argparse.ArgumentParser, rows: Iterable[Option], title
 
 
 def given(args: argparse.Namespace, rows: Iterable[Option]) -> dict[str, Any]:
-    """What the command line gave, per row (None: not given); ``nargs='+'`` words joined by spaces."""
+    """What the command line gave, per row (None: not given); ``nargs='+'`` words joined by spaces (an
+    ``append`` row keeps its list)."""
     values = {}
     for row in rows:
         value = getattr(args, row.name, None)
-        values[row.name] = " ".join(value) if isinstance(value, list) else value
+        values[row.name] = " ".join(value) if isinstance(value, list) and row.nargs else value
     return values
 
 

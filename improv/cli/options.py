@@ -27,6 +27,7 @@ class Changes:
     tempo: float | None = None
     swing: float | None = None
     sections: tuple[str, ...] | None = None  # a form-section label per bar, when the tune names its form
+    groove: str = "swing"  # the band's groove from the tune's feel and style (improv.perform.band.groove_of)
 
 
 MAX_SEED = 2**63 - 1
@@ -71,7 +72,10 @@ def resolve_changes(args: argparse.Namespace) -> Changes:
         tune = tunes.find_tune(name or tunes.DEFAULT_TUNE, candidates)
     swing = tune.swing if tune.swing is not None else FEEL_SWING.get(tune.feel, 0.0)
     sections = tunes.form_sections(tune.form, tune.progression.bar_count)
-    return Changes(tune.progression, tune.title, float(tune.tempo), swing, sections)
+    from improv.perform.band import groove_of
+
+    return Changes(tune.progression, tune.title, float(tune.tempo), swing, sections,
+                   groove_of(tune.feel, tune.style))
 
 
 def existing_file(text: str) -> Path | None:

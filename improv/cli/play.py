@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     values, where = playoptions.read(args)
     learning = bool(values["learn"])
     profile = _device(values["device"], learning=learning)
+    where = playoptions.from_profile(values, profile, where)  # its band keys, where nothing else said
     opts = playoptions.validate(values, where)
     changes = _changes(opts)
     _fill_from_tune(opts, changes)
@@ -198,7 +199,7 @@ def _session_log(opts: PlayOptions, changes: Changes, performer, chords):
         end=(bars * progression.beats_per_bar) if bars else None,
         tempo=opts.music.tempo,
         options=playoptions.note_options(opts),
-        band=sound.band_record(opts),
+        band=sound.band_record(opts, changes),
     )
     log.info("session log: %s", session_log.path)
     return session_log

@@ -60,7 +60,28 @@ def read(args: argparse.Namespace) -> tuple[dict[str, Any], Callable[[str], str]
     config_file = cli["config"]
     from_file = cfg.load_play_config(config_file, CONFIG_KEYS, path_keys(ROWS)) if config_file else {}
     values = cfg.merge(cli, from_file, DEFAULTS)
-    return values, lambda key: cfg.origin(key, cli, config_file)
+
+    def where(key: str) -> str:
+        said = cfg.origin(key, cli, config_file)
+        return _FLAGS.get(key, said) if said.startswith("--") else said
+
+    return values, where
+
+
+_FLAGS = {row.name: row.flag for row in ROWS}
+BAND_KEYS = ("band", "band_channels", "band_ports")  # what a device profile may set
+
+
+def from_profile(values: dict[str, Any], profile, where: Callable[[str], str]) -> Callable[[str], str]:
+    """Fill the band keys the command line and the config left open from the device profile (checked when
+    it was loaded); the returned ``where`` names the profile for them."""
+    filled: dict[str, str] = {}
+    for key in BAND_KEYS if profile is not None else ():
+        given_there = getattr(profile, key, None)
+        if values.get(key) is None and given_there is not None:
+            values[key] = given_there
+            filled[key] = f"{key} in {profile.path or profile.name}"
+    return (lambda key: filled.get(key) or where(key)) if filled else where
 
 
 def validate(values: dict[str, Any], where: Callable[[str], str]) -> PlayOptions:
@@ -82,6 +103,9 @@ def validate(values: dict[str, Any], where: Callable[[str], str]) -> PlayOptions
     opts.port_from_default = values["port"] is None and values["virtual"] in (None, "improv")
     opts.band_channels = band_channels(checked["band_channels"], checked["channel"] - 1,
                                        checked["band"] or (), where("band_channels"))
+    idle = [part for part in checked["band_ports"] or {} if part not in (checked["band"] or ())]
+    if idle:
+        raise InputError(f"{where('band_ports')}: {idle[0]} is not playing (add it to --band)")
     return opts
 
 

@@ -86,7 +86,8 @@ def band_of(header: dict, notes: list) -> list:
     tempo = float(header.get("tempo") or DEFAULT_TEMPO)
     parts = band_notes(progression, bars, seed=header["seed"], tempo=tempo,
                        swing=float(record["swing"]), sections=header["progression"].get("sections"),
-                       parts=record["parts"], channels=BandChannels(**record["channels"]))
+                       parts=record["parts"], channels=BandChannels(**record["channels"]),
+                       groove=str(record.get("groove", "swing")))
     return [PlayedNote(n.onset, min(n.onset + n.duration, end), n.channel, n.pitch, n.velocity)
             for part in parts.values() for n in part if n.onset < end]
 

@@ -46,6 +46,12 @@ def _band(value: str, where: str) -> tuple[str, ...]:
     return parse_parts(value, where)
 
 
+def _band_ports(value: Any, where: str) -> dict[str, str]:
+    from improv.perform.band import parse_band_ports
+
+    return parse_band_ports(value, where)
+
+
 def _name(value: str, where: str) -> str | None:
     return value or None  # --virtual "" / virtual = "": none
 
@@ -168,14 +174,18 @@ TABLE: tuple[Option, ...] = (
     Option("audio_driver", "text", "FluidSynth's audio driver: jack, pulseaudio, pipewire, alsa, coreaudio, "
            "... (default: FluidSynth's for the platform)", "sound", ONLY_PLAY, metavar="NAME"),
     Option("band", "text", "a rhythm section: bass, comp, drums (comma-separated), all or none (default: "
-           "none)", "sound", BOTH, metavar="LIST", const="all", toml=(bool,), check=_band,
+           "none)", "sound", BOTH, metavar="LIST", const="all", toml=(bool, list), check=_band,
            per_command={GENERATE: {"default": "all", "help": "rhythm-section parts: bass, comp, drums "
                                    "(comma-separated), all, none (default all)"}}),
     Option("no_comp", "switch", "solo track only (the same as --band none)", "sound", _on(GENERATE)),
     Option("band_channels", "text", "MIDI channels 1..16 of the band's parts (default bass=2,comp=3,"
-           "drums=10; the solo's is --channel)", "sound", BOTH, metavar="PART=CH,...",
+           "drums=10; the solo's is --channel)", "sound", BOTH, metavar="PART=CH,...", toml=(dict,),
            per_command={GENERATE: {"help": "MIDI channels 1..16 per part (default solo=1,bass=2,comp=3,"
                                    "drums=10)"}}),
+    Option("band_ports", "text", "send a band part (bass, comp, drums) to its own existing MIDI output (part "
+           "of its name) instead of the main output; repeat for more parts", "sound", ONLY_PLAY,
+           metavar="PART=NAME", action="append", flag_name="--band-port", toml=(dict, list),
+           check=_band_ports),
     Option("link", "flag", "join an Ableton Link session: its tempo and bar phase (needs aalink)", "sound",
            ONLY_PLAY, default=False),
 )

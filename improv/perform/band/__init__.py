@@ -6,7 +6,15 @@ seeded ``numpy.random.Generator``, the parts make the same notes every time. Tim
 with its MIDI channel (0-based). The live engine, ``improv generate`` and the audio renderer all take these.
 """
 
-from improv.perform.band.band import PARTS, Band, BandChannels, parse_band_channels, parse_parts
-from improv.perform.band.form import BandNote, Feel, Form
+from improv.perform.band.band import (
+    PARTS,
+    Band,
+    BandChannels,
+    parse_band_channels,
+    parse_band_ports,
+    parse_parts,
+)
+from improv.perform.band.form import GROOVES, BandNote, Feel, Form, groove_of
 
-__all__ = ["PARTS", "Band", "BandChannels", "BandNote", "Feel", "Form", "parse_band_channels", "parse_parts"]
+__all__ = ["GROOVES", "PARTS", "Band", "BandChannels", "BandNote", "Feel", "Form", "groove_of",
+           "parse_band_channels", "parse_band_ports", "parse_parts"]

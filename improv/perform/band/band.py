@@ -8,19 +8,21 @@ order), so ``--band bass`` plays the same bass line as ``--band all``. Channels 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 
 import numpy as np
 
 from improv.errors import InputError
 from improv.perform.band.bass import WalkingBass
+from improv.perform.band.bossa import BossaBass, BossaDrums
 from improv.perform.band.comp import Comper
 from improv.perform.band.drums import SwingDrums
-from improv.perform.band.form import BandNote, Feel, Form
+from improv.perform.band.form import GROOVES, BandNote, Feel, Form
 from improv.theory.progression import Progression
 
 PARTS = ("bass", "comp", "drums")
+SEND_ORDER = {"drums": 0, "bass": 1, "comp": 2}  # of notes on one onset in the live stream
 # General MIDI programs (0-based) per part; channel 10 ignores its program in GM (the standard kit).
 PROGRAMS = {"solo": 26, "bass": 32, "comp": 0, "drums": 0}
 
@@ -62,11 +64,15 @@ def parse_parts(text: str | Sequence[str] | None, where: str = "--band") -> tupl
     return tuple(p for p in PARTS if p in chosen)
 
 
-def parse_band_channels(text: str | None, where: str = "--band-channels",
+def parse_band_channels(text: str | Mapping[str, int] | None, where: str = "--band-channels",
                         base: BandChannels | None = None, *, unique: bool = True) -> BandChannels:
-    """'bass=2,comp=3,drums=10' (1-based, any subset, 'solo' too) -> BandChannels over ``base``; with
-    ``unique``, two parts on one channel are an error."""
+    """'bass=2,comp=3,drums=10' or {'bass': 2} (1-based, any subset, 'solo' too) -> BandChannels over
+    ``base``; with ``unique``, two parts on one channel are an error."""
     values = {f.name: getattr(base or BandChannels(), f.name) for f in fields(BandChannels)}
+    if isinstance(text, Mapping):
+        items = [f"{part}={number if isinstance(number, int) and not isinstance(number, bool) else '?'}"
+                 for part, number in text.items()]
+        text = ",".join(items)
     for item in (text or "").replace(",", " ").split():
         part, sep, number = item.partition("=")
         if not sep or part.lower() not in values:
@@ -79,6 +85,34 @@ def parse_band_channels(text: str | None, where: str = "--band-channels",
     return BandChannels(**values)
 
 
+def parse_band_ports(value: str | Sequence[str] | Mapping[str, str] | None,
+                     where: str = "--band-port") -> dict[str, str]:
+    """'drums=Drum Machine', a list of those, or {'drums': 'Drum Machine'} -> {part: port name}."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        pairs = [(str(part), name) for part, name in value.items()]
+    else:
+        items = [value] if isinstance(value, str) else list(value)
+        pairs = []
+        for item in items:
+            part, sep, name = str(item).partition("=")
+            if not sep:
+                raise InputError(f"{where}: {str(item)[:40]!r} is not PART=PORT (e.g. drums=MPC)")
+            pairs.append((part, name))
+    ports: dict[str, str] = {}
+    for part, name in pairs:
+        key = part.strip().lower()
+        if key not in PARTS:
+            raise InputError(f"{where}: unknown part {part[:20]!r} (use bass, comp or drums)")
+        if not isinstance(name, str) or not name.strip() or len(name) > 200:
+            raise InputError(f"{where}: the port for {key} must be a port name (part of it is enough)")
+        if key in ports:
+            raise InputError(f"{where}: {key} is given two ports")
+        ports[key] = name.strip()
+    return ports
+
+
 class Band:
     """Bass, comping and drums (the ones asked for) over a progression."""
 
@@ -89,12 +123,17 @@ class Band:
         self.channels = channels or BandChannels()
         self.form = Form(progression, sections)
         self.parts = tuple(p for p in PARTS if p in parts)
+        if feel.groove not in GROOVES:
+            raise InputError(f"band: unknown groove {feel.groove[:20]!r} (use {', '.join(GROOVES)})")
         bass_rng, comp_rng, drums_rng = rng.spawn(3)
         ch = self.channels
+        bossa = feel.groove == "bossa"
+        bass, drums = (BossaBass, BossaDrums) if bossa else (WalkingBass, SwingDrums)
         self._players = {
-            "bass": WalkingBass(self.form, bass_rng, channel=ch.bass, swing=feel.swing),
-            "comp": Comper(self.form, comp_rng, channel=ch.comp, swing=feel.swing, tempo=feel.tempo),
-            "drums": SwingDrums(self.form, drums_rng, channel=ch.drums, swing=feel.swing),
+            "bass": bass(self.form, bass_rng, channel=ch.bass, swing=feel.swing),
+            "comp": Comper(self.form, comp_rng, channel=ch.comp, swing=feel.swing, tempo=feel.tempo,
+                           groove=feel.groove),
+            "drums": drums(self.form, drums_rng, channel=ch.drums, swing=feel.swing),
         }
         self._next_bar = 0
 
@@ -114,10 +153,14 @@ class Band:
         return out
 
     def __iter__(self) -> Iterator[BandNote]:
-        """Endless notes of all parts, bar by bar, in onset order (the live engine's stream)."""
+        """Endless notes of all parts, bar by bar, in onset order (the live engine's stream); notes on one
+        onset go drums first, then bass, then comp: the emitter sends them in this order, so the time
+        keepers are the least late (each send to the synth takes tens of microseconds)."""
         while True:
-            merged = [note for notes in self.bar(self._next_bar).values() for note in notes]
-            yield from sorted(merged, key=lambda n: (n.onset, n.channel, n.pitch))
+            bar = self.bar(self._next_bar)
+            merged = [(note.onset, SEND_ORDER[part], note.pitch, note) for part, notes in bar.items()
+                      for note in notes]
+            yield from (item[3] for item in sorted(merged, key=lambda item: item[:3]))
 
     @property
     def channel_list(self) -> list[int]:

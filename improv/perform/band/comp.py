@@ -39,6 +39,11 @@ PATTERNS_4: tuple[tuple[tuple[tuple[int, int], ...], float], ...] = (
     (((3, 1), (7, 2)), 1.5),  # and of 2, push
     ((), 0.6),  # lay out
 )
+# bossa: the two bars of the clave phrase (1, the and of 2, 4 | 2, the and of 3), straight eighths
+PATTERNS_BOSSA: tuple[tuple[tuple[tuple[tuple[int, int], ...], float], ...], ...] = (
+    ((((0, 3), (3, 3), (6, 2)), 3.0), (((0, 2), (3, 3)), 2.0), (((0, 3), (3, 3), (7, 1)), 1.5)),
+    ((((2, 3), (5, 3)), 3.0), (((2, 2), (5, 2), (7, 1)), 2.0), (((1, 2), (4, 2), (7, 1)), 1.0)),
+)
 
 
 def guide_tones(chord: Chord) -> tuple[int | None, int | None]:
@@ -106,9 +111,10 @@ class Comper(Player):
     """Comping over a form, one bar at a time (call ``bar`` with 0, 1, 2, ... in order)."""
 
     def __init__(self, form: Form, rng: np.random.Generator, *, channel: int = 2, swing: float = 0.5,
-                 tempo: float = DEFAULT_TEMPO, velocity: int = 62) -> None:
+                 tempo: float = DEFAULT_TEMPO, velocity: int = 62, groove: str = "swing") -> None:
         super().__init__(form, rng, channel=channel, swing=swing, velocity=velocity)
         self.tempo = tempo
+        self.groove = groove
         self.voicing: tuple[int, ...] | None = None
         self.voiced: Chord | None = None
         self._pushed: int | None = None  # tick of the next bar's downbeat already played by a push
@@ -127,12 +133,14 @@ class Comper(Player):
             notes += [make_note(tick, end - tick - 1, p, velocity, self.channel, self.swing) for p in voicing]
         return notes
 
-    def _pattern(self) -> tuple[tuple[int, int], ...]:
-        """A rhythm for the bar: the 4/4 patterns (scaled to other meters by dropping what does not fit)."""
-        weights = np.array([w for _, w in PATTERNS_4])
+    def _pattern(self, bar: int) -> tuple[tuple[int, int], ...]:
+        """A rhythm for the bar: the 4/4 patterns (scaled to other meters by dropping what does not fit);
+        in a bossa, the patterns of the bar's half of the two-bar clave phrase."""
+        table = PATTERNS_BOSSA[bar % 2] if self.groove == "bossa" else PATTERNS_4
+        weights = np.array([w for _, w in table])
         if self.tempo > 200:  # fast: fewer attacks
-            weights *= np.array([1.0 / max(1, len(p)) for p, _ in PATTERNS_4])
-        pattern = PATTERNS_4[int(self.rng.choice(len(PATTERNS_4), p=weights / weights.sum()))][0]
+            weights *= np.array([1.0 / max(1, len(p)) for p, _ in table])
+        pattern = table[int(self.rng.choice(len(table), p=weights / weights.sum()))][0]
         eighths = self.form.beats_per_bar * 2
         return tuple((e + eighths - 8, n) if e == 7 else (e, n) for e, n in pattern if e < eighths)
 
@@ -141,7 +149,7 @@ class Comper(Player):
         bar_end = start + self.form.bar_ticks
         pushed, self._pushed = self._pushed, None
         attacks: dict[int, tuple[int, Span]] = {}
-        for eighth, length in self._pattern():
+        for eighth, length in self._pattern(start // self.form.bar_ticks):
             tick = start + eighth * EIGHTH
             if tick == pushed:
                 continue

@@ -27,12 +27,26 @@ class BandNote:
     channel: int
 
 
+GROOVES = ("swing", "bossa")
+# words of a tune's feel or style (iReal's style field: "Bossa Nova", "Latin", "Samba") that mean the
+# band plays a bossa groove (cross-stick clave, straight eighths, root-fifth bass) instead of swing
+BOSSA_WORDS = ("bossa", "latin", "samba", "baiao")
+
+
+def groove_of(feel: str | None, style: str | None = "") -> str:
+    """The band's groove for a tune's feel ("swing", "bossa", ...) and its source's style name."""
+    words = f"{feel or ''} {style or ''}".casefold().replace("ã", "a")
+    return "bossa" if any(word in words for word in BOSSA_WORDS) else "swing"
+
+
 @dataclass(frozen=True)
 class Feel:
-    """How the band plays: tempo (BPM, for density choices only) and swing (0 straight .. 0.75 dotted)."""
+    """How the band plays: tempo (BPM, for density choices only), swing (0 straight .. 0.75 dotted) and
+    the groove (one of GROOVES)."""
 
     tempo: float = DEFAULT_TEMPO
     swing: float = 0.5
+    groove: str = "swing"
 
 
 Span = ChordSpan  # here in absolute ticks of the performance (the form looped), not ticks of one chorus
