@@ -306,7 +306,8 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
     from dataclasses import asdict
 
     from improv.live import ports
-    from improv.live.engine import Engine, EngineOptions
+    from improv.live.build import build_engine
+    from improv.live.engine import EngineOptions
     from improv.live.health import PortWatch
     from improv.live.listener import ChordFollower
     from improv.perform.log import SessionLog, default_log_path
@@ -355,7 +356,7 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
     watch = PortWatch(watched, heartbeat) if watched is not None else None
     clock = sound.link_clock(opts, progression.beats_per_bar)
     try:
-        engine = Engine(
+        engine = build_engine(
             performer,
             port,
             EngineOptions(
@@ -375,7 +376,7 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
             watch=watch,
             listening=listening,
             session_log=session_log,
-            band=sound.band_feed(opts, changes, progression),
+            band=sound.band_maker(opts, changes, chords or progression),
             clock=clock,
         )
         return engine.run()
@@ -390,7 +391,7 @@ def _listening(opts: dict, profile, api: int, inputs: list):
     """The inputs to open and how to listen to them (None: nothing to listen to). --clock NAME and
     --chords-from NAME work with or without a player's --input; every opened input goes in ``inputs``."""
     from improv.live.engine import InputSource, Listening
-    from improv.live.listener import Listener, ListenerConfig
+    from improv.live.listener import ListenerConfig
     from improv.live.midi_input import MidiInput
     from improv.live.midiclock import MidiClock
 
@@ -408,14 +409,14 @@ def _listening(opts: dict, profile, api: int, inputs: list):
         inputs.append(clock_in)
         log.info("following the MIDI clock on %s", clock_in.label)
         sources.append(InputSource(clock_in, "clock", clock=True))
-    chord_listener = None
+    chord_config = None
     if opts["chords_from"]:
         _check_input_name(api, opts["chords_from"], "--chords-from")
         chord_in = MidiInput(api, port=opts["chords_from"], client_name="improv-chords")
         log.info("following the chords played on %s", chord_in.label)
         inputs.append(chord_in)
         sources.append(InputSource(chord_in, "chords"))
-        chord_listener = Listener(lambda t: 0.0, ListenerConfig(chords_only=True))
+        chord_config = ListenerConfig(chords_only=True)
     overrides = dict(
         gate=opts["gate"],
         split=opts["split"],
@@ -425,8 +426,8 @@ def _listening(opts: dict, profile, api: int, inputs: list):
     config = ListenerConfig.from_device(profile, **overrides) if profile else ListenerConfig(**overrides)
     return Listening(
         sources,
-        Listener(lambda t: 0.0, config),
-        chord_listener,
+        config,
+        chord_config,
         MidiClock() if opts["clock"] else None,
         bool(opts["passthrough"]),
     )

@@ -121,11 +121,11 @@ def band_record(opts: dict[str, Any]) -> dict | None:
     return {"parts": list(opts["band"]), "channels": asdict(opts["band_channels"]), "swing": opts["swing"]}
 
 
-def band_feed(opts: dict[str, Any], changes, progression):
-    """The live band (a BandFeed) for the options, or None."""
+def band_maker(opts: dict[str, Any], changes, progression):
+    """What makes the live band for the options (a fresh Band each call), or None. ``progression`` is
+    what the band reads: the tune's, or the engine's ChordFollower when the player's chords are followed."""
     if not opts["band"]:
         return None
-    from improv.live.bandfeed import BandFeed
     from improv.perform.band import Band, Feel
     from improv.perform.band.band import band_rng
 
@@ -133,4 +133,4 @@ def band_feed(opts: dict[str, Any], changes, progression):
         return Band(progression, band_rng(opts["seed"]), feel=Feel(opts["tempo"], opts["swing"]),
                     sections=changes.sections, parts=opts["band"], channels=opts["band_channels"])
 
-    return BandFeed(make)
+    return make
