@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 
@@ -49,7 +48,7 @@ class BandFeed:
         self.queue = QueuedNotes(record)
         self.queued = 0
         self.late = 0
-        self.reactions_ms: deque[float] = deque(maxlen=256)  # chord arrival -> re-made notes queued
+        self.reactions_ms: deque[float] = deque(maxlen=256)  # chord heard -> re-made notes queued (ms)
 
     def _stream(self, band: Band, bar: int, start: float) -> Iterator[BandNote]:
         """The band's notes from ``bar`` on, bar by bar in onset order, those before form beat ``start``
@@ -124,16 +123,6 @@ class BandFeed:
                                        bar, beat)
             self._pending = None  # (without a copy the bar is not made yet: it reads the new chord)
         return len(cut), len(gone)
-
-    def rechord_and_fill(self, emitter: Emitter, at: float, tick: int, horizon: float,
-                         arrived: float | None = None) -> tuple[int, int]:
-        """:meth:`rechord`, then the re-made notes up to ``horizon``; the reaction time (from
-        ``arrived``, perf_counter seconds) is kept in ``reactions_ms``."""
-        counts = self.rechord(emitter, at, tick)
-        self.fill(emitter, horizon)
-        if arrived is not None:
-            self.reactions_ms.append((time.perf_counter() - arrived) * 1000.0)
-        return counts
 
 
 __all__ = ["BandFeed"]

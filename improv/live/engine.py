@@ -228,10 +228,12 @@ class Engine:
         band = self.band
         if event.get("type") == "chord" and band is not None and band.follow and not self.transport.paused:
             now = self.clock.beat_at()
-            cut, dropped = band.rechord_and_fill(self.emitter, now, int(event["tick"]),
-                                                 now + self.options.lookahead, arrived)
-            log.info("band: %s from tick %d (%d notes cut, %d re-made ahead)", event.get("symbol"),
-                     int(event["tick"]), cut, dropped)
+            cut, dropped = band.rechord(self.emitter, now, int(event["tick"]))
+            band.fill(self.emitter, now + self.options.lookahead)  # the re-made notes, at once
+            if arrived is not None:
+                band.reactions_ms.append((self.timeline.now() - arrived) * 1000.0)
+            log.info("band: %s from tick %d (%d notes cut, %d dropped and made again)",
+                     event.get("symbol"), int(event["tick"]), cut, dropped)
 
     def _barge(self, tick: int) -> None:
         """Respond mode: the player started a new call (at ``tick``) while improv answers: end the
@@ -357,6 +359,8 @@ class Engine:
         error = self._error
         result = totals(self._reason or "stop", self.emitter, self.solo.counts,
                         start_time=self.clock.time_at(0.0), stop_time=self._stop_time)
+        if self.band is not None:
+            result.band_reactions_ms = list(self.band.reactions_ms)
         if error is not None:
             if isinstance(error, ImprovError):
                 raise error

@@ -47,6 +47,7 @@ class EngineResult:
     first_note_time: float | None = None
     stop_time: float | None = None  # perf_counter when the stop was requested
     events: list = field(default_factory=list)
+    band_reactions_ms: list = field(default_factory=list)  # chord following: chord heard -> band re-made
 
 
 def totals(reason: str, emitter: Emitter, counts: SoloCounts, *, start_time: float,
