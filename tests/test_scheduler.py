@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from improv.live.clock import Clock
 from improv.live.build import build_engine
+from improv.live.clock import Clock
 from improv.live.engine import EngineOptions
 from improv.live.scheduler import Emitter, panic_messages
 

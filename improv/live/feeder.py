@@ -4,7 +4,7 @@ A feeder owns its part's state: where it is in its stream of notes, what it queu
 as objects with their emitter ids, so a cut can still end them; older ones compact, kept only for
 ``--record``) and how that is written down. The engine's generator thread asks every feeder the same
 things (the :class:`Feeder` protocol): ``fill`` up to a horizon each pass, ``silenced`` after a panic,
-``jump`` when the transport moves, ``queued_to`` before it ends the session, ``played`` for the
+``jump`` when the transport moves, ``queued_to`` before it ends the session, ``played`` (a property) for the
 record. :class:`SoloFeeder` is the soloist (a :class:`Performer` or any iterator of timed notes);
 the band (:mod:`improv.live.bandfeed`) is a second feeder beside it, on the same emitter.
 
@@ -65,6 +65,7 @@ class Feeder(Protocol):
     def jump(self, beat: float) -> None:
         """The transport moved: go on from form beat ``beat``."""
 
+    @property
     def played(self) -> list[PlayedNote]:
         """What was queued, in form beats (for ``--record``)."""
 
@@ -238,6 +239,7 @@ class SoloFeeder:
         """The performer jumps to the tick of ``beat`` (logged like every event)."""
         self.apply({"type": "jump", "tick": int(math.ceil(beat * TICKS_PER_BEAT))})
 
+    @property
     def played(self) -> list[PlayedNote]:
         return self.queue.played()
 
