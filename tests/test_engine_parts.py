@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import dataclass
 from types import SimpleNamespace
 
 import numpy as np
 from conftest import sounding
 
+from improv.improviser import TimedNote as Note
 from improv.live.build import build_engine
 from improv.live.clock import Clock
 from improv.live.engine import Engine, EngineOptions, InputSource, Listening
@@ -73,14 +73,6 @@ class Keys:
         out = list(self._queue)
         self._queue.clear()
         return out
-
-
-@dataclass(frozen=True)
-class Note:
-    onset: float
-    duration: float
-    pitch: int
-    velocity: int
 
 
 class Scale:
