@@ -2,7 +2,7 @@
 
 Each benchmark measures the project and its baseline in the same run and reports the ratio. Usage:
 ``python -m benchmarks.run [NAME ...]`` (preprocess, model, music, musicianship, band, live,
-listen); `make bench` runs all.
+listen, engine); `make bench` runs all.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ BENCHES = {
     "musicianship": ("benchmarks.bench_musicianship",
                      "Musicianship: improv, previous default, n-gram and real solos (issue 9)"),
     "band": ("benchmarks.bench_band", "Rhythm section and audio rendering (issue 11)"),
+    "engine": ("benchmarks.bench_engine",
+               "The engine split against the pre-split engine; band chord reaction (issues 10, 11)"),
 }
 
 
