@@ -49,6 +49,7 @@ class BandFeed:
         self.queued = 0
         self.late = 0
         self.reactions_ms: deque[float] = deque(maxlen=256)  # chord heard -> re-made notes queued (ms)
+        self.remake_ms: deque[float] = deque(maxlen=256)  # of which cutting and re-making (ms)
 
     def _stream(self, band: Band, bar: int, start: float) -> Iterator[BandNote]:
         """The band's notes from ``bar`` on, bar by bar in onset order, those before form beat ``start``
@@ -119,8 +120,7 @@ class BandFeed:
         if snapshot is not None:
             while self._snapshots and self._snapshots[-1][0] >= bar:
                 self._snapshots.pop()
-            self._notes = self._stream(copy.deepcopy(snapshot, {id(snapshot.form): snapshot.form}),
-                                       bar, beat)
+            self._notes = self._stream(snapshot, bar, beat)  # (the stream copies it again first)
             self._pending = None  # (without a copy the bar is not made yet: it reads the new chord)
         return len(cut), len(gone)
 

@@ -227,11 +227,13 @@ class Engine:
         self.solo.apply(event)
         band = self.band
         if event.get("type") == "chord" and band is not None and band.follow and not self.transport.paused:
-            now = self.clock.beat_at()
+            started, now = self.timeline.now(), self.clock.beat_at()
             cut, dropped = band.rechord(self.emitter, now, int(event["tick"]))
             band.fill(self.emitter, now + self.options.lookahead)  # the re-made notes, at once
+            done = self.timeline.now()
+            band.remake_ms.append((done - started) * 1000.0)
             if arrived is not None:
-                band.reactions_ms.append((self.timeline.now() - arrived) * 1000.0)
+                band.reactions_ms.append((done - arrived) * 1000.0)
             log.info("band: %s from tick %d (%d notes cut, %d dropped and made again)",
                      event.get("symbol"), int(event["tick"]), cut, dropped)
 
@@ -361,6 +363,7 @@ class Engine:
                         start_time=self.clock.time_at(0.0), stop_time=self._stop_time)
         if self.band is not None:
             result.band_reactions_ms = list(self.band.reactions_ms)
+            result.band_remake_ms = list(self.band.remake_ms)
         if error is not None:
             if isinstance(error, ImprovError):
                 raise error

@@ -48,6 +48,7 @@ class EngineResult:
     stop_time: float | None = None  # perf_counter when the stop was requested
     events: list = field(default_factory=list)
     band_reactions_ms: list = field(default_factory=list)  # chord following: chord heard -> band re-made
+    band_remake_ms: list = field(default_factory=list)  # of which the cut and the re-making
 
 
 def totals(reason: str, emitter: Emitter, counts: SoloCounts, *, start_time: float,
