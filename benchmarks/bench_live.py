@@ -212,9 +212,10 @@ def _model_dir(tmp: Path) -> tuple[str, str]:
     return str(out), f"random eighth-note model, {units} units (no shipped model)"
 
 
-def run_period(period: int, seconds: float, model: str, tmp: Path) -> dict:
-    """One jackd at ``period``; one `improv play` session of ``seconds``; the figures."""
-    name = f"improvbench{period}"
+def run_period(period: int, seconds: float, model: str, tmp: Path, server_name: str | None = None) -> dict:
+    """One jackd at ``period`` (named ``server_name``, default improvbench<period>); one `improv play`
+    session of ``seconds``; the figures."""
+    name = server_name or f"improvbench{period}"
     server = _Server(name, period, tmp / f"jackd{period}.log")
     os.environ["JACK_DEFAULT_SERVER"] = name
     events = tmp / f"events{period}.jsonl"

@@ -2,7 +2,7 @@
 
 Each benchmark measures the project and its baseline in the same run and reports the ratio. Usage:
 ``python -m benchmarks.run [NAME ...]`` (preprocess, model, music, musicianship, band, synth,
-live, listen); `make bench` runs all.
+live, listen, engine); `make bench` runs all.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ BENCHES = {
     "band": ("benchmarks.bench_band", "Rhythm section and audio rendering (issue 11)"),
     "synth": ("benchmarks.bench_synth",
               "Live sound through FluidSynth: first sound, CPU, attack latency (issue 11)"),
+    "engine": ("benchmarks.bench_engine",
+               "The engine split against the pre-split engine; band chord reaction (issues 10, 11)"),
 }
 
 

@@ -20,8 +20,9 @@ from conftest import sounding
 from improv.cli import main
 from improv.generate import ImproviserSettings, build_improviser
 from improv.improviser import IMPROVISER_VERSION
+from improv.live.build import build_engine
 from improv.live.engine import Engine, EngineOptions, InputSource, Listening
-from improv.live.listener import Listener, ListenerConfig
+from improv.live.listener import ListenerConfig
 from improv.live.midiclock import MidiClock
 from improv.live.scheduler import Emitter
 from improv.model.store import model_hash
@@ -100,12 +101,12 @@ def _engine(model: Path, tmp: Path, settings: PerformerSettings, source: InputSo
                    chords_sticky=False, performer=asdict(settings), channel=0, end=None,
                    tempo=TEMPO, options={"temperature": 0.9, "low": 52, "high": 84,
                                          "swing": 0.0, "velocity": None})
-    listening = Listening([source], Listener(lambda t: 0.0, ListenerConfig(gate=1.0)),
+    listening = Listening([source], ListenerConfig(gate=1.0),
                           midiclock=midiclock, passthrough=passthrough)
     sink = Sink()
     options = EngineOptions(tempo=TEMPO, status=False, realtime=False, record=tmp / "live.mid",
                             json_events=tmp / "events.jsonl")
-    engine = Engine(performer, sink, options, listening=listening, session_log=session)
+    engine = build_engine(performer, sink, options, listening=listening, session_log=session)
     results: list = []
     thread = threading.Thread(target=lambda: results.append(engine.run()), daemon=True)
     return engine, sink, thread, results
@@ -127,8 +128,8 @@ def _track(path: Path, index: int) -> list[tuple]:
 
 
 def _engine_said(caplog, text: str) -> bool:
-    """The engine (not the input itself) logged a warning containing ``text``."""
-    return any(r.name == "improv.live.engine" and r.levelno == logging.WARNING
+    """The engine's listen side (not the input itself) logged a warning containing ``text``."""
+    return any(r.name == "improv.live.inputs" and r.levelno == logging.WARNING
                and text in r.getMessage() for r in list(caplog.records))
 
 
@@ -310,7 +311,7 @@ def test_vanished_input_is_reported_reopened_by_name_and_heard_again(jack, tiny_
 
     from improv.live.midi_input import MidiInput
 
-    caplog.set_level(logging.INFO, logger="improv.live.engine")
+    caplog.set_level(logging.INFO, logger="improv.live.inputs")
     keyboard = Keyboard(f"kb{time.monotonic_ns() % 100000}")
     midi_in = MidiInput(rtmidi.API_UNIX_JACK, port=f"{keyboard.name}:out",
                         client_name=f"{keyboard.name}-in", check_interval=0.05)

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from improv.live.build import build_engine
 from improv.live.clock import Clock
-from improv.live.engine import Engine, EngineOptions
+from improv.live.engine import EngineOptions
 from improv.live.scheduler import Emitter, panic_messages
 
 
@@ -124,7 +125,7 @@ def test_engine_plays_bars_with_count_in_and_clock_out():
     sink = Sink()
     options = EngineOptions(tempo=400.0, bars=1, count_in=1, clock_out=True, status=False,
                             realtime=False)
-    result = Engine(scale(100), sink, options).run()
+    result = build_engine(scale(100), sink, options).run()
     assert result.reason == "bars"
     on = [m for m in sink.messages if m[0] == 0x90]
     assert [m[1] for m in on] == [60 + i for i in range(8)]  # one 4/4 bar of eighths
@@ -147,7 +148,7 @@ def test_engine_plays_rests_when_generation_is_late():
 
     sink = Sink()
     options = EngineOptions(tempo=120.0, lookahead=1.0, status=False, realtime=False)
-    result = Engine(Slow(), sink, options).run()
+    result = build_engine(Slow(), sink, options).run()
     assert result.reason == "source ended"
     assert result.rests_for_lateness >= 1
     played = [m[1] for m in sink.messages if m[0] == 0x90]
@@ -164,6 +165,6 @@ def test_engine_reports_a_failing_source_after_silencing():
     from improv.errors import RuntimeFailure
 
     with pytest.raises(RuntimeFailure, match="model exploded"):
-        Engine(broken(), sink, EngineOptions(tempo=400.0, status=False, realtime=False)).run()
+        build_engine(broken(), sink, EngineOptions(tempo=400.0, status=False, realtime=False)).run()
     assert sink.closed
     assert sink.messages[-3:] == [(0xB0, 64, 0), (0xB0, 123, 0), (0xB0, 120, 0)]

@@ -16,13 +16,14 @@ from improv.live import stopsignals
 NESTED = textwrap.dedent("""
     import os, signal, time
     from improv.live import stopsignals
-    from improv.live.engine import Engine, EngineOptions
+    from improv.live.build import build_engine
+    from improv.live.engine import EngineOptions
 
     class Sink:
         def send(self, message):
             return True
 
-    engine = Engine([], Sink(), EngineOptions(status=False, realtime=False))
+    engine = build_engine([], Sink(), EngineOptions(status=False, realtime=False))
     previous = engine._install_signals()
     with engine._stop._cond:  # the lock Event.set takes
         os.kill(os.getpid(), signal.SIGINT)

@@ -130,10 +130,11 @@ def _play(opts: PlayOptions, changes: Changes, profile, api: int | None, output:
 def _engine(opts: PlayOptions, changes: Changes, performer, port, api: int | None, *, chord_source, watch,
             listening, session_log, clock):
     """The live engine for the options (its construction only: the engine owns its threads)."""
-    from improv.live.engine import Engine, EngineOptions
+    from improv.live.build import build_engine
+    from improv.live.engine import EngineOptions
 
     progression = changes.progression
-    return Engine(
+    return build_engine(
         performer,
         port,
         EngineOptions(
@@ -153,7 +154,7 @@ def _engine(opts: PlayOptions, changes: Changes, performer, port, api: int | Non
         watch=watch,
         listening=listening,
         session_log=session_log,
-        band=sound.band_feed(opts, changes, progression),
+        band=sound.band_maker(opts, changes, chord_source),
         clock=clock,
     )
 
@@ -209,7 +210,7 @@ def _listening(opts: PlayOptions, profile, api: int, inputs: list):
     """The inputs to open and how to listen to them (None: nothing to listen to). --clock NAME and
     --chords-from NAME work with or without a player's --input; every opened input goes in ``inputs``."""
     from improv.live.engine import InputSource, Listening
-    from improv.live.listener import Listener, ListenerConfig
+    from improv.live.listener import ListenerConfig
     from improv.live.midi_input import MidiInput
     from improv.live.midiclock import MidiClock
 
@@ -228,14 +229,14 @@ def _listening(opts: PlayOptions, profile, api: int, inputs: list):
         inputs.append(clock_in)
         log.info("following the MIDI clock on %s", clock_in.label)
         sources.append(InputSource(clock_in, "clock", clock=True))
-    chord_listener = None
+    chord_config = None
     if heard.chords_from:
         _check_input_name(api, heard.chords_from, "--chords-from")
         chord_in = MidiInput(api, port=heard.chords_from, client_name="improv-chords")
         log.info("following the chords played on %s", chord_in.label)
         inputs.append(chord_in)
         sources.append(InputSource(chord_in, "chords"))
-        chord_listener = Listener(lambda t: 0.0, ListenerConfig(chords_only=True))
+        chord_config = ListenerConfig(chords_only=True)
     overrides = dict(
         gate=heard.gate,
         split=heard.split,
@@ -244,7 +245,7 @@ def _listening(opts: PlayOptions, profile, api: int, inputs: list):
     )
     config = ListenerConfig.from_device(profile, **overrides) if profile else ListenerConfig(**overrides)
     midiclock = MidiClock() if heard.clock else None
-    return Listening(sources, Listener(lambda t: 0.0, config), chord_listener, midiclock, heard.passthrough)
+    return Listening(sources, config, chord_config, midiclock, bool(heard.passthrough))
 
 
 def _announce(opts: PlayOptions, changes: Changes, port, api: int) -> str:

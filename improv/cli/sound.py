@@ -131,11 +131,11 @@ def band_record(opts: PlayOptions, changes) -> dict | None:
             "groove": changes.groove}
 
 
-def band_feed(opts: PlayOptions, changes, progression):
-    """The live band (a BandFeed) for the options, or None."""
+def band_maker(opts: PlayOptions, changes, progression):
+    """What makes the live band for the options (a fresh Band each call), or None. ``progression`` is
+    what the band reads: the tune's, or the engine's ChordFollower when the player's chords are followed."""
     if not opts.sound.band:
         return None
-    from improv.live.bandfeed import BandFeed
     from improv.perform.band import Band, Feel
     from improv.perform.band.band import band_rng
 
@@ -144,4 +144,4 @@ def band_feed(opts: PlayOptions, changes, progression):
         return Band(progression, band_rng(opts.music.seed), feel=feel,
                     sections=changes.sections, parts=opts.sound.band, channels=opts.band_channels)
 
-    return BandFeed(make)
+    return make

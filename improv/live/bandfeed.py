@@ -1,80 +1,128 @@
-"""The rhythm section in the live engine: band notes queued on the engine's emitter, lookahead by lookahead.
+"""The rhythm section as a feeder (:class:`improv.live.feeder.Feeder`): band notes queued on the same
+emitter as the solo, lookahead by lookahead.
 
-``BandFeed`` owns a ``Band`` (improv.perform.band, deterministic) and the position in its endless stream.
-The engine's generator thread calls ``fill(emitter, horizon, ...)`` each time it tops up the solo (same
-lookahead, same count-in offset, same end), and ``jump(beat)`` when the transport moves (MIDI clock Start,
-Continue, Song Position): the band is rebuilt from its seed and played forward silently to that beat, so it
-plays what it would have played there. Beats here are the engine's emitter beats (count-in included) on the
-way out, the form's beats inside. Generator thread only; no locks of its own.
+``BandFeed`` owns a ``Band`` (improv.perform.band, deterministic) and its position, bar by bar. The
+engine's generator thread asks it what it asks the soloist: ``fill`` to the horizon (same lookahead,
+same count-in offset, same end), ``silenced`` after a panic, ``jump`` when the transport moves (MIDI
+clock Start, Continue, Song Position: the band is rebuilt from its seed and played forward silently to
+that beat, so it plays what it would have played there). ``rechord`` is chord following: the player's
+chord arrived, so the band notes still to sound after it are cut (sounding: note-off now; queued:
+dropped) and made again from a copy of the band taken before their bar, which now reads the new chord
+(the band's progression is the engine's ChordFollower). Beats are emitter beats (count-in included) on
+the way in, form beats inside. Generator thread only; no locks of its own.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections import deque
 from collections.abc import Callable, Iterator
 
+from improv.live.clock import Frame
+from improv.live.feeder import QueuedNotes, TooLate
 from improv.live.scheduler import Emitter
 from improv.perform.band import Band, BandNote
 from improv.perform.played import PlayedNote
+from improv.theory.timing import TICKS_PER_BEAT
 
 log = logging.getLogger(__name__)
+
+SNAPSHOTS = 4  # bars back a played chord can still re-make
 
 
 class BandFeed:
     """Feeds a band's notes to the emitter up to the engine's horizon."""
 
-    def __init__(self, make_band: Callable[[], Band], *, offset: float = 0.0,
-                 end: float | None = None) -> None:
+    def __init__(self, make_band: Callable[[], Band], *, offset: float = 0.0, end: float | None = None,
+                 record: bool = True, follow: bool = False) -> None:
         self.make_band = make_band
-        self.offset = offset  # emitter beat of the form's beat 0 (the count-in)
-        self.end = end  # emitter beat where the session ends (None: never)
+        self.frame = Frame(offset, end)
+        self.follow = follow  # chord following: keep copies of the band to re-make bars
         band = make_band()
         self.channels = band.channel_list
-        self._notes: Iterator[BandNote] = iter(band)
+        self._bar_beats = band.form.beats_per_bar
+        self._snapshots: deque[tuple[int, Band]] = deque(maxlen=SNAPSHOTS)  # (bar, band before it)
+        self._notes: Iterator[BandNote] = self._stream(band, 0, 0.0)
         self._pending: BandNote | None = None
+        self.queue = QueuedNotes(record)
         self.queued = 0
         self.late = 0
-        self.record = True  # keep what is played (the engine turns it off without --record: memory)
-        self.played: list[PlayedNote] = []  # as queued, in form beats (for --record)
+        self.reactions_ms: deque[float] = deque(maxlen=256)  # chord heard -> re-made notes queued (ms)
+        self.remake_ms: deque[float] = deque(maxlen=256)  # of which cutting and re-making (ms)
 
-    def fill(self, emitter: Emitter, horizon: float, *,
-             too_late: Callable[[float], bool] | None = None) -> None:
+    def _stream(self, band: Band, bar: int, start: float) -> Iterator[BandNote]:
+        """The band's notes from ``bar`` on, bar by bar in onset order, those before form beat ``start``
+        left out (a copy of the band is kept before each bar when following chords)."""
+        while True:
+            if self.follow:
+                self._snapshots.append((bar, copy.deepcopy(band, {id(band.form): band.form})))
+            merged = [note for notes in band.bar(bar).values() for note in notes]
+            for note in sorted(merged, key=lambda n: (n.onset, n.channel, n.pitch)):
+                if note.onset >= start:
+                    yield note
+            bar += 1
+
+    # ------------------------------------------------------------------ the Feeder protocol
+    def fill(self, emitter: Emitter, horizon: float, too_late: TooLate | None = None) -> None:
         """Queue every band note starting before ``horizon`` (emitter beats), clipped to the end."""
+        frame = self.frame
         while True:
             note = self._pending or next(self._notes)
-            onset = note.onset + self.offset
-            if onset >= horizon or (self.end is not None and onset >= self.end):
+            onset = note.onset + frame.offset
+            if onset >= horizon or frame.past_end(onset):
                 self._pending = note
                 return
             self._pending = None
             if too_late is not None and too_late(onset):
                 self.late += 1
                 continue
-            offset = onset + note.duration
-            if self.end is not None:
-                offset = min(offset, self.end)
-            emitter.push_note(onset, offset, note.channel, note.pitch, note.velocity)
-            if self.record:
-                self.played.append(PlayedNote(onset - self.offset, offset - self.offset, note.channel,
-                                              note.pitch, note.velocity))
+            offset = frame.clip(onset + note.duration)
+            note_id = emitter.push_note(onset, offset, note.channel, note.pitch, note.velocity)
+            played = PlayedNote(onset - frame.offset, offset - frame.offset, note.channel, note.pitch,
+                                note.velocity)
+            self.queue.add(self.queued, played, note_id)
             self.queued += 1
 
     def queued_to(self, beat: float) -> bool:
         """Whether every band note starting before ``beat`` (emitter beats) is queued."""
-        return self._pending is not None and self._pending.onset + self.offset >= beat
+        return self._pending is not None and self._pending.onset + self.frame.offset >= beat
 
-    def forget_after(self, beat: float) -> None:
+    def silenced(self, beat: float) -> None:
         """A panic at form beat ``beat`` dropped what was queued: so does the record (ends are cut)."""
-        kept = [n for n in self.played if n.onset < beat]
-        self.played = [n if n.offset <= beat else PlayedNote(n.onset, beat, n.channel, n.pitch, n.velocity)
-                       for n in kept]
+        self.queue.forget_after(beat)
+
+    forget_after = silenced
 
     def jump(self, beat: float) -> None:
         """Continue from form beat ``beat``: a fresh band, its notes before ``beat`` skipped."""
-        self._notes = iter(self.make_band())
+        self._snapshots.clear()
+        self._notes = self._stream(self.make_band(), 0, beat)
         self._pending = None
-        for note in self._notes:
-            if note.onset >= beat:
-                self._pending = note
-                break
         log.info("band: jumped to beat %.2f", beat)
+
+    @property
+    def played(self) -> list[PlayedNote]:
+        """What was queued, in form beats (older notes only when recording)."""
+        return self.queue.played()
+
+    # ------------------------------------------------------------------ chord following
+    def rechord(self, emitter: Emitter, at: float, tick: int) -> tuple[int, int]:
+        """The player's chord sounds from form tick ``tick`` (emitter beat ``at`` is now): what the
+        band still had to play after that is cut and made again on the new chord.
+        Returns (notes cut, notes dropped)."""
+        now = at - self.frame.offset
+        beat = max(tick / TICKS_PER_BEAT, now)
+        bar = int(beat // self._bar_beats)
+        snapshot = next((band for index, band in self._snapshots if index == bar), None)
+        cut, gone = self.queue.cut(emitter, beat + self.frame.offset, beat,
+                                   keep=lambda note: now <= note.onset < beat)
+        if snapshot is not None:
+            while self._snapshots and self._snapshots[-1][0] >= bar:
+                self._snapshots.pop()
+            self._notes = self._stream(snapshot, bar, beat)  # (the stream copies it again first)
+            self._pending = None  # (without a copy the bar is not made yet: it reads the new chord)
+        return len(cut), len(gone)
+
+
+__all__ = ["BandFeed"]

@@ -1,5 +1,7 @@
-"""Output port health for the engine's main loop (main thread only): reopen a vanished port by name
-and notice a dead JACK server (``ports.JackWatch``). Seconds: ``PortWatch.interval`` between polls.
+"""Port health. `PortWatch`: output port health for the engine's main loop (main thread only): reopen a
+vanished port by name and notice a dead JACK server (``ports.JackWatch``); seconds:
+``PortWatch.interval`` between polls. `InputHealth`: which inputs vanished or came back (listen thread
+only; each input reopens itself by name).
 """
 
 from __future__ import annotations
@@ -45,4 +47,22 @@ class PortWatch:
             self.server.close()
 
 
-__all__ = ["PortWatch"]
+class InputHealth:
+    """Notices an input vanishing or coming back (its ``connected`` flag; listen thread only)."""
+
+    def __init__(self, sources: Iterable) -> None:
+        self.sources = list(sources)  # each with ``port`` (``connected``, ``label``) and ``role``
+        self._connected: dict[int, bool] = {}  # id(source) -> connected when last looked
+
+    def changes(self) -> list[tuple[object, bool]]:
+        """``(source, connected)`` for every input whose state changed since the last look."""
+        out = []
+        for source in self.sources:
+            connected = bool(getattr(source.port, "connected", True))
+            if self._connected.get(id(source), True) != connected:
+                self._connected[id(source)] = connected
+                out.append((source, connected))
+        return out
+
+
+__all__ = ["InputHealth", "PortWatch"]

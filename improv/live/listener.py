@@ -29,7 +29,7 @@ from typing import Any
 from improv.devices import DeviceProfile
 from improv.midi.messages import CONTROL, NOTE_OFF, NOTE_ON, SYSEX
 from improv.theory.harmony import NOTE_NAMES, Chord, parse_chord
-from improv.theory.progression import Progression
+from improv.theory.progression import ChordSpan, Progression
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Note
 
@@ -419,6 +419,21 @@ class ChordFollower:
         self._overrides.append((tick, until, chord))
         del self._overrides[: -self.keep]
         return chord
+
+    def span_at(self, tick: int) -> ChordSpan:
+        """The span sounding at ``tick``, in ticks of its chorus like ``Progression.span_at``: the
+        played chord's (within the form's span it falls in), else the form's. What the band reads."""
+        base = self.base.span_at(tick)
+        chorus = tick - tick % self.base.length
+        for start, until, chord in reversed(self._overrides):
+            if start <= tick < until:
+                first = max(start, chorus + base.start)
+                last = min(until, chorus + base.end)
+                return ChordSpan(chord, int(first - chorus), int(last - first))
+        later = [start for start, until, _ in self._overrides if tick < start < chorus + base.end]
+        if later:  # the form's chord until the played one starts
+            return ChordSpan(base.chord, base.start, int(min(later) - chorus - base.start))
+        return base
 
     def chord_at(self, tick: int) -> Chord:
         """The played chord covering ``tick`` (the latest), else the form's."""

@@ -1,10 +1,15 @@
 """The emitter: a heap of timed MIDI messages sent at their due time from one dedicated thread.
 
-Messages carry their time in beats; the beat becomes a perf_counter deadline only when it is next
-(late binding, so tempo changes move future notes). The thread sleeps until shortly before the
-deadline, spins the rest, sends. It alone sends notes and keeps the active-note table
-``(channel, pitch) -> count``, so the panic (note-offs, CC64=0, CC123, CC120) can silence exactly
-what sounds.
+Messages carry their time in beats; the beat becomes a deadline (the clock's seconds, perf_counter
+unless a test hands a manual clock) only when it is next (late binding, so tempo changes move future
+notes). The thread sleeps until shortly before the deadline, spins the rest, sends. It alone sends
+notes and keeps the active-note table ``(channel, pitch) -> count``, so the panic (note-offs, CC64=0,
+CC123, CC120) can silence exactly what sounds. ``silence`` is a panic the emitter survives (a
+transport stop): the thread does it between two sends, so no note-on slips past it. Without the
+thread (a unit test), :meth:`Emitter.send_due` sends what is due at a given time.
+
+Threads: producers call ``push``/``push_note``/``cut``/``silence`` (one producer thread for notes);
+the emitter thread alone sends while it runs. The queue's lock guards the heap and the note table.
 """
 
 from __future__ import annotations
@@ -14,13 +19,12 @@ import itertools
 import logging
 import os
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from improv.live.clock import Clock
+from improv.live.clock import Clock, clock_now
 from improv.midi.messages import (  # noqa: F401  (re-exported: the emitter's vocabulary)
     CC_ALL_NOTES_OFF,
     CC_ALL_SOUND_OFF,
@@ -39,7 +43,6 @@ PRIO_FIRST, PRIO_OFF, PRIO_CONTROL, PRIO_ON = -1, 0, 1, 2  # FIRST: e.g. MIDI St
 STALL = 0.005  # s: a send this late is a stall, reported with what the process was doing
 
 
-
 class Sink(Protocol):
     """Where messages go: ``OutputPort`` or anything with ``send(message) -> bool``."""
 
@@ -55,6 +58,20 @@ class EmitterStats:
     dropped: int = 0  # note-ons too late to play (their note-offs are dropped too)
     max_late_ms: float = 0.0
     retriggers: int = 0
+    silences: int = 0  # panics the emitter survived (transport stops, the panic controller)
+    realtime: bool = False  # the thread got SCHED_FIFO
+    first_note_time: float | None = None  # when the first note-on was sent
+    last_note: tuple[int, int] | None = None  # (channel, pitch) of the last note-on
+
+
+@dataclass(frozen=True)
+class Timing:
+    """How the emitter keeps time: seconds late that count as late / drop a note-on, the spin."""
+
+    late_threshold: float = 0.002
+    max_late: float = 0.05
+    spin: float = 0.001
+    realtime: bool = True  # try SCHED_FIFO for the thread
 
 
 def _try_realtime(priority: int = 5) -> bool:
@@ -64,6 +81,50 @@ def _try_realtime(priority: int = 5) -> bool:
     except (AttributeError, OSError):
         return False
     return True
+
+
+class MessageQueue:
+    """The heap of ``(beat, prio, seq, message, note_id)`` behind one lock; ``wake`` is set when the
+    head changes (the emitter thread waits on it)."""
+
+    def __init__(self) -> None:
+        self.heap: list = []
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        self._count = itertools.count(1)  # push order (ties) and note ids
+
+    def next_id(self) -> int:
+        return next(self._count)
+
+    def push(self, beat: float, message: Message, prio: int, note_id: int) -> None:
+        item = (beat, prio, next(self._count), message, note_id)
+        with self.lock:
+            heapq.heappush(self.heap, item)
+            first = self.heap[0] is item
+        if first:
+            self.wake.set()
+
+    def remove(self, note_ids: set[int]) -> tuple[set[int], list]:
+        """Take the messages of ``note_ids`` out: (ids whose note-on was still queued, their note-offs
+        whose note-on had been sent)."""
+        with self.lock:
+            heap = self.heap
+            dropped = {item[4] for item in heap if item[4] in note_ids and item[1] == PRIO_ON}
+            offs = [item for item in heap if item[4] in note_ids and item[1] == PRIO_OFF
+                    and item[4] not in dropped]
+            heap[:] = [item for item in heap if item[4] not in note_ids]
+            heapq.heapify(heap)
+        return dropped, offs
+
+    def pop_due(self, due_at: Callable[[float], float], now: float) -> tuple | None:
+        """The head when it is due at ``now`` (within 0.2 ms), popped, with its due time."""
+        with self.lock:
+            if not self.heap:
+                return None
+            due = due_at(self.heap[0][0])
+            if due > now + 0.0002:
+                return None
+            return heapq.heappop(self.heap), due
 
 
 class Emitter:
@@ -79,48 +140,47 @@ class Emitter:
                  on_error: Callable[[BaseException], None] | None = None) -> None:
         self.sink = sink
         self.clock = clock
+        self.now = clock_now(clock)
         self.channels = set(channels)
-        self.late_threshold = late_threshold
-        self.max_late = max_late
-        self.spin = spin
-        self.realtime = realtime
-        self.is_realtime = False
+        self.timing = Timing(late_threshold, max_late, spin, realtime)
         self.stats = EmitterStats()
         self.active: dict[tuple[int, int], int] = {}
         self.events: deque | None = deque() if keep_events else None
-        self.last_note: tuple[int, int] | None = None  # (channel, pitch) of the last note-on
         self.stop_messages: list[Message] = []  # sent first by the panic (e.g. MIDI Stop)
-        self.first_note_time: float | None = None
         self.stalls: deque = deque(maxlen=256)  # (due, sent, message) of sends later than STALL
-        self._on_error = on_error
+        self.on_error = on_error
         self.on_done: Callable[[], None] | None = None  # called (lock-free) when the thread ends
-        self._heap: list = []
-        self._seq = itertools.count()
-        self._ids = itertools.count(1)
+        self._queue = MessageQueue()
         self._dropped_ids: set[int] = set()
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._draining = False
         self._panicked = False
+        self._silences: deque[threading.Event] = deque()  # silence requests for the thread
         self.done = threading.Event()
         self._thread = threading.Thread(target=self._run, name="improv-emitter", daemon=True)
+
+    @property
+    def first_note_time(self) -> float | None:
+        return self.stats.first_note_time
+
+    @property
+    def last_note(self) -> tuple[int, int] | None:
+        return self.stats.last_note
+
+    @property
+    def is_realtime(self) -> bool:
+        return self.stats.realtime
 
     # ----------------------------------------------------------------------------- producer side
     def push(self, beat: float, message: Message, prio: int = PRIO_CONTROL,
              note_id: int = 0) -> None:
         """Queue one message for ``beat``."""
-        item = (beat, prio, next(self._seq), message, note_id)
-        with self._lock:
-            heapq.heappush(self._heap, item)
-            first = self._heap[0] is item
-        if first:
-            self._wake.set()
+        self._queue.push(beat, message, prio, note_id)
 
     def push_note(self, onset: float, offset: float, channel: int, pitch: int,
                   velocity: int) -> int:
         """Queue a note-on and its note-off together; returns the note id."""
-        note_id = next(self._ids)
+        note_id = self._queue.next_id()
         self.push(max(offset, onset), (NOTE_OFF | channel, pitch, 0), PRIO_OFF, note_id)
         self.push(onset, (NOTE_ON | channel, pitch, velocity), PRIO_ON, note_id)
         self.channels.add(channel)
@@ -136,25 +196,19 @@ class Emitter:
         """
         if not note_ids:
             return set(), set()
-        with self._lock:
-            heap = self._heap
-            dropped = {item[4] for item in heap if item[4] in note_ids and item[1] == PRIO_ON}
-            offs = [item for item in heap if item[4] in note_ids and item[1] == PRIO_OFF
-                    and item[4] not in dropped]
-            heap[:] = [item for item in heap if item[4] not in note_ids]
-            heapq.heapify(heap)
+        dropped, offs = self._queue.remove(note_ids)
         for item in offs:
             self.push(beat, item[3], PRIO_OFF, item[4])
         return {item[4] for item in offs}, dropped
 
     def pending(self) -> int:
         """Messages waiting in the heap."""
-        return len(self._heap)
+        return len(self._queue.heap)
 
     def last_beat(self) -> float | None:
         """The latest beat queued, None when empty."""
-        with self._lock:
-            return max((item[0] for item in self._heap), default=None)
+        with self._queue.lock:
+            return max((item[0] for item in self._queue.heap), default=None)
 
     # ------------------------------------------------------------------------------- control
     def start(self) -> None:
@@ -163,12 +217,24 @@ class Emitter:
     def drain(self) -> None:
         """Finish (and panic) once every queued message has been sent."""
         self._draining = True
-        self._wake.set()
+        self._queue.wake.set()
 
     def stop(self) -> None:
         """Stop now: the thread panics and ends."""
         self._stop.set()
-        self._wake.set()
+        self._queue.wake.set()
+
+    def silence(self, timeout: float = 1.0) -> None:
+        """Drop everything queued and end every sounding note now (the panic's messages, the stop
+        messages first), and keep going: later pushes play. Done by the thread while it runs."""
+        if self.running:
+            request = threading.Event()
+            self._silences.append(request)
+            self._queue.wake.set()
+            if request.wait(timeout):
+                return
+            log.warning("the emitter did not silence in %.1f s: silencing from this thread", timeout)
+        self._silence_now()
 
     @property
     def started(self) -> bool:
@@ -194,57 +260,57 @@ class Emitter:
 
     # ------------------------------------------------------------------------------ the thread
     def _run(self) -> None:
-        if self.realtime:
-            self.is_realtime = _try_realtime()
+        if self.timing.realtime:
+            self.stats.realtime = _try_realtime()
         try:
             self._loop()
         except BaseException as exc:  # the panic below still runs; the engine reports it
             log.exception("emitter failed")
-            if self._on_error is not None:
-                self._on_error(exc)
+            if self.on_error is not None:
+                self.on_error(exc)
         finally:
             self.panic()
+            while self._silences:  # a silence asked for as the thread ended: the panic did it
+                self._silences.popleft().set()
             self.done.set()
             if self.on_done is not None:
                 self.on_done()
 
     def _loop(self) -> None:
-        clock, heap, lock = self.clock, self._heap, self._lock
-        perf = time.perf_counter
+        clock, queue, perf = self.clock, self._queue, self.now
+        spin = self.timing.spin
         while not self._stop.is_set():
-            with lock:
-                head = heap[0] if heap else None
+            while self._silences:
+                self._silence_now()
+                self._silences.popleft().set()
+            with queue.lock:
+                head = queue.heap[0] if queue.heap else None
             if head is None:
                 if self._draining:
                     return
-                self._wake.wait(0.05)
-                self._wake.clear()
+                queue.wake.wait(0.05)
+                queue.wake.clear()
                 continue
             due = clock.time_at(head[0])
             wait = due - perf()
-            if wait > self.spin:
-                self._wake.wait(min(wait - self.spin, 0.05))
-                self._wake.clear()
+            if wait > spin:
+                queue.wake.wait(min(wait - spin, 0.05))
+                queue.wake.clear()
                 continue
             while perf() < due:
                 pass
-            self._emit_due()
+            self.send_due()
 
-    def _emit_due(self) -> None:
-        """Send every message whose deadline has come."""
-        clock, heap, lock = self.clock, self._heap, self._lock
-        perf = time.perf_counter
+    def send_due(self, now: float | None = None) -> None:
+        """Send every message whose deadline has come (by ``now``: the clock's time, default its now)."""
+        time_at = self.clock.time_at
         while True:
-            with lock:
-                if not heap:
-                    return
-                beat = heap[0][0]
-                due = clock.time_at(beat)
-                now = perf()
-                if due > now + 0.0002:
-                    return
-                _, prio, _, message, note_id = heapq.heappop(heap)
-            self._emit(message, prio, note_id, beat, due, now)
+            at = self.now() if now is None else now
+            popped = self._queue.pop_due(time_at, at)
+            if popped is None:
+                return
+            (beat, prio, _, message, note_id), due = popped
+            self._emit(message, prio, note_id, beat, due, at)
 
     def _emit(self, message: Message, prio: int, note_id: int, beat: float, due: float,
               now: float) -> None:
@@ -253,7 +319,7 @@ class Emitter:
         late = now - due
         stats = self.stats
         if prio == PRIO_ON:
-            if late > self.max_late:
+            if late > self.timing.max_late:
                 stats.dropped += 1
                 self._dropped_ids.add(note_id)
                 return
@@ -263,9 +329,9 @@ class Emitter:
                 self._send((NOTE_OFF | key[0], key[1], 0), due, beat)
                 stats.retriggers += 1
             self.active[key] = count + 1
-            self.last_note = key
-            if self.first_note_time is None:
-                self.first_note_time = now
+            stats.last_note = key
+            if stats.first_note_time is None:
+                stats.first_note_time = now
         elif prio == PRIO_OFF:
             if note_id in self._dropped_ids:
                 self._dropped_ids.discard(note_id)
@@ -276,7 +342,7 @@ class Emitter:
                 self.active[key] = count - 1
                 return
             self.active.pop(key, None)
-        if late > self.late_threshold:
+        if late > self.timing.late_threshold:
             stats.late += 1
             if late > STALL:
                 self.stalls.append((due, now, message))
@@ -285,7 +351,7 @@ class Emitter:
         self._send(message, due, beat)
 
     def _send(self, message: Message, due: float | None, beat: float | None) -> None:
-        sent_at = time.perf_counter()
+        sent_at = self.now()
         if self.sink.send(message):
             self.stats.sent += 1
             if self.events is not None:
@@ -297,16 +363,22 @@ class Emitter:
 
         Runs once; later calls do nothing. Errors sending are logged, never raised.
         """
-        with self._lock:
+        with self._queue.lock:
             if self._panicked:
                 return
             self._panicked = True
-            self._heap.clear()
+        self._silence_now(count=False)
+
+    def _silence_now(self, *, count: bool = True) -> None:
+        with self._queue.lock:
+            self._queue.heap.clear()
             active = sorted(self.active)
             self.active.clear()
-        beat = None
+            self._dropped_ids.clear()
+        if count:
+            self.stats.silences += 1
         for message in [*self.stop_messages, *panic_messages(active, self.channels)]:
             try:
-                self._send(message, None, beat)
+                self._send(message, None, None)
             except Exception as exc:  # keep going: the rest may still get through
                 log.error("panic: sending %s failed: %s", message, exc)
