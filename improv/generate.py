@@ -23,6 +23,7 @@ from improv.model.cell import Cell
 from improv.model.conditioning import layout_version
 from improv.model.sampling import Sampler
 from improv.model.store import read_model_dir
+from improv.motifs import MotifSettings
 from improv.perform.band import PARTS, Band, BandChannels, BandNote, Feel
 from improv.perform.band.band import PROGRAMS, band_rng
 from improv.shaping import Shaping
@@ -91,6 +92,7 @@ def build_improviser(
     sections: Sequence[str] | None = None,
     shaping: Shaping | None = None,
     tempo: float = 120.0,
+    motifs: MotifSettings | None = None,
 ) -> Improviser:
     """An improviser over ``progression`` with one seeded generator for every random choice."""
     model = model or load_model(model_dir)
@@ -114,6 +116,7 @@ def build_improviser(
         shaping=shaping,
         tempo=tempo,
         cond_version=model.cond_version,
+        motifs=motifs,
     )
 
 

@@ -54,6 +54,8 @@ def add_parser(subparsers) -> None:
                    help="the version-1 improviser: hard register walls, no arc, no nudges, no rhythm biases")
     p.add_argument("--no-nudges", action="store_true",
                    help="keep the shaping but let avoid notes hang (to measure what the model chooses)")
+    p.add_argument("--no-motifs", action="store_true",
+                   help="no motif memory: never restate a recent cell (the improviser of version 2)")
     add_changes_options(p)
     add_improviser_options(p)
     p.set_defaults(run=run)
@@ -73,6 +75,7 @@ def _shaping(args: argparse.Namespace, tempo: float, choruses: float):
 def run(args: argparse.Namespace) -> int:
     """Generate and write the file."""
     from improv.generate import band_notes, build_improviser, generate_solo, solo_to_midi
+    from improv.motifs import MotifSettings
     from improv.perform.band import parse_band_channels, parse_parts
 
     changes = resolve_changes(args)
@@ -115,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         sections=changes.sections,
         shaping=_shaping(args, tempo, bars / max(1, changes.progression.bar_count)),
         tempo=tempo,
+        motifs=MotifSettings.off() if args.no_shaping or args.no_motifs else None,
     )
     notes = generate_solo(improviser, bars)
     band = band_notes(changes.progression, bars, seed=seed, tempo=tempo, swing=swing,

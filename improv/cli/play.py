@@ -326,6 +326,7 @@ def _play(opts: dict, changes: Changes, profile, api: int | None, output: tuple,
     performer = Performer(improviser, settings, chords=chords)
     listening = _listening(opts, profile, api, inputs)
     session_log = SessionLog(opts["session_log"] or default_log_path())
+    performer.journal = session_log.write  # which cell of a call each answer developed
     end = (opts["bars"] * progression.beats_per_bar) if opts["bars"] else None
     from improv.generate import model_version
     from improv.improviser import IMPROVISER_VERSION
@@ -666,10 +667,10 @@ def _improviser(opts: dict, changes: Changes, progression=None):
     )
     if opts["velocity"] is not None:
         kwargs["velocity"] = opts["velocity"]
-    from improv.improviser import IMPROVISER_VERSION
-    from improv.shaping import for_version
+    from improv.improviser import IMPROVISER_VERSION, settings_for_version
 
-    kwargs["shaping"] = for_version(IMPROVISER_VERSION, opts["tempo"])  # replay rebuilds it from the log
+    # replay rebuilds them from the log's version
+    kwargs["shaping"], kwargs["motifs"] = settings_for_version(IMPROVISER_VERSION, opts["tempo"])
     return build_improviser(progression or changes.progression, **kwargs)
 
 

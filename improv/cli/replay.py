@@ -112,11 +112,11 @@ def shipped_model_with_hash(digest: str) -> Path | None:
 def replay_log(header: dict, records: list[dict], *, model: str | None = None):
     """Rebuild the session's improviser from the header and replay the logged events."""
     from improv.generate import build_improviser
+    from improv.improviser import settings_for_version
     from improv.live.listener import ChordFollower
     from improv.model.store import model_hash
     from improv.perform.log import progression_from_record
     from improv.perform.replay import replay
-    from improv.shaping import for_version
 
     model_dir = Path(model or header["model"])
     if model is None and (not model_dir.is_dir() or model_hash(model_dir) != header["model_hash"]):
@@ -140,6 +140,7 @@ def replay_log(header: dict, records: list[dict], *, model: str | None = None):
                   tempo=float(header.get("tempo") or DEFAULT_TEMPO))
     if opts.get("velocity") is not None:
         kwargs["velocity"] = opts["velocity"]
-    kwargs["shaping"] = for_version(int(header.get("improviser_version", 1)), header.get("tempo"))
+    kwargs["shaping"], kwargs["motifs"] = settings_for_version(int(header.get("improviser_version", 1)),
+                                                               header.get("tempo"))
     improviser = build_improviser(chords or progression, **kwargs)
     return replay(header, records, improviser, chords=chords)
