@@ -127,6 +127,11 @@ class MotifMemory:
             self.first_note_at = None
         return None
 
+    def drop(self) -> None:
+        """Forget the plan (the answer was cut short, the transport moved)."""
+        self.plan.clear()
+        self.first_note_at = None
+
     def before_step(self, imp: Improviser, tick: int) -> None:
         """At a beat start, now and then: restate a remembered cell if the model's draw says so."""
         s = self.settings

@@ -132,8 +132,10 @@ class Performer:
             self._set(str(event["param"]), event["value"])
         elif kind == "jump":
             imp.jump(int(event["tick"]))
+            imp.motifs.drop()
             self.answer_end = None
         elif kind == "barge":
+            imp.motifs.drop()
             self.answer_end = None  # stop answering; the next call's phrase jumps to its answer
 
     @property
