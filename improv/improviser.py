@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from improv.errors import InputError
 from improv.model.cell import Cell
 from improv.model.conditioning import Context, Lookahead, Phrase, condition_indices, height_in, indices_v2
 from improv.model.rhythm import MASKED, TupletGuard
@@ -54,6 +55,8 @@ def settings_for_version(version: int, tempo: float | None = None) -> tuple[Shap
     unknown one."""
     if version == IMPROVISER_VERSION:
         return for_version(SHAPING_VERSION, tempo), MotifSettings()
+    if version not in range(1, IMPROVISER_VERSION):
+        raise InputError(f"improviser version {version} is unknown (this improv has 1..{IMPROVISER_VERSION})")
     return for_version(version, tempo), MotifSettings.off()
 
 

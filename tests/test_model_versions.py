@@ -11,6 +11,7 @@ from improv.cli.replay import replay_log, shipped_model_with_hash
 from improv.generate import build_improviser, default_model_dir, generate_solo, load_model, model_version
 from improv.live.listener import ChordFollower
 from improv.model.store import model_hash
+from improv.motifs import MotifSettings
 from improv.perform.log import SessionLog, progression_record
 from improv.perform.performer import Performer, PerformerSettings
 from improv.shaping import Shaping
@@ -47,7 +48,8 @@ def test_a_log_naming_the_old_default_replays_with_v1(tmp_path):
     progression = parse_progression(CHANGES)
     chords = ChordFollower(progression)
     # made before the shaping: the log names no improviser version, so replay rebuilds version 1
-    imp = build_improviser(chords, model_dir=V1, seed=9, temperature=0.9, shaping=Shaping.off())
+    imp = build_improviser(chords, model_dir=V1, seed=9, temperature=0.9, shaping=Shaping.off(),
+                           motifs=MotifSettings.off())
     perf = Performer(imp, PerformerSettings(), chords=chords)
     path = tmp_path / "s.jsonl"
     log = SessionLog(path)
