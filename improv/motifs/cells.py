@@ -69,11 +69,7 @@ class Placed:
     durations: tuple[int, ...]
     pitches: tuple[int, ...]
     lead: int = 0
-
-    def with_pitches(self, pitches: Sequence[int]) -> Placed:
-        """The same placement with other pitches (octave and avoid-note fixes)."""
-        return Placed(self.cell, self.transform, self.shift, self.onsets, self.durations, tuple(pitches),
-                      self.lead)
+    step: int = 0  # a sequence's step beyond the root motion
 
 
 def runs(events: Iterable[Event]) -> list[list[tuple[int, int, int, int]]]:
@@ -119,13 +115,14 @@ def place(cell: Cell, transform: str, start: int, chord: Chord, *, step: int = 1
     """The cell transformed onto ``chord``, its first note at ``start + lead`` (None if it cannot be)."""
     base = root_motion(cell, chord)
     first = cell.pitches[0]
+    extra = 0
     if transform == "transpose":
         if base == 0:
             return None  # the same root: that would be a plain repeat
         pitches = [p + base for p in cell.pitches]
     elif transform == "sequence":
-        shift = base + _sequence_step(first + base, chord, step)
-        pitches = [p + shift for p in cell.pitches]
+        extra = _sequence_step(first + base, chord, step)
+        pitches = [p + base + extra for p in cell.pitches]
     elif transform == "invert":
         if not any(cell.intervals):
             return None
@@ -137,7 +134,22 @@ def place(cell: Cell, transform: str, start: int, chord: Chord, *, step: int = 1
     onsets = tuple(start + lead + o - cell.onsets[0] for o in cell.onsets)
     if not on_grid(onsets):
         return None
-    return Placed(cell, transform, pitches[0] - first, onsets, cell.durations, tuple(pitches), lead)
+    return Placed(cell, transform, pitches[0] - first, onsets, cell.durations, tuple(pitches), lead, extra)
+
+
+def chained(prev: Placed, played: Sequence[int], root: int | None, start: int, chord: Chord) -> Placed | None:
+    """The next statement of a chain: the restated cell, as it sounded (``played``, over a chord with
+    ``root``), moved on the way it was moved: by the new root motion plus the same sequence step, placed
+    at ``start`` straight after it. None for an inversion (it would only turn back) or a plain repeat."""
+    if prev.transform == "invert":
+        return None
+    cell = Cell(prev.cell.first, prev.onsets, prev.durations, tuple(played), root)
+    shift = root_motion(cell, chord) + prev.step
+    onsets = tuple(start + o - prev.onsets[0] for o in prev.onsets)
+    if shift == 0 or not on_grid(onsets):
+        return None
+    return Placed(cell, prev.transform, shift, onsets, prev.durations, tuple(p + shift for p in played), 0,
+                  prev.step)
 
 
 def _sequence_step(pitch: int, chord: Chord, step: int) -> int:

@@ -34,7 +34,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from improv.model.rhythm import MASKED
-from improv.motifs.cells import CELL_MAX, CELL_MIN, TRANSFORMS, Cell, Placed, cells, octave_near, place
+from improv.motifs.cells import (
+    CELL_MAX,
+    CELL_MIN,
+    TRANSFORMS,
+    Cell,
+    Placed,
+    cells,
+    chained,
+    octave_near,
+    place,
+)
 from improv.theory import degrees
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Line, Note, Value, classify, events, fold_leap
@@ -42,7 +52,8 @@ from improv.theory.values import Line, Note, Value, classify, events, fold_leap
 if TYPE_CHECKING:
     from improv.improviser import Improviser
 
-SOLO_CELL = (4, 5)  # notes in a cell a solo restates (the measure's 4-note cells)
+SOLO_CELL = (4, 6)  # notes in a cell a solo restates (at least the measure's 4-note cells)
+CHAIN = 2  # restatements in a row at most (a motif and two sequences of it)
 ANSWER_OPTIONS = 8  # (cell, transform) candidates scored for an answer
 DISPLACE_LEAD = 6  # a displaced solo restatement starts an eighth late
 EXP_CLIP = 50.0
@@ -104,6 +115,8 @@ class MotifMemory:
         self.quiet_until = 0
         self.made: Counter[str] = Counter()
         self.last: Restatement | None = None
+        self.chain_at: int | None = None  # where the last restatement ended, if it may go on
+        self.chained = 0  # restatements in a row
         self._rests: np.ndarray | None = None
 
     # -- the improviser's hooks --------------------------------------------------------------------
@@ -119,7 +132,9 @@ class MotifMemory:
         """The planned value at ``tick`` (None: sample freely; an answer's first slot masks rests)."""
         if self.plan:
             if self.plan[0].tick == tick:
-                return self.plan.popleft()
+                step = self.plan.popleft()
+                self.chain_at = None if self.plan else step.tick + step.duration
+                return step
             self.plan.clear()  # the position moved: the plan is gone
         if self.first_note_at is not None:
             if tick == self.first_note_at:
@@ -131,14 +146,19 @@ class MotifMemory:
         """Forget the plan (the answer was cut short, the transport moved)."""
         self.plan.clear()
         self.first_note_at = None
+        self.chain_at = None
 
     def before_step(self, imp: Improviser, tick: int) -> None:
         """At a beat start, now and then: restate a remembered cell if the model's draw says so."""
         s = self.settings
-        if not s.enabled or self.plan or tick % TICKS_PER_BEAT or tick < self.quiet_until:
+        if not s.enabled or self.plan or self.first_note_at is not None:
+            return  # (an answer that found no cell starts on a note, not a displaced rest)
+        if tick == self.chain_at:
+            self.chain_at = None
+            if self._chain(imp, tick):
+                return
+        if tick % TICKS_PER_BEAT or tick < self.quiet_until or _guide_tone(imp, tick):
             return
-        if self.first_note_at is not None:
-            return  # an answer that found no cell starts on a note, not a displaced rest
         if self.rng.random() >= s.chance:
             return
         root_at = _root_at(imp)
@@ -158,7 +178,24 @@ class MotifMemory:
                     options.append(Restatement(placed, steps))
         chosen = self._choose(imp, tick, options, free=1.0)
         if chosen is not None:
+            self.chained = 1
             self._start(chosen)
+
+    def _chain(self, imp: Improviser, tick: int) -> bool:
+        """Straight after a restatement: move it on again (a sequence), if the model's draw says so."""
+        last = self.last
+        if last is None or self.chained >= CHAIN:
+            return False
+        chord_at = imp.progression.chord_at
+        played = [s.pitch for s in last.steps if s.pitch is not None]
+        placed = chained(last.placed, played, chord_at(last.placed.onsets[0]).root, tick, chord_at(tick))
+        steps = self._steps(imp, placed) if placed else None
+        chosen = self._choose(imp, tick, [Restatement(placed, steps)], free=1.0) if steps else None
+        if chosen is None:
+            return False
+        self.chained += 1
+        self._start(chosen)
+        return True
 
     def answer(self, imp: Improviser, notes: Sequence[Note], start: int, end: int) -> Restatement | None:
         """Plan an answer at ``start`` (to ``end``) that develops one cell of the call ``notes``."""
@@ -300,6 +337,15 @@ def value_index(vocab, pitch: int | None, prev: int | None, chord, duration: int
 def _root_at(imp: Improviser):
     chord_at = imp.progression.chord_at
     return lambda tick: chord_at(tick).root
+
+
+def _guide_tone(imp: Improviser, tick: int) -> bool:
+    """The chord changes here and the line sits on the old chord's b7: leave its resolution to the line."""
+    prog, prev = imp.progression, imp.prev_pitch
+    old, new = prog.chord_at(tick - 1), prog.chord_at(tick)
+    if prev is None or tick <= 0 or old == new or old.root is None:
+        return False
+    return (prev - old.root) % 12 == 10
 
 
 def _step_way(imp: Improviser) -> int:
