@@ -169,7 +169,9 @@ class MotifMemory:
         chord = imp.progression.chord_at(tick)
         step = _step_way(imp)
         options = []
-        for i in sorted(self.rng.choice(len(pool), size=min(s.sources, len(pool)), replace=False)):
+        weights = _salience(pool, self.events, tick, self.window)
+        picks = self.rng.choice(len(pool), size=min(s.sources, len(pool)), replace=False, p=weights)
+        for i in sorted(picks):
             for name in self.rng.permutation(TRANSFORMS)[: s.per_source]:
                 lead = DISPLACE_LEAD if name == "displace" else 0
                 placed = place(pool[i], str(name), tick, chord, step=step, lead=lead)
@@ -337,6 +339,16 @@ def value_index(vocab, pitch: int | None, prev: int | None, chord, duration: int
 def _root_at(imp: Improviser):
     chord_at = imp.progression.chord_at
     return lambda tick: chord_at(tick).root
+
+
+def _salience(pool: Sequence[Cell], events, tick: int, window: int) -> np.ndarray:
+    """How likely each remembered cell is to be taken up (sums to 1): a cell that begins a phrase (after
+    a rest) or on a beat is heard as an idea, and a recent one is still in the ear."""
+    line = list(events)
+    starts = {e[0] for i, e in enumerate(line) if e[2] is not None and (i == 0 or line[i - 1][2] is None)}
+    w = np.array([(3.0 if c.onsets[0] in starts else 1.0) * (1.0 + (c.onsets[0] % TICKS_PER_BEAT == 0))
+                  * (2.0 - (tick - c.onsets[0]) / window) for c in pool])
+    return w / w.sum()
 
 
 def _guide_tone(imp: Improviser, tick: int) -> bool:
