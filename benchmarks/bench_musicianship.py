@@ -131,8 +131,10 @@ def _ngram_maker(lines, vocab):
     """The best Witten-Bell n-gram (orders 2-3, 10 % validation) behind the improviser, shaped."""
     from improv.improviser import Improviser
     from improv.model.sampling import Sampler
+    from improv.theory import degrees
 
-    seqs = [[vocab.index(t.value) for t in encode(line)] for line in lines]
+    encoder = degrees.encode if isinstance(vocab, degrees.DegreeVocabulary) else encode  # the vocab's values
+    seqs = [[vocab.index(t.value) for t in encoder(line)] for line in lines]
     split = len(seqs) // 10
     scores = {n: NGram(n, len(vocab)).fit(seqs[split:]).nll(seqs[:split]) for n in (2, 3)}
     order = min(scores, key=scores.get)
