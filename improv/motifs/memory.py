@@ -2,15 +2,18 @@
 finds that likely (issue 9, item 3), and answer a call by developing one of its cells (item 7).
 
 The memory keeps the improviser's own last ``window_bars`` bars of values (onset, duration, pitch). At the
-start of a beat (``before_step``), now and then (``chance``), it draws a few remembered cells of 4-5 notes
-and transforms of each (``improv.motifs.cells``: transposed onto the chord by its root motion, sequenced,
+start of a beat (``before_step``), now and then (``chance``), it draws a few remembered cells of 4-6 notes
+(likelier those that begin a phrase, start on a beat, or are recent) and transforms of each (``improv.motifs.cells``: transposed onto the chord by its root motion, sequenced,
 inverted, displaced), realises each as values (octave nearest the line, avoid notes nudged as the shaper
 nudges them, only values the model knows) and scores each by its log-probability under the model, step by
 step from the improviser's current state (restored afterwards), at the sampling temperature. A candidate's
 weight is ``appetite * exp(log p + n * H)``, with ``H`` the entropy of the model's next-step distribution:
 its likelihood against a typical continuation of the same length. One draw of the session's Generator
 chooses among the candidates and going on freely (weight 1), so nothing is forced: a restatement the model
-finds unlikely is almost never played. A chosen one becomes a plan that ``take`` hands to the improviser
+finds unlikely is almost never played. Straight after a restatement, the same move may be made once
+more (a chain: a motif and two sequences of it), by the same kind of draw; no restatement starts where the
+chord changes under a b7 of the old chord (the guide tone's resolution is the line's). A chosen one becomes
+a plan that ``take`` hands to the improviser
 value by value (the cell still steps, so the state follows what sounds); a jump drops the plan.
 
 ``answer`` does the same with the cells of a call (3-6 notes, never the whole call), placed where the
