@@ -76,6 +76,22 @@ def test_each_transform_keeps_the_cell_and_moves_it_onto_the_new_chord():
         place(cell, "retrograde", 48, G7)
 
 
+def test_a_chain_moves_a_restatement_on_the_way_it_was_moved():
+    from improv.motifs.cells import chained
+
+    cell = Cell(0, (0, 6, 12, 18), (6, 6, 6, 6), (62, 65, 69, 72), DM7.root)
+    seq = place(cell, "sequence", 24, DM7, step=1)  # a step up over the same chord
+    again = chained(seq, seq.pitches, DM7.root, 48, DM7)
+    assert again.shift == seq.shift and again.onsets == (48, 54, 60, 66)
+    assert _intervals(again.pitches) == _intervals(cell.pitches)
+    assert again.pitches[0] == seq.pitches[0] + seq.shift
+    moved = place(cell, "transpose", 48, G7)  # ii -> V, then V -> I: the same root motion again
+    onto_c = chained(moved, moved.pitches, G7.root, 96, parse_chord("Cmaj7"))
+    assert onto_c.pitches[0] - moved.pitches[0] == 5 and onto_c.transform == "transpose"
+    assert chained(moved, moved.pitches, G7.root, 96, G7) is None  # no root motion: a plain repeat
+    assert chained(place(cell, "invert", 48, G7), moved.pitches, G7.root, 96, parse_chord("C7")) is None
+
+
 def test_the_grid_octaves_and_the_shape_judge():
     assert on_grid((0, 3, 6, 9, 12, 16, 20)) and not on_grid((0, 3, 4)) and not on_grid((1,))
     assert octave_near((50, 60, 70), 66, 52, 84) == (62, 72, 82)
