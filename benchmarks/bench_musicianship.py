@@ -122,7 +122,7 @@ def _makers(model, shaping_for, temperature: float = TEMPERATURE, motifs: bool =
     from improv.motifs import MotifSettings
 
     def make(prog, seed, bpm):
-        return build_improviser(prog, model=model, seed=seed, temperature=temperature,
+        return build_improviser(prog, model=model, seed=seed, temperature=temperature, tempo=bpm,
                                 shaping=shaping_for(bpm), motifs=None if motifs else MotifSettings.off())
     return make
 
@@ -208,7 +208,7 @@ def calls_from(prog, seed: int, bpm: float) -> list[list[list[int]]]:
 
     bar = prog.beats_per_bar * TICKS_PER_BEAT
     caller = build_improviser(prog, seed=1000 + seed, temperature=TEMPERATURE, motifs=MotifSettings.off(),
-                              shaping=replace(Shaping(), tempo=bpm))
+                              shaping=replace(Shaping(), tempo=bpm), tempo=bpm)
     notes = [(round(n.onset * TICKS_PER_BEAT), max(1, round(n.duration * TICKS_PER_BEAT)), n.pitch)
              for n in caller.notes_until(2 * CALLS * bar / TICKS_PER_BEAT)]
     out = []

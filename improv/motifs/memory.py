@@ -3,18 +3,19 @@ finds that likely (issue 9, item 3), and answer a call by developing one of its 
 
 The memory keeps the improviser's own last ``window_bars`` bars of values (onset, duration, pitch). At the
 start of a beat (``before_step``), now and then (``chance``), it draws a few remembered cells of 4-6 notes
-(likelier those that begin a phrase, start on a beat, or are recent) and transforms of each (``improv.motifs.cells``: transposed onto the chord by its root motion, sequenced,
-inverted, displaced), realises each as values (octave nearest the line, avoid notes nudged as the shaper
-nudges them, only values the model knows) and scores each by its log-probability under the model, step by
-step from the improviser's current state (restored afterwards), at the sampling temperature. A candidate's
-weight is ``appetite * exp(log p + n * H)``, with ``H`` the entropy of the model's next-step distribution:
-its likelihood against a typical continuation of the same length. One draw of the session's Generator
-chooses among the candidates and going on freely (weight 1), so nothing is forced: a restatement the model
-finds unlikely is almost never played. Straight after a restatement, the same move may be made once
-more (a chain: a motif and two sequences of it), by the same kind of draw; no restatement starts where the
-chord changes under a b7 of the old chord (the guide tone's resolution is the line's). A chosen one becomes
-a plan that ``take`` hands to the improviser
-value by value (the cell still steps, so the state follows what sounds); a jump drops the plan.
+(likelier those that begin a phrase, start on a beat, or are recent; at 200 BPM and up only cells moving in
+eighths or slower) and transforms of each (``improv.motifs.cells``: transposed onto the chord by its root
+motion, sequenced, inverted, displaced), realises each as values (octave nearest the line, avoid notes nudged
+as the shaper nudges them, only values the model knows) and scores each by its log-probability under the
+model, step by step from the improviser's current state (restored afterwards), at the sampling temperature. A
+candidate's weight is ``appetite * exp(log p + n * H)``, with ``H`` the entropy of the model's next-step
+distribution: its likelihood against a typical continuation of the same length. One draw of the session's
+Generator chooses among the candidates and going on freely (weight 1), so nothing is forced: a restatement the
+model finds unlikely is almost never played. Straight after a restatement, the same move may be made once more
+(a chain: a motif and two sequences of it), by the same kind of draw; no restatement starts where the chord
+changes under a b7 of the old chord (the guide tone's resolution is the line's). A chosen one becomes a plan
+that ``take`` hands to the improviser value by value (the cell still steps, so the state follows what sounds);
+a jump drops the plan.
 
 ``answer`` does the same with the cells of a call (3-6 notes, never the whole call), placed where the
 answer starts, without the free choice: the answer's first note sounds on its first grid slot, then the
@@ -59,6 +60,7 @@ SOLO_CELL = (4, 6)  # notes in a cell a solo restates (at least the measure's 4-
 CHAIN = 2  # restatements in a row at most (a motif and two sequences of it)
 ANSWER_OPTIONS = 8  # (cell, transform) candidates scored for an answer
 DISPLACE_LEAD = 6  # a displaced solo restatement starts an eighth late
+FAST_BPM, FAST_SHORTEST = 200.0, 6  # at and above this tempo a restated cell moves in eighths or slower
 EXP_CLIP = 50.0
 
 
@@ -165,8 +167,9 @@ class MotifMemory:
         if self.rng.random() >= s.chance:
             return
         root_at = _root_at(imp)
+        shortest = FAST_SHORTEST if imp.tempo >= FAST_BPM else 0  # fast: no 16th runs restated
         pool = [c for c in cells(self.events, root_at, *SOLO_CELL)
-                if c.end <= tick and tick - c.onsets[0] <= self.window]
+                if c.end <= tick and tick - c.onsets[0] <= self.window and min(c.durations) >= shortest]
         if not pool:
             return
         chord = imp.progression.chord_at(tick)
