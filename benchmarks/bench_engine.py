@@ -109,7 +109,7 @@ class _Sink:
 
 def chord_reaction(bars: int = 12, tempo: float = 180.0) -> dict:
     """Chords played a moment after each downbeat; the band's reaction times (ms)."""
-    from improv.generate import build_improviser
+    from improv.generate import ImproviserSettings, build_improviser
     from improv.live.build import build_engine
     from improv.live.engine import EngineOptions, InputSource, Listening
     from improv.live.listener import ChordFollower, ListenerConfig
@@ -120,7 +120,8 @@ def chord_reaction(bars: int = 12, tempo: float = 180.0) -> dict:
 
     base = parse_progression("C7 | F7 | C7 | C7 | F7 | F7 | C7 | C7 | G7 | F7 | C7 | G7")
     follower = ChordFollower(base)
-    performer = Performer(build_improviser(follower, model_dir=MODEL, seed=1), chords=follower)
+    imp = build_improviser(follower, ImproviserSettings(seed=1), model_dir=MODEL)
+    performer = Performer(imp, chords=follower)
     chords = _Chords()
     listening = Listening([InputSource(chords, role="chords")], ListenerConfig(),
                           chord_config=ListenerConfig(chords_only=True))

@@ -97,6 +97,15 @@ class NGramCell:
         """Forget the context."""
         self.history = []
 
+    @property
+    def state(self) -> list[int]:
+        """The context (a copy), as the numpy cell's (a, c): the motif memory scores from it."""
+        return list(self.history)
+
+    @state.setter
+    def state(self, value: list[int]) -> None:
+        self.history = list(value)
+
     def step_logits(self, prev: int | None, cond=None) -> np.ndarray:
         """Log P(next | the last order-1 values) (a fresh array: the sampler may modify it)."""
         if prev is not None:

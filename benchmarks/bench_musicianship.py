@@ -13,6 +13,13 @@ all through ``improv.improviser.Improviser`` at temperature 0.9:
 - any extra model directories given (``--model DIR``), shaped;
 - real solos: WJazzD 4/4 swing and Impro-Visor transcriptions (``improv.reference``).
 
+Rows with "no motifs" are the same improviser without the motif memory (improviser version 2: the state
+before issue 9 item 3). Answers (item 7): each tune x seed gets 6 calls cut from another improviser's
+solo (1-1.5 bars, 3+ notes, a 1-beat gate); a respond performer answers each. Measured on the notes, not on
+what the improviser says it did: the first answer note's delay after the gate (target: within a 16th),
+and whether the answer's first notes restate a cell of the call (3+ notes, the same rhythm, the same or the
+mirrored contour with each interval within a semitone, not at the same pitches), or echo the whole call.
+
 Cells are medians over solos; b7 -> 3rd is pooled (resolved / qualifying changes over all solos), since
 most solos have only a few qualifying changes. "280 vs 120" says whether one tune and seed give different
 notes at 280 and 120 BPM. Extra models for `make bench`: ``IMPROV_BENCH_MODELS=dir1:dir2``. Run alone with
@@ -38,6 +45,7 @@ from improv.measures import MEASURES, TEMPO_BINS, measure_line, tempo_bin
 from improv.model.ngram import NGram
 from improv.reference import default_references, shared_dir
 from improv.shaping import Shaping
+from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.tunes import Tune, builtin_tunes
 from improv.theory.values import encode
 
@@ -109,12 +117,14 @@ def summarise(name: str, results: list[dict], differs: bool | None = None) -> di
     return row
 
 
-def _makers(model, shaping_for, temperature: float = TEMPERATURE):
+def _makers(model, shaping_for, temperature: float = TEMPERATURE, motifs: bool = True):
     from improv.generate import ImproviserSettings, build_improviser
+    from improv.motifs import MotifSettings
 
     def make(prog, seed, bpm):
         return build_improviser(prog, ImproviserSettings(seed=seed, temperature=temperature), model=model,
-                                shaping=shaping_for(bpm))
+                                tempo=bpm, shaping=shaping_for(bpm),
+                                motifs=None if motifs else MotifSettings.off())
     return make
 
 
@@ -122,8 +132,10 @@ def _ngram_maker(lines, vocab):
     """The best Witten-Bell n-gram (orders 2-3, 10 % validation) behind the improviser, shaped."""
     from improv.improviser import Improviser
     from improv.model.sampling import Sampler
+    from improv.theory import degrees
 
-    seqs = [[vocab.index(t.value) for t in encode(line)] for line in lines]
+    encoder = degrees.encode if isinstance(vocab, degrees.DegreeVocabulary) else encode  # the vocab's values
+    seqs = [[vocab.index(t.value) for t in encoder(line)] for line in lines]
     split = len(seqs) // 10
     scores = {n: NGram(n, len(vocab)).fit(seqs[split:]).nll(seqs[:split]) for n in (2, 3)}
     order = min(scores, key=scores.get)
@@ -136,7 +148,8 @@ def _ngram_maker(lines, vocab):
     return make, order, scores
 
 
-def run(models: list[Path] | None = None, record: bool = False) -> dict:
+def run(models: list[Path] | None = None, record: bool = False, only: list[str] | None = None,
+        references: bool = True) -> dict:
     """Generate, measure and summarise; returns ``{"rows", "notes", "seconds"}``."""
     from improv.generate import default_model_dir, load_model
 
@@ -149,13 +162,16 @@ def run(models: list[Path] | None = None, record: bool = False) -> dict:
     systems = [
         ("default, shaped", _makers(default, shaped)),
         ("default, shaped, no nudges", _makers(default, lambda bpm: replace(shaped(bpm), nudges=False))),
-        ("default, unshaped", _makers(default, lambda bpm: Shaping.off())),
+        ("default, unshaped", _makers(default, lambda bpm: Shaping.off(), motifs=False)),
+        ("default, shaped, no motifs", _makers(default, shaped, motifs=False)),
         ("default, shaped, T=0.7", _makers(default, shaped, 0.7)),
         ("default, shaped, T=1.2", _makers(default, shaped, 1.2)),
     ]
+    if only:
+        systems = [s for s in systems if s[0] in only]
     for path in models or []:
         systems.append((f"{path}, shaped", _makers(load_model(path), shaped)))
-    refs, missing = default_references()
+    refs, missing = default_references() if references else ([], [])
     notes += missing
     wjazzd = [r for r in refs if r.name == "WJazzD"]
     if wjazzd:
@@ -166,7 +182,9 @@ def run(models: list[Path] | None = None, record: bool = False) -> dict:
         notes.append("n-gram validation NLL (nats/value): "
                      + ", ".join(f"{n}-gram {s:.3f}" for n, s in scores.items()))
     rows = [summarise(name, solos(make, tunes), tempo_differs(make, tunes)) for name, make in systems]
-    if record:
+    answers = [answer_row(name, _makers(default, shaped, motifs=motifs), tunes)
+               for name, motifs in (("default (motifs)", True), ("default, no motifs", False))]
+    if record and not only:
         PREVIOUS.write_text(json.dumps({**rows[2], "system": "previous default (recorded)",
                                         "model": str(default.path.name)}, indent=1) + "\n")
     if PREVIOUS.is_file():
@@ -174,7 +192,93 @@ def run(models: list[Path] | None = None, record: bool = False) -> dict:
     rows += [summarise(f"{r.name} ({len(r.solos)} real solos)", r.solos) for r in refs]
     notes.append(f"tunes: {', '.join(f'{t.title} {bpm:g}' for t, bpm in tunes)}; {len(SEEDS)} seeds x "
                  f"{CHORUSES} choruses")
-    return {"rows": rows, "notes": notes, "seconds": round(time.perf_counter() - started, 1)}
+    return {"rows": rows, "answers": answers, "notes": notes,
+            "seconds": round(time.perf_counter() - started, 1)}
+
+
+# ---------------------------------------------------------------------------------- answers
+CALLS = 6  # calls per tune x seed
+GATE = TICKS_PER_BEAT  # a 1-beat gate
+SIXTEENTH = 3
+
+
+def calls_from(prog, seed: int, bpm: float) -> list[list[list[int]]]:
+    """Calls cut from another improviser's solo: from a downbeat, 1-1.5 bars, at least 3 notes."""
+    from improv.generate import ImproviserSettings, build_improviser
+    from improv.motifs import MotifSettings
+
+    bar = prog.beats_per_bar * TICKS_PER_BEAT
+    caller = build_improviser(prog, ImproviserSettings(seed=1000 + seed, temperature=TEMPERATURE),
+                              motifs=MotifSettings.off(), shaping=replace(Shaping(), tempo=bpm), tempo=bpm)
+    notes = [(round(n.onset * TICKS_PER_BEAT), max(1, round(n.duration * TICKS_PER_BEAT)), n.pitch)
+             for n in caller.notes_until(2 * CALLS * bar / TICKS_PER_BEAT)]
+    out = []
+    for k in range(CALLS):
+        start = 2 * k * bar
+        call = [[o, d, p, 90] for o, d, p in notes if start <= o < start + bar + bar // 2]
+        if len(call) >= 3:
+            out.append(call)
+    return out
+
+
+def answer_row(name: str, make, tunes) -> dict:
+    """Answer timing and development over every call of every tune x seed."""
+    from improv.perform.performer import Performer, PerformerSettings, answer_length, answer_start
+
+    delays, reused, echoed, developed = [], 0, 0, 0
+    for tune, bpm in tunes:
+        prog = tune.progression
+        for seed in SEEDS:
+            perf = Performer(make(prog, seed, bpm), PerformerSettings(mode="respond"))
+            perf.journal = lambda record: None
+            for call in calls_from(prog, seed, bpm):
+                gate = call[-1][0] + call[-1][1] + GATE
+                start, length = answer_start(gate), answer_length(gate - GATE - call[0][0], None, 4)
+                perf.apply({"type": "phrase", "notes": call, "answer": start, "length": length})
+                answer = []
+                while (note := perf.next_note()) is not None:
+                    answer.append((round(note.onset * TICKS_PER_BEAT), note.pitch))
+                if not answer:  # a silent answer: as late as it gets
+                    delays.append(length)
+                    continue
+                delays.append(answer[0][0] - gate)
+                kind = reuse_of(call, answer)
+                reused += kind is not None
+                echoed += kind == "echo"
+            developed += perf.developed
+    n = len(delays)
+    return {"system": name, "answers": n,
+            "within a 16th": round(sum(d <= SIXTEENTH for d in delays) / n, 3) if n else None,
+            "median delay (16ths)": round(float(np.median(delays)) / SIXTEENTH, 2) if n else None,
+            "max delay (16ths)": round(max(delays) / SIXTEENTH, 2) if n else None,
+            "reuse a transformed cell": round((reused - echoed) / n, 3) if n else None,
+            "echo the whole call": round(echoed / n, 3) if n else None,
+            "developed (journal)": round(developed / n, 3) if n else None}
+
+
+def reuse_of(call: list[list[int]], answer: list[tuple[int, int]], head: int = 8) -> str | None:
+    """How the answer's first ``head`` notes restate a cell of the call: "echo" (the whole call's
+    intervals and rhythm from the answer's start), "cell" (3+ notes: the same rhythm, the same or mirrored
+    contour within a semitone, not at the same pitches), else None."""
+    from improv.motifs.cells import shape_matches
+
+    pitches, onsets = [n[2] for n in call], [n[0] for n in call]
+    got_p, got_o = [p for _, p in answer[:head]], [o for o, _ in answer[:head]]
+    if len(got_p) >= len(pitches) and shape_matches(pitches, got_p[: len(pitches)]) == "same" and \
+            _rhythm(onsets) == _rhythm(got_o[: len(onsets)]):
+        return "echo"
+    for size in range(3, len(call)):
+        for i in range(len(call) - size + 1):
+            cell_p, cell_r = pitches[i : i + size], _rhythm(onsets[i : i + size])
+            for j in range(len(got_p) - size + 1):
+                if _rhythm(got_o[j : j + size]) == cell_r and got_p[j : j + size] != cell_p and \
+                        shape_matches(cell_p, got_p[j : j + size], tolerance=1):
+                    return "cell"
+    return None
+
+
+def _rhythm(onsets: list[int]) -> list[int]:
+    return [b - a for a, b in zip(onsets, onsets[1:], strict=False)]
 
 
 COLUMNS = [("system", "system"), ("solos", "solos"),
@@ -183,9 +287,18 @@ COLUMNS = [("system", "system"), ("solos", "solos"),
            ("280 vs 120", "280 vs 120 differ")]
 
 
+ANSWER_COLUMNS = [(k, k) for k in ("system", "answers", "within a 16th", "median delay (16ths)",
+                                    "max delay (16ths)", "reuse a transformed cell", "echo the whole call",
+                                    "developed (journal)")]
+
+
 def markdown(result: dict) -> str:
-    """The rows as a markdown table (systems as rows), the notes under it."""
-    return table(result, COLUMNS, _cell)
+    """The rows as a markdown table (systems as rows), the notes under it, then the answers' table."""
+    answers = {"rows": result.get("answers", []), "notes": [
+        "answers: 6 calls per tune x seed cut from another improviser's solo, 1-beat gate; delay = first "
+        "answer note after the gate; reuse judged on the notes (see the module doc)"],
+               "seconds": result["seconds"]}
+    return table(result, COLUMNS, _cell) + "\n\n" + table(answers, ANSWER_COLUMNS, _cell)
 
 
 def _cell(value) -> str:
@@ -203,9 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, action="append", help="an extra model directory to compare")
     parser.add_argument("--record", action="store_true", help="record the unshaped default as previous")
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help="only this row of the default (repeatable), e.g. 'default, shaped, no motifs'")
+    parser.add_argument("--no-references", action="store_true", help="skip real solos and the n-gram")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    print(markdown(run(args.model, args.record)))
+    print(markdown(run(args.model, args.record, args.only, not args.no_references)))
     return 0
 
 

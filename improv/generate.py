@@ -23,6 +23,7 @@ from improv.model.cell import Cell
 from improv.model.conditioning import layout_version
 from improv.model.sampling import DEFAULT_TEMPERATURE, Sampler
 from improv.model.store import read_model_dir
+from improv.motifs import MotifSettings
 from improv.perform.band import PARTS, Band, BandChannels, BandNote, Feel
 from improv.perform.band.band import PROGRAMS, band_rng
 from improv.shaping import Shaping
@@ -100,6 +101,7 @@ def build_improviser(
     sections: Sequence[str] | None = None,
     shaping: Shaping | None = None,
     tempo: float = DEFAULT_TEMPO,
+    motifs: MotifSettings | None = None,
 ) -> Improviser:
     """An improviser over ``progression`` with one seeded generator for every random choice; ``sections``
     (a form label per bar), ``shaping`` and ``tempo`` come from the tune and the session."""
@@ -125,6 +127,7 @@ def build_improviser(
         shaping=shaping,
         tempo=tempo,
         cond_version=model.cond_version,
+        motifs=motifs,
     )
 
 

@@ -17,6 +17,10 @@ next chord and knows the tempo, the height, the phrase and the chorus; a beat ke
 the velocity arc to both; for kind/leap values also the repeated-pitch penalty, the leap steering and the
 rhythm biases (a degree model keeps whole tuplets and hears the tempo itself). ``shaping=Shaping.off()``
 gives the version-1 improviser.
+
+``improv.motifs`` gives it a memory for ideas (version 3): now and then a recent cell is restated,
+transformed onto the new chord, when the model's probabilities choose it; answers develop a cell of the
+call. ``motifs=MotifSettings.off()`` is the improviser of version 2 (``settings_for_version``).
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from improv.errors import InputError
 from improv.model.cell import Cell
 from improv.model.conditioning import Context, Lookahead, Phrase, condition_indices, height_in, indices_v2
 from improv.model.rhythm import MASKED, TupletGuard
 from improv.model.sampling import Sampler
+from improv.motifs import MotifMemory, MotifSettings, PlanStep
 from improv.shaping import VERSION as SHAPING_VERSION
-from improv.shaping import Shaper, Shaping, repeat_indices
+from improv.shaping import Shaper, Shaping, for_version, repeat_indices
 from improv.theory import degrees
 from improv.theory.harmony import Chord
 from improv.theory.pitch import DEFAULT_REGISTER
@@ -39,9 +45,19 @@ from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT, swing_beats
 from improv.theory.values import Line, Note, Value, Vocabulary, decode, encode
 
-# session logs record it (1: hard register walls, no shaping, ``Shaping.off()``); a version-1 model keeps
-# the version-1 realisation path whatever the improviser version
-IMPROVISER_VERSION = SHAPING_VERSION
+# session logs record it (1: hard register walls, no shaping, ``Shaping.off()``; 2: shaping; 3: shaping and
+# the motif memory); a version-1 model keeps the version-1 realisation path whatever the improviser version
+IMPROVISER_VERSION = 3
+
+
+def settings_for_version(version: int, tempo: float | None = None) -> tuple[Shaping, MotifSettings]:
+    """The shaping and motif settings of an improviser version (a session log names it); InputError for an
+    unknown one."""
+    if version == IMPROVISER_VERSION:
+        return for_version(SHAPING_VERSION, tempo), MotifSettings()
+    if version not in range(1, IMPROVISER_VERSION):
+        raise InputError(f"improviser version {version} is unknown (this improv has 1..{IMPROVISER_VERSION})")
+    return for_version(version, tempo), MotifSettings.off()
 
 
 @dataclass(frozen=True)
@@ -111,6 +127,7 @@ class Improviser:
         tempo: float = 120.0,
         cond_version: int = 1,
         shaping: Shaping | None = None,
+        motifs: MotifSettings | None = None,
     ) -> None:
         self.cell = cell
         self.vocab = vocab
@@ -141,26 +158,42 @@ class Improviser:
         self.shaper = Shaper(self.shaping, self.rng, self.register.low, self.register.high,
                              progression.length, self._bar)
         sampler.penalise(len(vocab), repeat_indices(vocab), self.shaping.repeat_penalty)
+        self.motifs = MotifMemory(motifs if motifs is not None else MotifSettings(), self.rng, self._bar)
 
     # -- one value at a time -----------------------------------------------------------------------
     def step(self) -> Step:
         """Sample the next value at the current position and realise it."""
         tick = self.position
         chord = self.progression.chord_at(tick)
+        self.motifs.before_step(self, tick)  # may plan a restatement from here
         logits = self.cell.step_logits(self.prev_index, self.condition(tick, chord))
-        if self.degree:  # the model keeps whole tuplets and hears the tempo (conditioning v2)
-            self._shape_degree(logits, tick)
+        planned = self.motifs.take(tick, logits, self.vocab)
+        if planned is not None:
+            value, pitch = self._planned(planned)
         else:
-            self.shaper.bias(logits, tick, self.vocab)
-        index = self.sampler.sample(logits)
-        value = self.vocab.values[index]
-        self.prev_index = index
-        pitch = self._realise(value, chord, tick)
+            if self.degree:  # the model keeps whole tuplets and hears the tempo (conditioning v2)
+                self._shape_degree(logits, tick)
+            else:
+                self.shaper.bias(logits, tick, self.vocab)
+            index = self.sampler.sample(logits)
+            value = self.vocab.values[index]
+            self.prev_index = index
+            pitch = self._realise(value, chord, tick)
         self.phrase.advance(pitch is not None, value.duration)
         if self.tuplets is not None:
             self.tuplets.advance(tick)
         self.position += value.duration
+        self.motifs.record(tick, value.duration, pitch)
         return Step(tick, value, chord, pitch)
+
+    def _planned(self, planned: PlanStep) -> tuple[Value, int | None]:
+        """A value the motif memory planned (the cell stepped for it; the loop guard sees it)."""
+        self.sampler.observe(planned.index)
+        self.prev_index = planned.index
+        if planned.pitch is not None:
+            self.repeats = self.repeats + 1 if planned.pitch == self.prev_pitch else 0
+            self.prev_pitch = planned.pitch
+        return self.vocab.values[planned.index], planned.pitch
 
     def condition(self, tick: int, chord: Chord, prev_pitch: int | None = None, phrase: Phrase | None = None):
         """The hot conditioning positions for a value at ``tick`` (None for a model without conditioning)."""

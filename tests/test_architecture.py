@@ -25,7 +25,7 @@ LAYERS: dict[str, int] = {
     "midi": 2, "charts": 2, "evaluate": 2, "plot": 2,
     "corpus": 3, "model": 3, "measures": 3, "synth": 3,
     "shaping": 4, "reference": 4,
-    "improviser": 5,
+    "improviser": 5, "motifs": 5,
     "perform": 6,
     "generate": 7,
     "live": 8,

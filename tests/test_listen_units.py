@@ -19,7 +19,7 @@ from conftest import sounding
 
 from improv.cli import main
 from improv.generate import ImproviserSettings, build_improviser
-from improv.improviser import IMPROVISER_VERSION
+from improv.improviser import IMPROVISER_VERSION, settings_for_version
 from improv.live.build import build_engine
 from improv.live.engine import Engine, EngineOptions, InputSource, Listening
 from improv.live.listener import ListenerConfig
@@ -28,7 +28,6 @@ from improv.live.scheduler import Emitter
 from improv.model.store import model_hash
 from improv.perform.log import SessionLog, progression_record
 from improv.perform.performer import Performer, PerformerSettings
-from improv.shaping import for_version
 from improv.theory.progression import parse_progression
 
 TEMPO = 300.0
@@ -91,8 +90,9 @@ def _engine(model: Path, tmp: Path, settings: PerformerSettings, source: InputSo
             midiclock: MidiClock | None = None, seed: int = 4, passthrough: bool = False):
     """An engine around the real performer on ``model``, logging the session like `play` does."""
     progression = parse_progression(CHANGES)
+    shaping, motifs = settings_for_version(IMPROVISER_VERSION, TEMPO)
     imp = build_improviser(progression, ImproviserSettings(seed=seed, temperature=0.9), model_dir=model,
-                           shaping=for_version(IMPROVISER_VERSION, TEMPO))
+                           shaping=shaping, motifs=motifs)
     performer = Performer(imp, settings)
     session = SessionLog(tmp / "session.jsonl")
     session.header(seed=seed, improviser_version=IMPROVISER_VERSION, model=str(model),

@@ -52,11 +52,25 @@ def _write(tmp_path, records) -> str:
 
 def test_a_version_1_log_reads_and_replays(tmp_path, model):
     """Logs written before `cut` records and `barge` events existed (the first version 1) still read."""
-    path = _write(tmp_path, _lines(model))
+    lines = _lines(model)
+    lines[0]["version"] = 1
+    path = _write(tmp_path, lines)
     header, records = read_log(path)
     assert header["seed"] == 3 and [r["type"] for r in records][-1] == "end"
     assert main(["replay", path, "--out", str(tmp_path / "x.mid")]) == 0
-    assert READABLE_VERSIONS == (1,)
+    assert READABLE_VERSIONS == (1, 2) and LOG_VERSION == 2
+
+
+def test_a_version_2_log_reads_its_answer_records(tmp_path, model):
+    lines = _lines(model)
+    answer = {"type": "answer", "step": 0, "tick": 15, "cell": [0, 3], "transform": "sequence", "shift": 2}
+    path = _write(tmp_path, [*lines[:3], answer, *lines[3:]])
+    assert read_log(path)[1][2] == answer
+    for key, bad, why in (("transform", "retrograde", "is not one of"), ("cell", [0], "has 1 items"),
+                          ("tick", 1.5, "must be a whole number")):
+        damaged = {**answer, key: bad}
+        with pytest.raises(InputError, match=f"s.jsonl:4: answer '{key}' .*{why}"):
+            read_log(_write(tmp_path, [*lines[:3], damaged, *lines[3:]]))
 
 
 def test_the_log_play_writes_reads(tmp_path, model):
@@ -102,8 +116,8 @@ BAD = [
      r"unknown chord symbol 'C7\(\(\(\(' at .* span 1"),
     (_set(0, "progression", {"spans": [["C7", 0, 48]], "beats_per_bar": 99999}),
      r"'beats_per_bar' 99999 is outside 1..32"),
-    (_set(0, "version", 2), r"s.jsonl:1: the session log is in a newer format \(version 2\): "
-                            r"this improv reads versions 1"),
+    (_set(0, "version", 3), r"s.jsonl:1: the session log is in a newer format \(version 3\): "
+                            r"this improv reads versions 1, 2"),
     (_set(0, "version", 0), r"the session log is in an older or unknown format \(version 0\)"),
     (_pop(0, "version"), r"older or unknown format \(version None\)"),
     (_set(1, "msg", [144, 60, 900]), r"s.jsonl:2: input 'msg' item 3 900 is outside 0..255"),

@@ -18,6 +18,7 @@ from improv.generate import (
 )
 from improv.live.listener import ChordFollower
 from improv.model.store import model_hash
+from improv.motifs import MotifSettings
 from improv.perform.log import SessionLog, progression_record
 from improv.perform.performer import Performer, PerformerSettings
 from improv.shaping import Shaping
@@ -56,7 +57,7 @@ def test_a_log_naming_the_old_default_replays_with_v1(tmp_path):
     chords = ChordFollower(progression)
     # made before the shaping: the log names no improviser version, so replay rebuilds version 1
     imp = build_improviser(chords, ImproviserSettings(seed=9, temperature=0.9), model_dir=V1,
-                           shaping=Shaping.off())
+                           shaping=Shaping.off(), motifs=MotifSettings.off())
     perf = Performer(imp, PerformerSettings(), chords=chords)
     path = tmp_path / "s.jsonl"
     log = SessionLog(path)

@@ -23,6 +23,10 @@ class FakePerf:
         self.live = live
         self.turns = set(turns)
         self.block_ticks = block_ticks
+        self.developed = []
+
+    def develop(self, notes, start, end):
+        self.developed.append((notes, start, end))
 
 
 def test_parse_mode_reads_every_registered_mode_and_names_the_place():
@@ -47,8 +51,9 @@ def test_help_and_controller_positions_come_from_the_registry():
 def test_respond_waits_until_a_call_gives_it_an_answer_window():
     respond, perf = MODES["respond"], FakePerf()
     assert respond.gate(perf) == WAIT
-    respond.on_phrase(perf, {"answer": 96, "length": 48})
+    respond.on_phrase(perf, {"answer": 96, "length": 48, "notes": [[0, 6, 60, 90]]})
     assert perf.imp.jumps == [96] and perf.answer_end == 144
+    assert perf.developed == [([[0, 6, 60, 90]], 96, 144)]  # the answer develops the call
     assert respond.gate(perf) == PLAY
     perf.imp.position = 144
     assert respond.gate(perf) == WAIT
@@ -66,3 +71,12 @@ def test_trade_plays_its_turns_waits_for_the_player_and_skips_a_heard_turn():
     assert trade.gate(replaying) == AGAIN
     assert trade.listening_block(heard, block + 1) == 1 and trade.listening_block(heard, 1) is None
     assert MODES["solo"].listening_block(heard, block + 1) is None
+
+
+def test_improvs_next_turn_develops_the_players_turn():
+    trade, solo = MODES["trade"], MODES["solo"]
+    perf = FakePerf(48 * 4 + 5, block_ticks=48 * 4)
+    trade.on_turn(perf, {"block": 1, "notes": [[200, 6, 60, 90]]})
+    assert perf.developed == [([[200, 6, 60, 90]], 2 * 48 * 4, 3 * 48 * 4)]
+    solo.on_turn(perf, {"block": 3, "notes": []})
+    assert len(perf.developed) == 1

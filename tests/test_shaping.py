@@ -130,11 +130,10 @@ def test_shaping_is_deterministic_and_off_is_the_version_1_improviser(model):
 
 def test_session_logs_replay_with_the_improviser_version_they_name():
     from improv.errors import InputError
-    from improv.improviser import IMPROVISER_VERSION
-    from improv.shaping import for_version
+    from improv.shaping import VERSION, for_version
 
     assert for_version(1) == Shaping.off()  # logs from before shaping name no version
-    assert for_version(IMPROVISER_VERSION, 140.0) == Shaping(tempo=140.0)
+    assert for_version(VERSION, 140.0) == Shaping(tempo=140.0)  # improviser versions: tests/test_motifs.py
     with pytest.raises(InputError, match="improviser version 99"):
         for_version(99)
 

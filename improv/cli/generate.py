@@ -72,6 +72,7 @@ def _options(args: argparse.Namespace) -> tuple[dict, Changes]:
 def run(args: argparse.Namespace) -> int:
     """Generate and write the file."""
     from improv.generate import band_notes, build_improviser, generate_solo, solo_to_midi
+    from improv.motifs import MotifSettings
     from improv.perform.band import parse_band_channels
 
     opts, changes = _options(args)
@@ -84,7 +85,9 @@ def run(args: argparse.Namespace) -> int:
         loader = SynthLoader(opts["soundfont"])
     improviser = build_improviser(progression, table.improviser_settings(opts), model_dir=opts["model"],
                                   sections=changes.sections, tempo=tempo,
-                                  shaping=_shaping(opts, tempo, bars / max(1, progression.bar_count)))
+                                  shaping=_shaping(opts, tempo, bars / max(1, progression.bar_count)),
+                                  motifs=MotifSettings.off() if opts["no_shaping"] or opts["no_motifs"]
+                                  else None)
     notes = generate_solo(improviser, bars)
     band = band_notes(progression, bars, seed=opts["seed"], tempo=tempo, swing=opts["swing"],
                       sections=changes.sections, parts=parts, channels=channels, groove=changes.groove)

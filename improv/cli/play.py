@@ -112,6 +112,7 @@ def _play(opts: PlayOptions, changes: Changes, profile, api: int | None, output:
     performer = _performer(opts, changes, chords)
     heard = _listening(opts, profile, api, inputs)
     session_log = _session_log(opts, changes, performer, chords)
+    performer.journal = session_log.write  # which cell of a call each answer developed
     port, watched = output
     heartbeat = ports.JackWatch() if watched and api == ports.rtmidi.API_UNIX_JACK else None
     watch = PortWatch(watched, heartbeat) if watched is not None else None
@@ -370,13 +371,14 @@ def _changes(opts: PlayOptions) -> Changes:
 def _improviser(opts: PlayOptions, changes: Changes, progression=None):
     """The real improviser (imported lazily: the live path never loads TensorFlow)."""
     from improv.generate import build_improviser
-    from improv.improviser import IMPROVISER_VERSION
-    from improv.shaping import for_version
+    from improv.improviser import IMPROVISER_VERSION, settings_for_version
 
     settings = table.improviser_settings({row.name: opts.value(row.name) for row in playoptions.ROWS})
-    shaping = for_version(IMPROVISER_VERSION, opts.music.tempo)  # replay rebuilds it from the log
+    # replay rebuilds them from the log's version
+    shaping, motifs = settings_for_version(IMPROVISER_VERSION, opts.music.tempo)
     return build_improviser(progression or changes.progression, settings, model_dir=opts.music.model,
-                            sections=changes.sections, shaping=shaping, tempo=float(opts.music.tempo))
+                            sections=changes.sections, shaping=shaping, motifs=motifs,
+                            tempo=float(opts.music.tempo))
 
 
 def _model_dir(opts: PlayOptions) -> Path:

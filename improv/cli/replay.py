@@ -107,11 +107,11 @@ def shipped_model_with_hash(digest: str) -> Path | None:
 def replay_log(header: dict, records: list[dict], *, model: Path | str | None = None, where: str = "options"):
     """Rebuild the session's improviser from the header and replay the logged events."""
     from improv.generate import build_improviser
+    from improv.improviser import settings_for_version
     from improv.live.listener import ChordFollower
     from improv.model.store import model_hash
     from improv.perform.log import progression_from_record
     from improv.perform.replay import replay
-    from improv.shaping import for_version
 
     model_dir = Path(model or header["model"])
     if model is None and (not model_dir.is_dir() or model_hash(model_dir) != header["model_hash"]):
@@ -129,8 +129,8 @@ def replay_log(header: dict, records: list[dict], *, model: Path | str | None = 
     if header.get("follow_chords"):
         chords = ChordFollower(progression, sticky=bool(header.get("chords_sticky")))
     settings = table.logged_settings(header["options"], header["seed"], lambda key: f"{where} {key!r}")
-    shaping = for_version(int(header.get("improviser_version", 1)), header.get("tempo"))
+    shaping, motifs = settings_for_version(int(header.get("improviser_version", 1)), header.get("tempo"))
     improviser = build_improviser(chords or progression, settings, model_dir=model_dir, shaping=shaping,
-                                  sections=header["progression"].get("sections"),
+                                  sections=header["progression"].get("sections"), motifs=motifs,
                                   tempo=float(header.get("tempo") or DEFAULT_TEMPO))
     return replay(header, records, improviser, chords=chords)

@@ -117,6 +117,8 @@ TABLE: tuple[Option, ...] = (
            "rhythm biases", "music", _on(GENERATE)),
     Option("no_nudges", "switch", "keep the shaping but let avoid notes hang (to measure what the model "
            "chooses)", "music", _on(GENERATE)),
+    Option("no_motifs", "switch", "no motif memory: never restate a recent cell (the improviser of "
+           "version 2)", "music", _on(GENERATE)),
     # session
     Option("bars", "int", "stop after N bars (default: never)", "session", BOTH, bounds=(1, 1_000_000),
            metavar="N", logged=("bars",),

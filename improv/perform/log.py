@@ -5,7 +5,9 @@ Session log (JSON lines): a ``header`` (seed, model path and hash, the progressi
 that affects notes), ``input`` lines (each player message with its beat), ``event`` lines (step,
 event), ``skip`` lines (notes the engine did not play: too late, silenced by a transport stop or
 jump, dropped by a barge-in), ``cut`` lines (notes that sounded but were ended early, with the beat
-they ended on) and an ``end`` line (how many notes the performer gave).
+they ended on), ``answer`` lines (log version 2: the performer's journal of which cell of a call an
+answer took and how it transformed it: ``cell`` [first note, notes], ``transform``, ``shift``
+semitones, ``tick`` where the answer starts) and an ``end`` line (how many notes the performer gave).
 
 Events: ``phrase`` (a call: reseed, and in respond mode answer it), ``turn`` (the player's trading
 turn), ``chord``, ``param``, ``jump`` (the transport moved) and ``barge`` (respond mode: the player

@@ -7,7 +7,9 @@ improviser. The schemas are plain tables: a new record field or event type is on
 
 Versions: ``LOG_VERSION`` is what ``improv play`` writes; ``READABLE_VERSIONS`` every version this
 project has written (1: since session logs exist; ``cut`` records and ``barge`` events came later
-within it and are optional). A log from another version says whether it is newer or older.
+within it and are optional; 2: adds ``answer`` records, which cell of a call an answer developed and
+how; a version-1 log has none and reads as before). A log from another version says whether it is
+newer or older.
 No threads, no I/O: pure checks on decoded JSON.
 """
 
@@ -19,10 +21,11 @@ from typing import Any
 
 from improv.errors import InputError, excerpt
 from improv.model.sampling import TEMPERATURES
+from improv.motifs.cells import TRANSFORMS
 from improv.perform.modes import MODE_NAMES
 
-LOG_VERSION = 1
-READABLE_VERSIONS = (1,)
+LOG_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 MODES = MODE_NAMES  # the registry in improv.perform.modes
 BIG = 2**53  # ticks, steps and note counts: integers JSON keeps exactly
 MAX_NOTES = 200_000  # notes a replay may make: 7 hours of eighths at 240 BPM, under a minute of work
@@ -145,6 +148,9 @@ RECORDS: dict[str, Check] = {
     "skip": fields({"note": integer(0, BIG)}, {"why": TEXT}),
     "cut": fields({"note": integer(0, BIG), "offset": number()}),
     "end": fields({"notes": integer(0, MAX_NOTES)}, {"reason": TEXT}),
+    # version 2: an answer took cell [first note's index in the call, notes] of the call, transformed
+    "answer": fields({"step": integer(0, BIG), "tick": TICK, "cell": list_of(integer(0, BIG), length=2),
+                      "transform": one_of(TRANSFORMS)}, {"shift": integer(-127, 127)}),
 }
 
 

@@ -8,6 +8,11 @@ Modes hold no state (the performer does): one instance each, safe to share. Tick
 - `Solo`: improv plays on; a call reseeds it.
 - `Respond`: call and response: a call is answered after it ends; improv waits otherwise.
 - `Trade`: ``trade N``: N bars each, improv first; the player's turn reseeds the next one.
+
+An answer (a respond answer, or improv's turn after the player's) develops the call
+(``Performer.develop``, improviser version 3): its first note sounds on the answer's first grid slot,
+on a cell (3-6 notes, never the whole call) of the call transformed onto the chord there (transposed,
+sequenced, inverted or displaced: ``improv.motifs``), then the model goes on in its own words.
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ class Mode:
     def on_phrase(self, perf: Performer, event: dict) -> None:
         """A call ended (the performer reseeded already)."""
 
+    def on_turn(self, perf: Performer, event: dict) -> None:
+        """The player's trading turn ended (the performer reseeded already)."""
+
     def gate(self, perf: Performer) -> str:
         """Whether the performer may step now: PLAY, WAIT (return no note) or AGAIN (it moved)."""
         return PLAY
@@ -71,6 +79,7 @@ class Respond(Mode):
         start = int(event["answer"])
         perf.imp.jump(start)
         perf.answer_end = start + int(event["length"])
+        perf.develop(event["notes"], start, perf.answer_end)
 
     def gate(self, perf: Performer) -> str:
         if perf.answer_end is None or perf.imp.position >= perf.answer_end:
@@ -92,6 +101,10 @@ class Trade(Mode):
         if len(words) > 1 or not words[0].isdigit() or not 1 <= int(words[0]) <= self.MAX_BARS:
             raise InputError(f"{where}: trade takes a number of bars 1..{self.MAX_BARS}, e.g. --mode trade 4")
         return int(words[0])
+
+    def on_turn(self, perf: Performer, event: dict) -> None:
+        start = (int(event["block"]) + 1) * perf.block_ticks  # improv's next turn answers this one
+        perf.develop(event["notes"], start, start + perf.block_ticks)
 
     def gate(self, perf: Performer) -> str:
         block = perf.imp.position // perf.block_ticks

@@ -15,7 +15,7 @@ replay :mod:`improv.perform.replay`. Ticks inside (improv.theory.timing); one th
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -96,6 +96,8 @@ class Performer:
         self.answer_end: int | None = None
         self.turns: set[int] = set()
         self.reseeds = 0
+        self.developed = 0  # answers that took a cell of their call
+        self.journal: Callable[[dict], None] | None = None  # gets an ``answer`` record per developed answer
         self._bar = improviser.progression.beats_per_bar * TICKS_PER_BEAT
 
     @property
@@ -123,20 +125,40 @@ class Performer:
         elif kind == "turn":
             self._reseed(event["notes"])
             self.turns.add(int(event["block"]))
+            self.mode.on_turn(self, event)
         elif kind == "chord" and self.chords is not None:
             self.chords.override(int(event["tick"]), str(event["symbol"]))
         elif kind == "param":
             self._set(str(event["param"]), event["value"])
         elif kind == "jump":
             imp.jump(int(event["tick"]))
+            self._drop_plan()
             self.answer_end = None
         elif kind == "barge":
+            self._drop_plan()
             self.answer_end = None  # stop answering; the next call's phrase jumps to its answer
 
     @property
     def answering(self) -> bool:
         """Respond mode: an answer is still to be generated (its end not reached)."""
         return self.answer_end is not None and self.imp.position < self.answer_end
+
+    def _drop_plan(self) -> None:
+        motifs = getattr(self.imp, "motifs", None)
+        if motifs is not None:
+            motifs.drop()
+
+    def develop(self, notes: Sequence[Sequence[int]], start: int, end: int) -> None:
+        """Plan the answer at ``start`` (to ``end``) on a cell of the call ``notes`` (improviser version 3;
+        older ones answer as before) and journal which cell and transform it took."""
+        played = [Note(int(n[0]), int(n[1]), int(n[2]), int(n[3])) for n in notes]
+        motifs = getattr(self.imp, "motifs", None)  # a source without a motif memory answers as before
+        chosen = motifs.answer(self.imp, played, start, end) if motifs is not None else None
+        if chosen is None:
+            return
+        self.developed += 1
+        if self.journal is not None:
+            self.journal({"type": "answer", "step": self.steps, **chosen.record()})
 
     def _reseed(self, notes: Sequence[Sequence[int]]) -> None:
         if notes:

@@ -5,7 +5,7 @@ and get the same notes, with no ports and no clock. No threads.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from improv.errors import InputError
 from improv.perform.performer import Performer, PerformerSettings
@@ -21,12 +21,15 @@ class ReplayResult:
     notes: list[PlayedNote]
     player: list[tuple[float, tuple[int, ...]]]
     header: dict
+    answers: list[dict] = field(default_factory=list)  # the answer records the replay made
 
 
 def replay(header: dict, records: list[dict], improviser, *, chords=None) -> ReplayResult:
     """Drive ``improviser`` (built from the header) with the logged events; no ports, no clock."""
     perf = Performer(improviser, PerformerSettings(**header["performer"]), chords=chords,
                      live=False)
+    answers: list[dict] = []
+    perf.journal = answers.append
     events = [r for r in records if r["type"] == "event"]
     skips = {int(r["note"]) for r in records if r["type"] == "skip"}
     cuts = {int(r["note"]): float(r["offset"]) for r in records if r["type"] == "cut"}
@@ -58,6 +61,10 @@ def replay(header: dict, records: list[dict], improviser, *, chords=None) -> Rep
             notes.append(played)
         taken += 1
     player = [(float(r["beat"]), tuple(r["msg"])) for r in records if r["type"] == "input"]
-    return ReplayResult(notes, player, header)
+    logged = [r for r in records if r["type"] == "answer"]
+    if logged and logged != answers[: len(logged)]:
+        log.warning("replay: the answers differ from the logged ones (%d logged, %d made)", len(logged),
+                    len(answers))
+    return ReplayResult(notes, player, header, answers)
 
 __all__ = ["ReplayResult", "replay"]
