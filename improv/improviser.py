@@ -15,8 +15,13 @@ next chord and knows the tempo, the height, the phrase and the chorus; a beat ke
 
 ``improv.shaping`` adds a slowly moving register target with an arc over choruses, avoid-note nudges and
 the velocity arc to both; for kind/leap values also the repeated-pitch penalty, the leap steering and the
-rhythm biases (a degree model keeps whole tuplets and hears the tempo itself). ``shaping=Shaping.off()``
-gives the version-1 improviser.
+rhythm biases (a degree model keeps whole tuplets and hears the tempo itself). For degree values,
+``improv.guidance`` (improviser version 3) reweights the model's odds before each draw: guide tones at the
+changes, a pull towards the register target, fewer repeated pitches, no long or strong avoid notes.
+``shaping=Shaping.off()`` gives the version-1 improviser, ``shaping.for_version(2)`` the version-2 one.
+
+Settings live in two objects: ``Voice`` (register, leap, repeats, velocity, swing, gate) and
+``improv.model.conditioning.Situation`` (where the next value falls: form, phrase, next change, tempo).
 """
 
 from __future__ import annotations
@@ -41,8 +46,8 @@ from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT, swing_beats
 from improv.theory.values import Line, Note, Value, Vocabulary, decode, encode
 
-# session logs record it (1: hard register walls, no shaping, ``Shaping.off()``); a version-1 model keeps
-# the version-1 realisation path whatever the improviser version
+# session logs record it (1: hard register walls, no shaping, ``Shaping.off()``; 2: no guidance); a
+# version-1 model keeps the version-1 realisation path whatever the improviser version
 IMPROVISER_VERSION = SHAPING_VERSION
 
 

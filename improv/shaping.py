@@ -20,6 +20,11 @@ The improviser asks a `Shaper` at three points of each step:
    tension (``nudges=False`` turns it off); ``unrepeat`` moves a leaping value that landed on the previous
    pitch on to the next pitch of its kind.
 
+For a degree model, improviser version 3 also reweights the odds before each draw (``improv.guidance``,
+sized by ``Steering``): guide tones at the changes, a pull towards the register target, fewer repeated
+pitches, no long or strong avoid notes. ``for_version`` maps a session log's improviser version to its
+shaping (1: none, 2: without the steering, 3: all).
+
 Time in ticks (``improv.theory.timing``). Every random draw goes through the improviser's one Generator.
 Not thread-safe: one Shaper per improviser, used from the thread that steps it.
 """

@@ -24,7 +24,7 @@ LAYERS: dict[str, int] = {
     "theory": 1,
     "midi": 2, "charts": 2, "evaluate": 2, "plot": 2,
     "corpus": 3, "model": 3, "measures": 3, "synth": 3,
-    "shaping": 4, "reference": 4,
+    "shaping": 4, "guidance": 4, "reference": 4,
     "improviser": 5,
     "perform": 6,
     "generate": 7,
@@ -43,10 +43,8 @@ ALLOWED_LONG_FUNCTIONS = {
     "improv.theory.progression:parse_progression", "improv.live.engine:Engine.__init__",
     "improv.corpus.musicxml:read_musicxml", "improv.live.midiclock:MidiClock._advance",
 }
-# Improviser grew past 20 fields when the degree model's conditioning state met the shaping (a merge of
-# two branches): its conditioning state (phrase, lookahead, tempo, version) should become one object.
 ALLOWED_BIG_CLASSES = {"improv.live.engine:Engine", "improv.live.midiclock:MidiClock",
-                       "improv.live.scheduler:Emitter", "improv.improviser:Improviser"}
+                       "improv.live.scheduler:Emitter"}
 ALLOWED_LONG_FILES = {"improv/live/engine.py", "improv/cli/play.py", "improv/charts/ireal.py"}
 
 
