@@ -4,14 +4,16 @@
 when absent) x 2 seeds x 4 choruses, each at a fixed tempo chosen to cover the five tempo bins. Systems,
 all through ``improv.improviser.Improviser`` at temperature 0.9:
 
-- the model in ``improv/models/default`` (whatever is shipped now) with the shaping of ``improv.shaping``,
-  the same with the avoid-note nudges off (the b7 -> 3rd target is measured so), unshaped (the
-  version-1 improviser), and shaped at temperatures 0.7 and 1.2;
+- the model in ``improv/models/default`` (whatever is shipped now) with the shaping of ``improv.shaping``
+  and the guidance of ``improv.guidance`` (improviser version 3), the same with the avoid-note nudges
+  off (the b7 -> 3rd target is measured so), with the version-2 improviser (no guidance: before),
+  unshaped (the version-1 improviser), and shaped at temperatures 0.7 and 1.2;
 - "previous default": the numbers recorded in ``benchmarks/previous_default.json`` (the model shipped
   before issue 9, unshaped), kept so a new model can be compared with it;
 - the best Witten-Bell n-gram (order 2 or 3, by validation NLL on a 10 % split) over WJazzD values, shaped;
 - any extra model directories given (``--model DIR``), shaped;
-- real solos: WJazzD 4/4 swing and Impro-Visor transcriptions (``improv.reference``).
+- real solos: WJazzD 4/4 swing and Impro-Visor transcriptions (``improv.reference``), their medians and
+  a row with their p10-p90 bands.
 
 Cells are medians over solos; b7 -> 3rd is pooled (resolved / qualifying changes over all solos), since
 most solos have only a few qualifying changes. "280 vs 120" says whether one tune and seed give different
@@ -109,6 +111,15 @@ def summarise(name: str, results: list[dict], differs: bool | None = None) -> di
     return row
 
 
+def bands_row(ref) -> dict:
+    """A reference's p10-p90 band of every measure (and of the density in each tempo bin) as text."""
+    row: dict = {"system": f"{ref.name} p10-p90"}
+    for key in [*KEYS, *(f"density {name}" for _, _, name in TEMPO_BINS)]:
+        found = ref.bands.get(key)
+        row[key] = None if found is None else f"{found.p10:.3g}-{found.p90:.3g}"
+    return row
+
+
 def _makers(model, shaping_for, temperature: float = TEMPERATURE):
     from improv.generate import build_improviser
 
@@ -149,6 +160,10 @@ def run(models: list[Path] | None = None, record: bool = False) -> dict:
     systems = [
         ("default, shaped", _makers(default, shaped)),
         ("default, shaped, no nudges", _makers(default, lambda bpm: replace(shaped(bpm), nudges=False))),
+        ("default, version 2 (no guidance)",
+         _makers(default, lambda bpm: replace(shaped(bpm), steering=None))),
+        ("default, version 2, no nudges",
+         _makers(default, lambda bpm: replace(shaped(bpm), steering=None, nudges=False))),
         ("default, unshaped", _makers(default, lambda bpm: Shaping.off())),
         ("default, shaped, T=0.7", _makers(default, shaped, 0.7)),
         ("default, shaped, T=1.2", _makers(default, shaped, 1.2)),
@@ -167,11 +182,12 @@ def run(models: list[Path] | None = None, record: bool = False) -> dict:
                      + ", ".join(f"{n}-gram {s:.3f}" for n, s in scores.items()))
     rows = [summarise(name, solos(make, tunes), tempo_differs(make, tunes)) for name, make in systems]
     if record:
-        PREVIOUS.write_text(json.dumps({**rows[2], "system": "previous default (recorded)",
+        PREVIOUS.write_text(json.dumps({**rows[4], "system": "previous default (recorded)",
                                         "model": str(default.path.name)}, indent=1) + "\n")
     if PREVIOUS.is_file():
-        rows.insert(3, json.loads(PREVIOUS.read_text()))
-    rows += [summarise(f"{r.name} ({len(r.solos)} real solos)", r.solos) for r in refs]
+        rows.insert(5, json.loads(PREVIOUS.read_text()))
+    for ref in refs:
+        rows += [summarise(f"{ref.name} ({len(ref.solos)} real solos)", ref.solos), bands_row(ref)]
     notes.append(f"tunes: {', '.join(f'{t.title} {bpm:g}' for t, bpm in tunes)}; {len(SEEDS)} seeds x "
                  f"{CHORUSES} choruses")
     return {"rows": rows, "notes": notes, "seconds": round(time.perf_counter() - started, 1)}
