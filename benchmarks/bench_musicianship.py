@@ -40,6 +40,7 @@ from improv.measures import MEASURES, TEMPO_BINS, measure_line, tempo_bin
 from improv.model.ngram import NGram
 from improv.reference import default_references, shared_dir
 from improv.shaping import Shaping
+from improv.theory import degrees
 from improv.theory.tunes import Tune, builtin_tunes
 from improv.theory.values import encode
 
@@ -134,7 +135,8 @@ def _ngram_maker(lines, vocab):
     from improv.improviser import Improviser
     from improv.model.sampling import Sampler
 
-    seqs = [[vocab.index(t.value) for t in encode(line)] for line in lines]
+    encoder = degrees.encode if isinstance(vocab, degrees.DegreeVocabulary) else encode
+    seqs = [[vocab.index(t.value) for t in encoder(line)] for line in lines]
     split = len(seqs) // 10
     scores = {n: NGram(n, len(vocab)).fit(seqs[split:]).nll(seqs[:split]) for n in (2, 3)}
     order = min(scores, key=scores.get)

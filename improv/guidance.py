@@ -15,7 +15,9 @@ only changes the odds, ``improv.shaping.Steering`` sets their size in logits, na
   value that ends on the change (the last note over the old chord), the old chord's 3rd or 7th.
 - avoid notes: a value a beat or longer whose degree is an avoid note over its chord, and a harsh one
   (``improv.shaping.harsh``) on beat 1 or 3, whatever its length.
-- tempo: values shorter than an eighth, per doubling of the tempo above ``REFERENCE_BPM``.
+- tempo: values shorter than an eighth, per doubling of the tempo above ``REFERENCE_BPM`` (the model
+  hears the tempo, but plays too busily at 200 BPM and up: WJazzD's players thin out more), and in
+  their favour, half as much, per halving below it.
 
 Units: ticks (12 per beat), MIDI pitches, BPM. No random draw. Not thread-safe: one per improviser, used
 from the thread that steps it.
@@ -38,6 +40,7 @@ COLUMNS = len(MOVES) + 1
 REST = 12 * COLUMNS  # the table slot of a rest (no pitch: no bias but the tempo's)
 _DEGREES = np.arange(12)
 _CACHE = 4096  # register tables kept (keyed by root, previous pitch, target)
+SLOW_SIDE = 0.5  # below REFERENCE_BPM short values gain half as much per octave as they lose above it
 
 
 @dataclass(frozen=True)
@@ -100,8 +103,10 @@ class Guidance:
         self.avoid_notes = avoid_notes
         self._tempo = np.zeros(len(values))
         if tempo and tempo > 0 and steering.fast:
+            octaves = math.log2(tempo / REFERENCE_BPM)
+            octaves *= 1.0 if octaves > 0 else SLOW_SIDE
             short = self.durations < TICKS_PER_BEAT // 2
-            self._tempo = -steering.fast * math.log2(tempo / REFERENCE_BPM) * short.astype(np.float64)
+            self._tempo = -steering.fast * octaves * short.astype(np.float64)
         self._tables: dict[tuple[int, int | None, int], np.ndarray] = {}
         self._avoid: dict[tuple[Chord, bool], np.ndarray] = {}
         self.guided = 0  # changes at which the guide-tone bias applied (for tests and logs)
