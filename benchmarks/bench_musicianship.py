@@ -126,7 +126,7 @@ def _makers(model, shaping_for, temperature: float = TEMPERATURE):
 
     def make(prog, seed, bpm):
         return build_improviser(prog, model=model, seed=seed, temperature=temperature,
-                                shaping=shaping_for(bpm))
+                                shaping=shaping_for(bpm), tempo=bpm)
     return make
 
 
@@ -145,7 +145,7 @@ def _ngram_maker(lines, vocab):
     def make(prog, seed, bpm):
         return Improviser(NGramCell(ngram), vocab, prog,
                           Sampler(np.random.default_rng(seed), temperature=TEMPERATURE),
-                          shaping=replace(Shaping(arc_choruses=CHORUSES), tempo=bpm))
+                          shaping=replace(Shaping(arc_choruses=CHORUSES), tempo=bpm), tempo=bpm)
     return make, order, scores
 
 

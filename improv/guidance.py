@@ -16,8 +16,7 @@ only changes the odds, ``improv.shaping.Steering`` sets their size in logits, na
 - avoid notes: a value a beat or longer whose degree is an avoid note over its chord, and a harsh one
   (``improv.shaping.harsh``) on beat 1 or 3, whatever its length.
 - tempo: values shorter than an eighth, per doubling of the tempo above ``REFERENCE_BPM`` (the model
-  hears the tempo, but plays too busily at 200 BPM and up: WJazzD's players thin out more), and in
-  their favour, half as much, per halving below it.
+  hears the tempo, but plays a little too busily at 200 BPM and up, where WJazzD's players thin out).
 
 Units: ticks (12 per beat), MIDI pitches, BPM. No random draw. Not thread-safe: one per improviser, used
 from the thread that steps it.
@@ -40,7 +39,6 @@ COLUMNS = len(MOVES) + 1
 REST = 12 * COLUMNS  # the table slot of a rest (no pitch: no bias but the tempo's)
 _DEGREES = np.arange(12)
 _CACHE = 4096  # register tables kept (keyed by root, previous pitch, target)
-SLOW_SIDE = 0.5  # below REFERENCE_BPM short values gain half as much per octave as they lose above it
 
 
 @dataclass(frozen=True)
@@ -103,8 +101,7 @@ class Guidance:
         self.avoid_notes = avoid_notes
         self._tempo = np.zeros(len(values))
         if tempo and tempo > 0 and steering.fast:
-            octaves = math.log2(tempo / REFERENCE_BPM)
-            octaves *= 1.0 if octaves > 0 else SLOW_SIDE
+            octaves = max(0.0, math.log2(tempo / REFERENCE_BPM))
             short = self.durations < TICKS_PER_BEAT // 2
             self._tempo = -steering.fast * octaves * short.astype(np.float64)
         self._tables: dict[tuple[int, int | None, int], np.ndarray] = {}

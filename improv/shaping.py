@@ -62,7 +62,7 @@ class Steering:
     new chord's 3rd or 7th there, ``approach`` the old chord's 3rd or 7th as the last note before it;
     ``repeat`` is against a repeated pitch, ``avoid`` against an avoid note held a beat or more (or a harsh
     one on beat 1 or 3; only while nudges are on), ``fast`` against values shorter than an eighth per
-    doubling of the tempo above 150 BPM (and, half as much, for them per halving below it).
+    doubling of the tempo above 150 BPM.
     """
 
     pull: float = 0.08
@@ -70,9 +70,9 @@ class Steering:
     guide: float = 2.0
     guide_tones: float = 0.4
     approach: float = 0.6
-    repeat: float = 0.5
+    repeat: float = 0.2
     avoid: float = 2.5
-    fast: float = 1.0
+    fast: float = 0.5
 
 
 @dataclass(frozen=True)
