@@ -27,6 +27,13 @@ GOLDEN = Path(__file__).parent / "data" / "improviser_v2_notes.json"
 IIVI = parse_progression("Dm7 G7 | Cmaj7 | Em7b5 A7 | Dm7 | Gm7 C7 | Fmaj7 | Bbm7 Eb7 | Abmaj7")
 
 
+def improviser(progression, *, model=None, model_dir=None, seed=0, temperature=0.9, low=52, high=84,
+               shaping=None, tempo=120.0):
+    """``build_improviser`` with these settings (the one place that follows its signature)."""
+    return build_improviser(progression, model=model, model_dir=model_dir, seed=seed, temperature=temperature,
+                            low=low, high=high, shaping=shaping, tempo=tempo)
+
+
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     return load_model(degree_model_dir(tmp_path_factory.mktemp("m") / "m"))
@@ -95,7 +102,7 @@ def test_register_pull_repeats_avoid_notes_and_the_approach():
 def solos(model, shaping, progression=IIVI, seeds=range(6), choruses=4, temperature=0.9):
     out = []
     for seed in seeds:
-        imp = build_improviser(progression, model=model, seed=seed, temperature=temperature, shaping=shaping)
+        imp = improviser(progression, model=model, seed=seed, temperature=temperature, shaping=shaping)
         notes = imp.notes_until(choruses * progression.length / TICKS_PER_BEAT)
         out.append(line_from_timed(notes, progression.chord_at, progression.beats_per_bar))
     return out
@@ -122,7 +129,7 @@ def test_guidance_is_deterministic_and_widens_with_the_range(model):
     narrow = solos(model, Shaping(), seeds=range(3))
     wide = []
     for seed in range(3):
-        imp = build_improviser(IIVI, model=model, seed=seed, shaping=Shaping(), low=36, high=96)
+        imp = improviser(IIVI, model=model, seed=seed, shaping=Shaping(), low=36, high=96)
         notes = imp.notes_until(4 * IIVI.length / TICKS_PER_BEAT)
         assert all(36 <= n.pitch <= 96 for n in notes)
         wide.append(line_from_timed(notes, IIVI.chord_at, 4))
@@ -138,8 +145,8 @@ def _golden_run(model, data):
     out = {}
     for key in data["random_degree_model"]:
         seed, tempo = key.split("/")
-        imp = build_improviser(prog, model=model, seed=int(seed), temperature=data["temperature"],
-                               shaping=for_version(2, float(tempo)), tempo=float(tempo))
+        imp = improviser(prog, model=model, seed=int(seed), temperature=data["temperature"],
+                         shaping=for_version(2, float(tempo)), tempo=float(tempo))
         notes = imp.notes_until(data["choruses"] * prog.length / TICKS_PER_BEAT)
         out[key] = [[round(n.onset, 6), round(n.duration, 6), n.pitch, n.velocity] for n in notes]
     return out
@@ -157,8 +164,8 @@ def test_version_2_of_the_shipped_default_is_unchanged():
         pytest.skip("the shipped default model changed since the version-2 notes were recorded")
     model = load_model()
     assert _golden_run(model, data) == shipped["notes"]
-    v3 = build_improviser(parse_progression(data["changes"]), model=model, seed=3, temperature=0.9,
-                          shaping=Shaping(tempo=140.0), tempo=140.0)
+    v3 = improviser(parse_progression(data["changes"]), model=model, seed=3, temperature=0.9,
+                    shaping=Shaping(tempo=140.0), tempo=140.0)
     notes = v3.notes_until(data["choruses"] * 32)
     assert [[n.onset, n.pitch] for n in notes] != [x[::2] for x in shipped["notes"]["3/140"]]
 
@@ -171,8 +178,8 @@ def test_a_log_naming_version_2_replays_version_2(tmp_path, model):
     path = model.path
     played = {}
     for version in (2, 3):
-        imp = build_improviser(IIVI, model_dir=path, seed=9, temperature=0.9, tempo=140.0,
-                               shaping=for_version(version, 140.0))
+        imp = improviser(IIVI, model_dir=path, seed=9, temperature=0.9, tempo=140.0,
+                         shaping=for_version(version, 140.0))
         perf = Performer(imp, PerformerSettings())
         log_path = tmp_path / f"v{version}.jsonl"
         log = SessionLog(log_path)
