@@ -73,7 +73,8 @@ def realised(root: int, prev: int | None, centre: int, reg: Register) -> np.ndar
     up_bad = (up - prev > reg.max_leap) | (up < reg.low) | (up > reg.high)
     down_bad = (prev - down > reg.max_leap) | (down < reg.low) | (down > reg.high)
     up, down = np.where(up_bad, down, up), np.where(down_bad, up, down)  # the line turns around
-    table = np.stack([up, down, same, anchor], axis=1)
+    table = np.empty((12, COLUMNS), dtype=np.int64)
+    table[:, 0], table[:, 1], table[:, 2], table[:, 3] = up, down, same, anchor
     return fold(table, reg.low, reg.high)
 
 
@@ -104,7 +105,7 @@ class Guidance:
             octaves = max(0.0, math.log2(tempo / REFERENCE_BPM))
             short = self.durations < TICKS_PER_BEAT // 2
             self._tempo = -steering.fast * octaves * short.astype(np.float64)
-        self._tables: dict[tuple[int, int | None, int], np.ndarray] = {}
+        self._tables: dict[tuple[int, int | None, int], tuple[np.ndarray, np.ndarray]] = {}
         self._avoid: dict[tuple[Chord, bool], np.ndarray] = {}
         self.guided = 0  # changes at which the guide-tone bias applied (for tests and logs)
 
@@ -116,9 +117,9 @@ class Guidance:
         previous sounding pitch, ``target`` the register target, ``soon`` the ticks to the next change.
         """
         root = chord.root or 0
-        table = self._register_table(root, prev, target)
+        table, pitch = self._register_table(root, prev, target)
         if old is not None and prev is not None and old.root is not None and chord.root is not None:
-            table = table + self._change_table(root, prev, target, old, chord)
+            table = table + self._change_table(pitch, prev, old, chord)
         logits += table[self.slot]
         logits += self._tempo
         if self.avoid_notes and chord.root is not None:
@@ -132,8 +133,9 @@ class Guidance:
                     wanted[(pc - root) % 12] = True
             logits[(self.durations == soon) & wanted[self.degree]] += self.steering.approach
 
-    def _register_table(self, root: int, prev: int | None, target: int) -> np.ndarray:
-        """Pull towards the target and the repeated-pitch penalty, per (degree, move) slot (+ the rest)."""
+    def _register_table(self, root: int, prev: int | None, target: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pull towards the target and the repeated-pitch penalty, per (degree, move) slot (+ the rest),
+        and the pitch of every slot."""
         key = (root, prev, target)
         found = self._tables.get(key)
         if found is not None:
@@ -147,13 +149,13 @@ class Guidance:
             table[:REST] -= s.repeat * (pitch == prev)
         if len(self._tables) >= _CACHE:
             self._tables.clear()
-        self._tables[key] = table
-        return table
+        self._tables[key] = (table, pitch)
+        return table, pitch
 
-    def _change_table(self, root: int, prev: int, target: int, old: Chord, new: Chord) -> np.ndarray:
-        """At a change: the old 7th to the new 3rd by step, and the new 3rd or 7th at all."""
+    def _change_table(self, pitch: np.ndarray, prev: int, old: Chord, new: Chord) -> np.ndarray:
+        """At a change (``pitch``: every slot's pitch): the old 7th to the new 3rd by step, and the new 3rd
+        or 7th at all."""
         s = self.steering
-        pitch = realised(root, prev, target, self.register).ravel()
         pcs = pitch % 12
         third, seventh = third_and_seventh(new)
         _, old_seventh = third_and_seventh(old)
