@@ -4,14 +4,16 @@
 when absent) x 2 seeds x 4 choruses, each at a fixed tempo chosen to cover the five tempo bins. Systems,
 all through ``improv.improviser.Improviser`` at temperature 0.9:
 
-- the model in ``improv/models/default`` (whatever is shipped now) with the shaping of ``improv.shaping``,
-  the same with the avoid-note nudges off (the b7 -> 3rd target is measured so), unshaped (the
-  version-1 improviser), and shaped at temperatures 0.7 and 1.2;
+- the model in ``improv/models/default`` (whatever is shipped now) with the shaping of ``improv.shaping``
+  and the guidance of ``improv.guidance`` (improviser version 3), the same with the avoid-note nudges
+  off (the b7 -> 3rd target is measured so), with the version-2 improviser (no guidance: before),
+  unshaped (the version-1 improviser), and shaped at temperatures 0.7 and 1.2;
 - "previous default": the numbers recorded in ``benchmarks/previous_default.json`` (the model shipped
   before issue 9, unshaped), kept so a new model can be compared with it;
 - the best Witten-Bell n-gram (order 2 or 3, by validation NLL on a 10 % split) over WJazzD values, shaped;
 - any extra model directories given (``--model DIR``), shaped;
-- real solos: WJazzD 4/4 swing and Impro-Visor transcriptions (``improv.reference``).
+- real solos: WJazzD 4/4 swing and Impro-Visor transcriptions (``improv.reference``), their medians and
+  a row with their p10-p90 bands.
 
 Rows with "no motifs" are the same improviser without the motif memory (improviser version 2: the state
 before issue 9 item 3). Answers (item 7): each tune x seed gets 6 calls cut from another improviser's
@@ -45,6 +47,7 @@ from improv.measures import MEASURES, TEMPO_BINS, measure_line, tempo_bin
 from improv.model.ngram import NGram
 from improv.reference import default_references, shared_dir
 from improv.shaping import Shaping
+from improv.theory import degrees
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.tunes import Tune, builtin_tunes
 from improv.theory.values import encode
@@ -117,6 +120,15 @@ def summarise(name: str, results: list[dict], differs: bool | None = None) -> di
     return row
 
 
+def bands_row(ref) -> dict:
+    """A reference's p10-p90 band of every measure (and of the density in each tempo bin) as text."""
+    row: dict = {"system": f"{ref.name} p10-p90"}
+    for key in [*KEYS, *(f"density {name}" for _, _, name in TEMPO_BINS)]:
+        found = ref.bands.get(key)
+        row[key] = None if found is None else f"{found.p10:.3g}-{found.p90:.3g}"
+    return row
+
+
 def _makers(model, shaping_for, temperature: float = TEMPERATURE, motifs: bool = True):
     from improv.generate import ImproviserSettings, build_improviser
     from improv.motifs import MotifSettings
@@ -132,7 +144,6 @@ def _ngram_maker(lines, vocab):
     """The best Witten-Bell n-gram (orders 2-3, 10 % validation) behind the improviser, shaped."""
     from improv.improviser import Improviser
     from improv.model.sampling import Sampler
-    from improv.theory import degrees
 
     encoder = degrees.encode if isinstance(vocab, degrees.DegreeVocabulary) else encode  # the vocab's values
     seqs = [[vocab.index(t.value) for t in encoder(line)] for line in lines]
@@ -144,7 +155,7 @@ def _ngram_maker(lines, vocab):
     def make(prog, seed, bpm):
         return Improviser(NGramCell(ngram), vocab, prog,
                           Sampler(np.random.default_rng(seed), temperature=TEMPERATURE),
-                          shaping=replace(Shaping(arc_choruses=CHORUSES), tempo=bpm))
+                          shaping=replace(Shaping(arc_choruses=CHORUSES), tempo=bpm), tempo=bpm)
     return make, order, scores
 
 
@@ -162,6 +173,10 @@ def run(models: list[Path] | None = None, record: bool = False, only: list[str] 
     systems = [
         ("default, shaped", _makers(default, shaped)),
         ("default, shaped, no nudges", _makers(default, lambda bpm: replace(shaped(bpm), nudges=False))),
+        ("default, version 2 (no guidance, no motifs)",
+         _makers(default, lambda bpm: replace(shaped(bpm), steering=None), motifs=False)),
+        ("default, version 2, no nudges",
+         _makers(default, lambda bpm: replace(shaped(bpm), steering=None, nudges=False), motifs=False)),
         ("default, unshaped", _makers(default, lambda bpm: Shaping.off(), motifs=False)),
         ("default, shaped, no motifs", _makers(default, shaped, motifs=False)),
         ("default, shaped, T=0.7", _makers(default, shaped, 0.7)),
@@ -185,11 +200,12 @@ def run(models: list[Path] | None = None, record: bool = False, only: list[str] 
     answers = [answer_row(name, _makers(default, shaped, motifs=motifs), tunes)
                for name, motifs in (("default (motifs)", True), ("default, no motifs", False))]
     if record and not only:
-        PREVIOUS.write_text(json.dumps({**rows[2], "system": "previous default (recorded)",
+        PREVIOUS.write_text(json.dumps({**rows[4], "system": "previous default (recorded)",
                                         "model": str(default.path.name)}, indent=1) + "\n")
     if PREVIOUS.is_file():
-        rows.insert(3, json.loads(PREVIOUS.read_text()))
-    rows += [summarise(f"{r.name} ({len(r.solos)} real solos)", r.solos) for r in refs]
+        rows.insert(5, json.loads(PREVIOUS.read_text()))
+    for ref in refs:
+        rows += [summarise(f"{ref.name} ({len(ref.solos)} real solos)", ref.solos), bands_row(ref)]
     notes.append(f"tunes: {', '.join(f'{t.title} {bpm:g}' for t, bpm in tunes)}; {len(SEEDS)} seeds x "
                  f"{CHORUSES} choruses")
     return {"rows": rows, "answers": answers, "notes": notes,

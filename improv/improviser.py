@@ -15,24 +15,31 @@ next chord and knows the tempo, the height, the phrase and the chorus; a beat ke
 
 ``improv.shaping`` adds a slowly moving register target with an arc over choruses, avoid-note nudges and
 the velocity arc to both; for kind/leap values also the repeated-pitch penalty, the leap steering and the
-rhythm biases (a degree model keeps whole tuplets and hears the tempo itself). ``shaping=Shaping.off()``
-gives the version-1 improviser.
+rhythm biases (a degree model keeps whole tuplets and hears the tempo itself). For degree values,
+``improv.guidance`` (improviser version 3) reweights the model's odds before each draw: guide tones at the
+changes, a pull towards the register target, fewer repeated pitches, no long or strong avoid notes.
+
+Settings live in two objects: ``Voice`` (register, leap, repeats, velocity, swing, gate) and
+``improv.model.conditioning.Situation`` (where the next value falls: form, phrase, next change, tempo).
 
 ``improv.motifs`` gives it a memory for ideas (version 3): now and then a recent cell is restated,
 transformed onto the new chord, when the model's probabilities choose it; answers develop a cell of the
-call. ``motifs=MotifSettings.off()`` is the improviser of version 2 (``settings_for_version``).
+call. ``settings_for_version(version)`` gives the shaping and motif settings of each version:
+1 ``Shaping.off()``; 2 the shaping without guidance or motifs; 3 guidance and the motif memory.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from improv.errors import InputError
+from improv.guidance import Guidance
+from improv.guidance import Register as GuideRegister
 from improv.model.cell import Cell
-from improv.model.conditioning import Context, Lookahead, Phrase, condition_indices, height_in, indices_v2
+from improv.model.conditioning import Phrase, Situation
 from improv.model.rhythm import MASKED, TupletGuard
 from improv.model.sampling import Sampler
 from improv.motifs import MotifMemory, MotifSettings, PlanStep
@@ -45,8 +52,10 @@ from improv.theory.progression import Progression
 from improv.theory.timing import TICKS_PER_BEAT, swing_beats
 from improv.theory.values import Line, Note, Value, Vocabulary, decode, encode
 
-# session logs record it (1: hard register walls, no shaping, ``Shaping.off()``; 2: shaping; 3: shaping and
-# the motif memory); a version-1 model keeps the version-1 realisation path whatever the improviser version
+# session logs record it (1: hard register walls, no shaping, ``Shaping.off()``; 2: shaping; 3: shaping with
+# guidance and the motif memory); a version-1 model keeps the version-1 realisation path whatever the
+# improviser version
+
 IMPROVISER_VERSION = 3
 
 
@@ -107,6 +116,18 @@ class Range:
         return (self.low + self.high) // 2
 
 
+@dataclass
+class Voice:
+    """How the line is played: the register, the largest leap, repeated notes, velocity, swing, gate."""
+
+    register: Range = field(default_factory=Range)
+    max_leap: int = 12
+    max_repeats: int = 2
+    velocity: int = 90
+    swing: float = 0.0
+    gate: float = 0.92
+
+
 class Improviser:
     """An endless stream of notes over a progression, driven by a stateful cell."""
 
@@ -133,32 +154,49 @@ class Improviser:
         self.vocab = vocab
         self.progression = progression
         self.sampler = sampler
-        self.rng = sampler.rng
-        self.register = register or Range()
-        self.centre = self.register.centre
-        self.max_leap = max_leap
-        self.max_repeats = max_repeats
-        self.velocity = velocity
-        self.swing = swing
-        self.gate = gate
+        self.voice = Voice(register or Range(), max_leap, max_repeats, velocity, swing, gate)
+        reg = self.voice.register
+        self.centre = reg.centre  # the live ``register_centre`` parameter sets it (the shaper ignores it)
         self.position = 0  # tick where the next value starts
         self.prev_pitch: int | None = None
         self.prev_index: int | None = None
         self.repeats = 0
-        self._bar = progression.beats_per_bar * TICKS_PER_BEAT
-        self.sections = tuple(sections) if sections else ("A",) * progression.bar_count
-        self.tempo = float(tempo)
-        self.degree = isinstance(vocab, degrees.DegreeVocabulary)
-        self.cond_version = cond_version if cell.cond_size else 0
-        self.phrase = Phrase()
-        self.lookahead = Lookahead(progression.spans, progression.length)
-        self.tuplets = TupletGuard([v.duration for v in vocab.values]) if self.degree else None
+        self.situation = Situation(progression, cond_version if cell.cond_size else 0, tempo, reg.low,
+                                   reg.high, sections)
+        degree = self.degree
+        self.tuplets = TupletGuard([v.duration for v in vocab.values]) if degree else None
         self._same = np.array([getattr(v, "move", None) == "=" for v in vocab.values])
         self.shaping = shaping if shaping is not None else Shaping()
-        self.shaper = Shaper(self.shaping, self.rng, self.register.low, self.register.high,
-                             progression.length, self._bar)
+        self.shaper = Shaper(self.shaping, self.rng, reg.low, reg.high, progression.length,
+                             self.situation.bar_ticks)
+        self.guidance = self._guidance() if degree else None
         sampler.penalise(len(vocab), repeat_indices(vocab), self.shaping.repeat_penalty)
-        self.motifs = MotifMemory(motifs if motifs is not None else MotifSettings(), self.rng, self._bar)
+        self.motifs = MotifMemory(motifs if motifs is not None else MotifSettings(), self.rng,
+                                  self.situation.bar_ticks)
+
+    def _guidance(self) -> Guidance | None:
+        """The degree model's steering before sampling (improviser version 3), None when it is off."""
+        s, reg = self.shaping, self.voice.register
+        if s.steering is None:
+            return None
+        zone = s.zone * (reg.high - reg.low)
+        return Guidance(self.vocab, s.steering, GuideRegister(reg.low, reg.high, self.voice.max_leap, zone),
+                        self.situation.bar_ticks, s.tempo, avoid_notes=s.nudges)
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The session's one random generator (the sampler's)."""
+        return self.sampler.rng
+
+    @property
+    def register(self) -> Range:
+        """The register (``voice.register``)."""
+        return self.voice.register
+
+    @property
+    def degree(self) -> bool:
+        """Whether the model speaks degree values (version 2) rather than kind/leap values."""
+        return isinstance(self.vocab, degrees.DegreeVocabulary)
 
     # -- one value at a time -----------------------------------------------------------------------
     def step(self) -> Step:
@@ -171,15 +209,17 @@ class Improviser:
         if planned is not None:
             value, pitch = self._planned(planned)
         else:
+            target = None
             if self.degree:  # the model keeps whole tuplets and hears the tempo (conditioning v2)
                 self._shape_degree(logits, tick)
+                target = self._steer(logits, tick, chord)
             else:
                 self.shaper.bias(logits, tick, self.vocab)
             index = self.sampler.sample(logits)
             value = self.vocab.values[index]
             self.prev_index = index
-            pitch = self._realise(value, chord, tick)
-        self.phrase.advance(pitch is not None, value.duration)
+            pitch = self._realise(value, chord, tick, target)
+        self.situation.phrase.advance(pitch is not None, value.duration)
         if self.tuplets is not None:
             self.tuplets.advance(tick)
         self.position += value.duration
@@ -197,35 +237,36 @@ class Improviser:
 
     def condition(self, tick: int, chord: Chord, prev_pitch: int | None = None, phrase: Phrase | None = None):
         """The hot conditioning positions for a value at ``tick`` (None for a model without conditioning)."""
-        if self.cond_version == 0:
-            return None
-        if self.cond_version == 1:
-            return condition_indices(chord, tick % self._bar, self.progression.beats_per_bar)
-        nxt, soon = self.lookahead.next(tick)
-        chorus, in_chorus = divmod(tick, self.progression.length)
         prev = self.prev_pitch if prev_pitch is None else prev_pitch
-        ctx = Context(
-            chord, tick % self._bar, self.progression.beats_per_bar, nxt, soon,
-            height_in(prev, self.register.low, self.register.high), self.tempo,
-            (phrase or self.phrase).notes, chorus + 1, in_chorus // self._bar,
-        )
-        return indices_v2(ctx)
+        return self.situation.indices(tick, chord, prev, phrase)
+
+    def _steer(self, logits: np.ndarray, tick: int, chord: Chord) -> int | None:
+        """Guidance before sampling (version 3): returns the register target it used (None when off)."""
+        if self.guidance is None:
+            return None
+        target = self.shaper.target(tick)
+        before = self.progression.chord_at(tick - 1) if tick > 0 else None
+        old = before if before is not None and before != chord else None
+        _, soon = self.situation.lookahead.next(tick)
+        self.guidance.bias(logits, tick, chord, old, self.prev_pitch, target, soon)
+        return target
 
     def _shape_degree(self, logits: np.ndarray, tick: int) -> None:
         """Whole tuplets in a beat, and no more than ``max_repeats`` repeated pitches (degree models)."""
         mask = self.tuplets.penalty(tick) if self.tuplets is not None else None
         if mask is not None:
             logits += mask
-        if self.repeats + 1 >= self.max_repeats and self._same.any():
+        if self.repeats + 1 >= self.voice.max_repeats and self._same.any():
             logits[self._same] += MASKED
 
-    def _realise(self, value: Value, chord: Chord, tick: int = 0) -> int | None:
+    def _realise(self, value: Value, chord: Chord, tick: int = 0, target: int | None = None) -> int | None:
         """A pitch for the value, steered towards the register target, limiting repeated notes."""
         if self.degree:
-            return self._realise_degree(value, chord, tick)
+            return self._realise_degree(value, chord, tick, target)
         if value.kind == "R":
             return None
-        reg = self.register
+        voice = self.voice
+        reg = voice.register
         shaper = self.shaper
         centre = shaper.target(tick)
         steered = shaper.steer(value, self.prev_pitch, centre)
@@ -237,14 +278,14 @@ class Improviser:
             low=reg.low,
             high=reg.high,
             centre=centre,
-            max_leap=self.max_leap,
+            max_leap=voice.max_leap,
         )
         if pitch is None:
             return None
         pitch = shaper.unrepeat(pitch, steered, chord, self.prev_pitch)
         if pitch == self.prev_pitch:
             self.repeats += 1
-            if self.repeats >= self.max_repeats:
+            if self.repeats >= voice.max_repeats:
                 step = 1 if pitch < centre else -1
                 pitch += step * int(self.rng.integers(1, 3))
                 self.repeats = 0
@@ -254,15 +295,16 @@ class Improviser:
         self.prev_pitch = pitch
         return pitch
 
-    def _realise_degree(self, value, chord: Chord, tick: int) -> int | None:
+    def _realise_degree(self, value, chord: Chord, tick: int, target: int | None = None) -> int | None:
         """The pitch a degree value names (the model chose it; the register target places anchors and
-        folds octaves; a long or strong avoid note is nudged)."""
+        folds octaves; a long or strong avoid note is nudged). ``target``: the one guidance used."""
         if value.degree is None:
             return None
-        reg = self.register
+        reg = self.voice.register
+        centre = self.shaper.target(tick) if target is None else target
         pitch = degrees.decode(
-            value, chord, self.prev_pitch, low=reg.low, high=reg.high, centre=self.shaper.target(tick),
-            max_leap=self.max_leap,
+            value, chord, self.prev_pitch, low=reg.low, high=reg.high, centre=centre,
+            max_leap=self.voice.max_leap,
         )
         if pitch is None:
             return None
@@ -275,16 +317,17 @@ class Improviser:
         """The TimedNote a step sounds (None for a rest), with swing, gate and velocity shape."""
         if step.pitch is None:
             return None
-        start = swing_beats(step.tick / TICKS_PER_BEAT, self.swing)
-        end = swing_beats((step.tick + step.value.duration) / TICKS_PER_BEAT, self.swing)
-        return TimedNote(start, (end - start) * self.gate, step.pitch, self._velocity(step.tick))
+        swing = self.voice.swing
+        start = swing_beats(step.tick / TICKS_PER_BEAT, swing)
+        end = swing_beats((step.tick + step.value.duration) / TICKS_PER_BEAT, swing)
+        return TimedNote(start, (end - start) * self.voice.gate, step.pitch, self._velocity(step.tick))
 
     def _velocity(self, tick: int) -> int:
         """Accent the beat, lighten the offbeats, humanise by a few steps."""
         sub = tick % TICKS_PER_BEAT
-        accent = 8 if tick % self._bar == 0 else 4 if sub == 0 else -6 if sub == 6 else 0
+        accent = 8 if tick % self.situation.bar_ticks == 0 else 4 if sub == 0 else -6 if sub == 6 else 0
         jitter = int(self.rng.integers(-4, 5))
-        return int(min(127, max(1, self.velocity + self.shaper.dynamics() + accent + jitter)))
+        return int(min(127, max(1, self.voice.velocity + self.shaper.dynamics() + accent + jitter)))
 
     def __iter__(self) -> Iterator[TimedNote]:
         """Endless notes; rests advance time silently."""
@@ -309,8 +352,9 @@ class Improviser:
         """Chorus, bar, beat and form section of a tick (default: the next value's)."""
         tick = self.position if tick is None else tick
         chorus, in_chorus = divmod(tick, self.progression.length)
-        bar, in_bar = divmod(in_chorus, self._bar)
-        section = self.sections[bar] if bar < len(self.sections) else self.sections[-1]
+        bar, in_bar = divmod(in_chorus, self.situation.bar_ticks)
+        sections = self.situation.sections
+        section = sections[bar] if bar < len(sections) else sections[-1]
         return Location(chorus + 1, bar + 1, 1 + in_bar / TICKS_PER_BEAT, section)
 
     # -- listening ---------------------------------------------------------------------------------

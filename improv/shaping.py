@@ -20,6 +20,11 @@ The improviser asks a `Shaper` at three points of each step:
    tension (``nudges=False`` turns it off); ``unrepeat`` moves a leaping value that landed on the previous
    pitch on to the next pitch of its kind.
 
+For a degree model, improviser version 3 also reweights the odds before each draw (``improv.guidance``,
+sized by ``Steering``): guide tones at the changes, a pull towards the register target, fewer repeated
+pitches, no long or strong avoid notes. ``for_version`` maps a session log's improviser version to its
+shaping (1: none, 2: without the steering, 3: all).
+
 Time in ticks (``improv.theory.timing``). Every random draw goes through the improviser's one Generator.
 Not thread-safe: one Shaper per improviser, used from the thread that steps it.
 """
@@ -27,7 +32,7 @@ Not thread-safe: one Shaper per improviser, used from the thread that steps it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,7 +42,7 @@ from improv.theory.harmony import Chord
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Value, Vocabulary, classify
 
-VERSION = 2  # the improviser version that shapes (1: hard register walls, no shaping)
+VERSION = 3  # the improviser version that shapes (1: hard register walls, no shaping; 2: no steering)
 DYNAMICS = 20  # velocity steps between the arc's lowest and highest level
 REFERENCE_BPM = 150.0  # the tempo at which the model's own rhythm is left alone
 KINDS = ("C", "S", "A", "X")  # the value kinds ``classify`` names
@@ -46,6 +51,28 @@ OFF_GRID = 1e9  # subtracted from values that would break a tuplet
 # on the triplet grid only on it, on the 16th grid only on it; the beat's end is always fine
 SAME_BEAT_ENDS = {4: (8,), 8: (), 3: (6, 9), 9: (), 6: (9,)}
 GRID = (0, 3, 4, 6, 8, 9)  # ticks into a beat on the 16th or the triplet grid
+
+
+@dataclass(frozen=True)
+class Steering:
+    """How strongly a degree model's odds are reweighted before it samples (``improv.guidance``), in logits.
+
+    ``pull`` and ``wall`` are per semitone from the register target (``wall`` beyond the comfort zone);
+    ``guide`` favours the old chord's 7th to the new chord's 3rd by step at a change, ``guide_tones`` the
+    new chord's 3rd or 7th there, ``approach`` the old chord's 3rd or 7th as the last note before it;
+    ``repeat`` is against a repeated pitch, ``avoid`` against an avoid note held a beat or more (or a harsh
+    one on beat 1 or 3; only while nudges are on), ``fast`` against values shorter than an eighth per
+    doubling of the tempo above 150 BPM.
+    """
+
+    pull: float = 0.08
+    wall: float = 0.35
+    guide: float = 2.0
+    guide_tones: float = 0.4
+    approach: float = 0.6
+    repeat: float = 0.2
+    avoid: float = 2.5
+    fast: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -63,20 +90,26 @@ class Shaping:
     tempo: float | None = None  # BPM; None = no tempo density bias
     fast_penalty: float = 1.2  # logit change of sub-eighth values per halving (+) / doubling (-) of 150 BPM
     repeat_penalty: float = 1.0  # logit penalty on values that repeat the previous pitch
+    steering: Steering | None = field(default_factory=Steering)  # degree models; None: version 2
 
     @classmethod
     def off(cls) -> Shaping:
         """The improviser of model version 1: hard walls, no nudges, no biases."""
-        return cls(register=False, nudges=False, tuplets=False, tempo=None, repeat_penalty=0.0)
+        return cls(register=False, nudges=False, tuplets=False, tempo=None, repeat_penalty=0.0, steering=None)
 
 
 def for_version(version: int, tempo: float | None = None) -> Shaping:
-    """The shaping of an improviser version (a session log names it); InputError for an unknown one."""
+    """The shaping of an improviser version (a session log names it); InputError for an unknown one.
+
+    1: no shaping; 2: shaping without the degree model's steering (``improv.guidance``); 3: all of it.
+    """
     if version == 1:
         return Shaping.off()
+    if version == 2:
+        return Shaping(tempo=tempo, steering=None)
     if version == VERSION:
         return Shaping(tempo=tempo)
-    raise InputError(f"improviser version {version} is unknown (this improv has 1 and {VERSION})")
+    raise InputError(f"improviser version {version} is unknown (this improv has 1 to {VERSION})")
 
 
 def arc_level(chorus_pos: float, climax: float) -> float:

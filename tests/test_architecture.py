@@ -24,7 +24,7 @@ LAYERS: dict[str, int] = {
     "theory": 1,
     "midi": 2, "charts": 2, "evaluate": 2, "plot": 2,
     "corpus": 3, "model": 3, "measures": 3, "synth": 3,
-    "shaping": 4, "reference": 4,
+    "shaping": 4, "guidance": 4, "reference": 4,
     "improviser": 5, "motifs": 5,
     "perform": 6,
     "generate": 7,
@@ -40,9 +40,7 @@ MAX_FUNCTION_LINES, MAX_CLASS_FIELDS, MAX_FILE_LINES = 60, 20, 500
 ALLOWED_LONG_FUNCTIONS = {
     "improv.live.midiclock:MidiClock._advance",
 }
-# Improviser grew past 20 fields when the degree model's conditioning state met the shaping (a merge of
-# two branches): its conditioning state (phrase, lookahead, tempo, version) should become one object.
-ALLOWED_BIG_CLASSES = {"improv.live.midiclock:MidiClock", "improv.improviser:Improviser"}
+ALLOWED_BIG_CLASSES = {"improv.live.midiclock:MidiClock"}
 ALLOWED_LONG_FILES: set[str] = set()
 
 

@@ -149,7 +149,7 @@ def test_motifs_off_is_the_improviser_without_a_memory(model):
 def test_each_improviser_version_has_its_settings():
     assert IMPROVISER_VERSION == 3
     assert settings_for_version(3, 140.0) == (Shaping(tempo=140.0), MotifSettings())
-    assert settings_for_version(2, 140.0) == (Shaping(tempo=140.0), MotifSettings.off())
+    assert settings_for_version(2, 140.0) == (Shaping(tempo=140.0, steering=None), MotifSettings.off())
     assert settings_for_version(1) == (Shaping.off(), MotifSettings.off())
     from improv.errors import InputError
 

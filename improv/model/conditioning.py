@@ -188,3 +188,39 @@ class Lookahead:
         if len(self.chords) < 2:
             return None, None
         return next_change(self.ticks, self.chords, tick % self.length)
+
+
+class Situation:
+    """Where the next value falls, for the conditioning: the form (bar, chorus, sections), the phrase, the
+    next change, the tempo and the register the height is measured in. One per improviser; not thread-safe.
+
+    ``version`` is the model's conditioning layout (0: none, 1, 2); ticks as everywhere, tempo in BPM.
+    """
+
+    def __init__(self, progression, version: int, tempo: float, low: int, high: int,
+                 sections: Sequence[str] | None = None) -> None:
+        self.version = version
+        self.beats_per_bar = progression.beats_per_bar
+        self.bar_ticks = progression.beats_per_bar * TICKS_PER_BEAT
+        self.chorus_ticks = progression.length
+        self.tempo = float(tempo)
+        self.low, self.high = low, high
+        self.sections = tuple(sections) if sections else ("A",) * progression.bar_count
+        self.phrase = Phrase()
+        self.lookahead = Lookahead(progression.spans, progression.length)
+
+    def indices(self, tick: int, chord: Chord, prev_pitch: int | None,
+                phrase: Phrase | None = None) -> tuple[int, ...] | None:
+        """The hot positions for a value at ``tick`` over ``chord`` (None without conditioning)."""
+        if self.version == 0:
+            return None
+        if self.version == 1:
+            return condition_indices(chord, tick % self.bar_ticks, self.beats_per_bar)
+        nxt, soon = self.lookahead.next(tick)
+        chorus, in_chorus = divmod(tick, self.chorus_ticks)
+        ctx = Context(
+            chord, tick % self.bar_ticks, self.beats_per_bar, nxt, soon,
+            height_in(prev_pitch, self.low, self.high), self.tempo,
+            (phrase or self.phrase).notes, chorus + 1, in_chorus // self.bar_ticks,
+        )
+        return indices_v2(ctx)

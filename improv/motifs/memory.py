@@ -167,7 +167,7 @@ class MotifMemory:
         if self.rng.random() >= s.chance:
             return
         root_at = _root_at(imp)
-        shortest = FAST_SHORTEST if imp.tempo >= FAST_BPM else 0  # fast: no 16th runs restated
+        shortest = FAST_SHORTEST if imp.situation.tempo >= FAST_BPM else 0  # fast: no 16th runs restated
         pool = [c for c in cells(self.events, root_at, *SOLO_CELL)
                 if c.end <= tick and tick - c.onsets[0] <= self.window and min(c.durations) >= shortest]
         if not pool:
@@ -249,13 +249,13 @@ class MotifMemory:
             fixed.append(last)
         imp.shaper.nudged = nudged  # only what is played counts
         steps: list[PlanStep] = []
-        tick, anchor = placed.onsets[0] - placed.lead, imp.phrase.notes == 0 or prev is None
+        tick, anchor = placed.onsets[0] - placed.lead, imp.situation.phrase.notes == 0 or prev is None
         if placed.lead:
             index = value_index(imp.vocab, None, None, chord_at(tick), placed.lead, True)
             if index is None:
                 return None
             steps.append(PlanStep(tick, placed.lead, index, None))
-            anchor = anchor or imp.phrase.silence + placed.lead >= imp.phrase.gap
+            anchor = anchor or imp.situation.phrase.silence + placed.lead >= imp.situation.phrase.gap
         for onset, duration, pitch in zip(placed.onsets, placed.durations, fixed, strict=True):
             index = value_index(imp.vocab, pitch, prev, chord_at(onset), duration, anchor)
             if index is None:
@@ -305,7 +305,7 @@ def likelihoods(imp: Improviser, tick: int, plans: Sequence[Sequence[PlanStep]])
     scores = []
     for steps in plans:
         cell.state = after_first
-        phrase, prev_pitch = copy.copy(imp.phrase), imp.prev_pitch
+        phrase, prev_pitch = copy.copy(imp.situation.phrase), imp.prev_pitch
         score = float(first[steps[0].index])
         for a, b in zip(steps, steps[1:], strict=False):
             phrase.advance(a.pitch is not None, a.duration)

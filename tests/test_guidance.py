@@ -1,0 +1,200 @@
+"""Guidance (improviser version 3): the degree model's odds reweighted before it samples, and the version-2
+improviser kept bit for bit behind the version a session log names."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from modelkit import degree_model_dir
+
+from improv.evaluate import line_from_timed
+from improv.generate import ImproviserSettings, build_improviser, default_model_dir, load_model
+from improv.guidance import REST, Guidance, Register, realised, third_and_seventh
+from improv.improviser import settings_for_version
+from improv.measures import b7_to_third, extremes_share, repeated_pitch_share
+from improv.model.store import model_hash
+from improv.motifs import MotifSettings
+from improv.shaping import Shaping, Steering, for_version
+from improv.theory import degrees
+from improv.theory.degrees import MOVES, Degree, DegreeVocabulary
+from improv.theory.harmony import parse_chord
+from improv.theory.progression import parse_progression
+from improv.theory.timing import TICKS_PER_BEAT
+
+GOLDEN = Path(__file__).parent / "data" / "improviser_v2_notes.json"
+IIVI = parse_progression("Dm7 G7 | Cmaj7 | Em7b5 A7 | Dm7 | Gm7 C7 | Fmaj7 | Bbm7 Eb7 | Abmaj7")
+
+
+def improviser(progression, *, model=None, model_dir=None, seed=0, temperature=0.9, low=52, high=84,
+               shaping=None, tempo=120.0, motifs=None):
+    """``build_improviser`` with these settings (the one place that follows its signature); the motif memory
+    is off unless ``motifs`` is given, so these tests see the guidance alone."""
+    settings = ImproviserSettings(seed=seed, temperature=temperature, low=low, high=high)
+    return build_improviser(progression, settings, model=model, model_dir=model_dir, shaping=shaping,
+                            tempo=tempo, motifs=motifs or MotifSettings.off())
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return load_model(degree_model_dir(tmp_path_factory.mktemp("m") / "m"))
+
+
+def test_realised_is_what_decode_plays():
+    rng = np.random.default_rng(0)
+    for _ in range(400):
+        low = int(rng.integers(30, 60))
+        high, max_leap = low + int(rng.integers(12, 40)), int(rng.integers(5, 13))
+        prev = None if rng.random() < 0.1 else int(rng.integers(low - 3, high + 3))
+        centre = int(rng.integers(low, high + 1))
+        chord = parse_chord(str(rng.choice(["Dm7", "G7", "Cmaj7", "F#m7b5", "Bb7", "N.C."])))
+        table = realised(chord.root or 0, prev, centre, Register(low, high, max_leap, 9.0))
+        for d in range(12):
+            for column, move in enumerate((*MOVES, None)):
+                pitch = degrees.decode(Degree(d, 6, move), chord, prev, low=low, high=high, centre=centre,
+                                       max_leap=max_leap)
+                assert pitch == table[d, column], (d, move, prev, centre, low, high)
+
+
+def test_third_and_seventh():
+    assert third_and_seventh(parse_chord("Dm7")) == (5, 0)
+    assert third_and_seventh(parse_chord("G7")) == (11, 5)
+    assert third_and_seventh(parse_chord("Cmaj7")) == (4, 11)
+    assert third_and_seventh(parse_chord("C")) == (4, None)
+    assert third_and_seventh(parse_chord("N.C.")) == (None, None)
+
+
+def test_the_7th_of_the_ii_is_pulled_to_the_3rd_of_the_v_by_step():
+    dm7, g7 = parse_chord("Dm7"), parse_chord("G7")
+    values = [Degree(None, 12), Degree(4, 6, "-"), Degree(4, 6, "+"), Degree(7, 6, "-"), Degree(10, 6, "-")]
+    vocab = DegreeVocabulary(values)
+    idx = {v: i for i, v in enumerate(vocab.values)}
+    plain = Steering(pull=0, wall=0, repeat=0, avoid=0, approach=0, guide_tones=0)
+    guidance = Guidance(vocab, replace(plain, guide=2.0), Register(52, 84, 12, 9.0), 48)
+    logits = np.zeros(len(vocab))
+    guidance.bias(logits, 24, g7, dm7, 72, 68, None)  # C5, the b7 of Dm7, then G7 arrives
+    assert logits[idx[Degree(4, 6, "-")]] == 2.0  # B4: the 3rd a semitone down
+    assert logits[idx[Degree(4, 6, "+")]] == 0.0  # B5: the 3rd, but a major 7th up
+    assert logits[idx[Degree(7, 6, "-")]] == 0.0 and logits[idx[Degree(None, 12)]] == 0.0
+    assert guidance.guided == 1
+    logits = np.zeros(len(vocab))
+    guidance.bias(logits, 24, g7, dm7, 69, 68, None)  # A4: not a 7th, nothing to resolve
+    assert not logits.any()
+
+
+def test_register_pull_repeats_avoid_notes_and_the_approach():
+    cmaj7 = parse_chord("Cmaj7")
+    values = [Degree(None, 12), Degree(0, 6, "="), Degree(4, 6, "+"), Degree(4, 24, "+"), Degree(5, 24, "+"),
+              Degree(11, 12, "+"), Degree(0, 6, None)]
+    vocab = DegreeVocabulary(values)
+    idx = {v: i for i, v in enumerate(vocab.values)}
+    guidance = Guidance(vocab, Steering(), Register(52, 84, 12, 9.0), 48)
+    logits = np.zeros(len(vocab))
+    guidance.bias(logits, 6, cmaj7, None, 60, 60, 12)
+    assert logits[idx[Degree(0, 6, "=")]] == pytest.approx(-Steering().repeat)  # C4 again
+    assert logits[idx[Degree(4, 6, "+")]] == pytest.approx(-4 * Steering().pull)  # E4, 4 above the target
+    long_e, long_f = logits[idx[Degree(4, 24, "+")]], logits[idx[Degree(5, 24, "+")]]
+    assert long_f == pytest.approx(long_e - Steering().pull - Steering().avoid)  # F held 2 beats over C
+    assert logits[idx[Degree(11, 12, "+")]] == pytest.approx(-11 * Steering().pull - 2 * Steering().wall
+                                                             + Steering().approach)  # B ends on the change
+    assert logits[idx[Degree(None, 12)]] == 0.0 and guidance.slot[idx[Degree(None, 12)]] == REST
+
+
+def solos(model, shaping, progression=IIVI, seeds=range(6), choruses=4, temperature=0.9):
+    out = []
+    for seed in seeds:
+        imp = improviser(progression, model=model, seed=seed, temperature=temperature, shaping=shaping)
+        notes = imp.notes_until(choruses * progression.length / TICKS_PER_BEAT)
+        out.append(line_from_timed(notes, progression.chord_at, progression.beats_per_bar))
+    return out
+
+
+def test_guidance_resolves_more_7ths_and_keeps_the_line_in_the_middle(model):
+    v2 = replace(for_version(2), nudges=False)
+    v3 = replace(Shaping(), nudges=False)
+    before, after = solos(model, v2), solos(model, v3)
+
+    def pooled(lines):
+        pairs = [b7_to_third(line) for line in lines]
+        return sum(h for h, _ in pairs) / max(1, sum(t for _, t in pairs))
+
+    assert pooled(after) > pooled(before) + 0.15
+    assert np.mean([extremes_share(x) for x in after]) < np.mean([extremes_share(x) for x in before])
+    repeats = [np.mean([repeated_pitch_share(x) for x in lines]) for lines in (after, before)]
+    assert repeats[0] < repeats[1]
+
+
+def test_guidance_is_deterministic_and_widens_with_the_range(model):
+    a, b = solos(model, Shaping(), seeds=[3]), solos(model, Shaping(), seeds=[3])
+    assert a[0].notes == b[0].notes
+    narrow = solos(model, Shaping(), seeds=range(3))
+    wide = []
+    for seed in range(3):
+        imp = improviser(IIVI, model=model, seed=seed, shaping=Shaping(), low=36, high=96)
+        notes = imp.notes_until(4 * IIVI.length / TICKS_PER_BEAT)
+        assert all(36 <= n.pitch <= 96 for n in notes)
+        wide.append(line_from_timed(notes, IIVI.chord_at, 4))
+
+    def span(lines):
+        return np.mean([np.ptp(np.percentile([n.pitch for n in x.notes], [5, 95])) for x in lines])
+
+    assert span(wide) > span(narrow) + 6
+
+
+def _golden_run(model, data):
+    prog = parse_progression(data["changes"])
+    out = {}
+    for key in data["random_degree_model"]:
+        seed, tempo = key.split("/")
+        imp = improviser(prog, model=model, seed=int(seed), temperature=data["temperature"],
+                         shaping=for_version(2, float(tempo)), tempo=float(tempo))
+        notes = imp.notes_until(data["choruses"] * prog.length / TICKS_PER_BEAT)
+        out[key] = [[round(n.onset, 6), round(n.duration, 6), n.pitch, n.velocity] for n in notes]
+    return out
+
+
+def test_version_2_plays_the_notes_it_played_before_version_3(model):
+    data = json.loads(GOLDEN.read_text())
+    assert _golden_run(model, data) == data["random_degree_model"]
+
+
+def test_version_2_of_the_shipped_default_is_unchanged():
+    data = json.loads(GOLDEN.read_text())
+    shipped = data["shipped_default"]
+    if model_hash(default_model_dir()) != shipped["model_hash"]:
+        pytest.skip("the shipped default model changed since the version-2 notes were recorded")
+    model = load_model()
+    assert _golden_run(model, data) == shipped["notes"]
+    v3 = improviser(parse_progression(data["changes"]), model=model, seed=3, temperature=0.9,
+                    shaping=Shaping(tempo=140.0), tempo=140.0)
+    notes = v3.notes_until(data["choruses"] * 32)
+    assert [[n.onset, n.pitch] for n in notes] != [x[::2] for x in shipped["notes"]["3/140"]]
+
+
+def test_a_log_naming_version_2_replays_version_2(tmp_path, model):
+    from improv.cli.replay import replay_log
+    from improv.perform.log import SessionLog, progression_record, read_log
+    from improv.perform.performer import Performer, PerformerSettings
+
+    path = model.path
+    played = {}
+    for version in (2, 3):
+        shaping, motifs = settings_for_version(version, 140.0)
+        imp = improviser(IIVI, model_dir=path, seed=9, temperature=0.9, tempo=140.0, shaping=shaping,
+                         motifs=motifs)
+        perf = Performer(imp, PerformerSettings())
+        log_path = tmp_path / f"v{version}.jsonl"
+        log = SessionLog(log_path)
+        log.header(seed=9, improviser_version=version, model=str(path), model_hash=model_hash(path),
+                   progression=progression_record(IIVI, None), follow_chords=False, chords_sticky=False,
+                   performer=vars(PerformerSettings()).copy(), channel=0, end=None, tempo=140.0,
+                   options={"temperature": 0.9, "low": 52, "high": 84, "swing": 0.0, "velocity": None})
+        played[version] = [perf.next_note() for _ in range(40)]
+        log.close(notes=40)
+        header, records = read_log(log_path)
+        again = replay_log(header, records).notes[:40]
+        assert [(n.onset, n.pitch) for n in again] == [(n.onset, n.pitch) for n in played[version]]
+    assert [n.pitch for n in played[2]] != [n.pitch for n in played[3]]
