@@ -32,6 +32,10 @@ from improv.theory.pitch import DEFAULT_REGISTER
 from improv.theory.timing import TICKS_PER_BEAT
 
 log = logging.getLogger(__name__)
+# seconds the answer's first grid slot must be ahead of the gate's closing: the generator thread reseeds
+# and plans the answer on a cell of the call (about 1 ms quiet, several under load) before its first note
+# is queued; a slot nearer than this would be dropped as late, so the answer starts a 16th later instead
+ANSWER_MARGIN = 0.010
 
 Post = Callable[[tuple], None]
 
@@ -239,8 +243,8 @@ class Inputs:
         self.phrases += 1
         start = answer_start(phrase.end)
         now = self.timeline.now()
-        while self.timeline.time_of(start / TICKS_PER_BEAT) < now + 0.004:
-            start += 3  # the slot must still be ahead of us
+        while self.timeline.time_of(start / TICKS_PER_BEAT) < now + ANSWER_MARGIN:
+            start += 3  # the slot must still be ahead of us by the time the answer is planned
         bars = self.performer.settings.response_bars if self.performer is not None else None
         length = answer_length(phrase.end - phrase.start, bars, self.beats_per_bar)
         log.info("call ended (%s): %d notes; answer at tick %d for %d ticks", phrase.reason,
