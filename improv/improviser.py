@@ -206,6 +206,9 @@ class Improviser:
         self.motifs.before_step(self, tick)  # may plan a restatement from here
         logits = self.cell.step_logits(self.prev_index, self.condition(tick, chord))
         planned = self.motifs.take(tick, logits, self.vocab)
+        if planned is not None and not self._on_grid(planned.index, tick):
+            self.motifs.drop()  # the beat already took the other tuplet family: the line goes on freely
+            planned = None
         if planned is not None:
             value, pitch = self._planned(planned)
         else:
@@ -225,6 +228,11 @@ class Improviser:
         self.position += value.duration
         self.motifs.record(tick, value.duration, pitch)
         return Step(tick, value, chord, pitch)
+
+    def _on_grid(self, index: int, tick: int) -> bool:
+        """Whether the value keeps the beat's tuplet family whole (degree models; always for the others)."""
+        mask = self.tuplets.penalty(tick) if self.tuplets is not None else None
+        return mask is None or mask[index] >= 0
 
     def _planned(self, planned: PlanStep) -> tuple[Value, int | None]:
         """A value the motif memory planned (the cell stepped for it; the loop guard sees it)."""
