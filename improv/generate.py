@@ -12,8 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import mido
 import numpy as np
 
 from improv.errors import InputError
@@ -30,6 +30,9 @@ from improv.shaping import Shaping
 from improv.theory.pitch import DEFAULT_REGISTER
 from improv.theory.progression import Progression
 from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT
+
+if TYPE_CHECKING:
+    import mido  # annotations only: imported by improv.midi.midifile where a file is built
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from improv.live.midiclock import ClockEvent, MidiClock, bpm_to_period
+from improv.live.midiclock import ClockEvent, MidiClock, Transport, bpm_to_period, clock_messages
+from improv.live.tickloop import TickLoop
 
 JACK_P64 = 64 / 48000
 JACK_P256 = 256 / 48000
@@ -247,3 +248,44 @@ def test_realtime_bytes_inside_a_message_are_honoured() -> None:
     clock = MidiClock()
     clock.feed(bytes([0x90, 0xFA, 60, 0xF8, 100]), 0.0)
     assert clock.running and clock.tick == 0
+
+
+def test_clock_messages_pick_realtime_bytes_and_song_positions() -> None:
+    run = bytes([0x90, 0xF8, 60, 0xF2, 0x10, 0xFA, 0x01, 0x80, 0xF2, 0x05, 0x90, 0xF2, 0x7F])
+    assert list(clock_messages(run)) == [(0xF8, 0), (0xFA, 0), (0xF2, 0x10 | (0x01 << 7))]  # F2 ends late
+    assert list(clock_messages([0xF2, 3, 2, 0xFC])) == [(0xF2, 3 | 2 << 7), (0xFC, 0)]
+    assert list(clock_messages([300, -1])) == [] and list(clock_messages(object())) == []  # type: ignore[arg-type]
+
+
+def test_transport_positions_follow_the_tick_counts() -> None:
+    transport = Transport()
+    transport.advance(1, 0)  # clock while stopped: no position
+    assert not transport.running and transport.tick == -1
+    transport.start()
+    transport.advance(1, 0)
+    transport.advance(3, 2)  # two ticks counted as lost
+    assert transport.tick == 3
+    transport.late(5)  # a burst: only the two that moved the position come back
+    transport.advance(1, 0)
+    assert transport.tick == 2
+    transport.uncount(1)  # the tempo dropped: a tick counted before was not lost
+    transport.advance(1, 0)
+    assert transport.tick == 2
+    transport.stop()
+    transport.late(1)
+    transport.advance(4, 0)  # stopped: the position holds
+    assert transport.tick == 2 and not transport.running
+    transport.locate(10)  # SPP: 10 MIDI beats = 60 clocks
+    transport.resume()
+    transport.advance(2, 1)
+    assert transport.running and transport.tick == 60
+
+
+def test_tick_loop_counts_a_lost_tick_once_the_jitter_is_known() -> None:
+    loop = TickLoop()
+    period = bpm_to_period(120.0)
+    counts = [loop.tick(i * period) for i in range(60)]
+    assert all(c.ticks == 1 and c.event is None for c in counts)
+    gap = loop.tick(61 * period)  # tick 60 never came
+    assert (gap.ticks, gap.revocable) == (2, 1) and loop.lost == 1
+    assert loop.period == pytest.approx(period) and loop.tempo_bpm == pytest.approx(120.0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from improv.errors import InputError
@@ -110,3 +112,28 @@ def test_vanished_port_is_noticed_and_reopened(jack):
             second.close()
     finally:
         out.close()
+
+
+def test_the_first_jack_client_waits_for_the_server_with_midi_is_starting(monkeypatch):
+    """scripts/with-midi execs improv while its JACK server starts (IMPROV_JACK_WAIT): the first client
+    creation retries until the server answers; later ones fail at once, as without the variable."""
+    attempts = []
+
+    class Client:
+        def __init__(self, api: int, name: str) -> None:
+            attempts.append(name)
+            if len(attempts) < 3:
+                raise SystemError("JACK server not running?")
+
+    monkeypatch.setattr(ports._LibJack, "load", classmethod(lambda cls: None))
+    monkeypatch.setattr(ports, "_jack_wait", 5.0)
+    assert isinstance(ports._new_client(Client, ports.rtmidi.API_UNIX_JACK, name="a"), Client)
+    assert attempts == ["a", "a", "a"] and ports._jack_wait is None
+    attempts.clear()
+    with pytest.raises(SystemError):
+        ports._new_client(Client, ports.rtmidi.API_UNIX_JACK, name="b")
+    assert attempts == ["b"]
+    monkeypatch.setenv(ports.SERVER_WAIT_ENV, "nonsense")
+    assert ports._server_wait() is None
+    monkeypatch.setenv(ports.SERVER_WAIT_ENV, "3")
+    assert ports._server_wait() == 3.0 and ports.SERVER_WAIT_ENV not in os.environ

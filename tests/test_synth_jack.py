@@ -131,8 +131,11 @@ def test_fluidsynth_as_a_separate_jack_synth_fed_by_the_port(jack, tmp_path):
         pytest.skip(str(exc))
     fluid = ["fluidsynth", "-a", "jack", "-m", "jack", "-i", "-s", "-o", "audio.jack.id=fsynth",
              "-o", "midi.jack.id=fsynth", "-o", "audio.jack.autoconnect=0", str(soundfont)]
-    synth = subprocess.Popen(fluid, env=jack.env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+    # SDL_AUDIODRIVER=dummy: the fluidsynth command initialises SDL2 audio, whose ALSA backend starts a
+    # hotplug thread at nice 19; that thread, the last to exit, then tears down the 250 MB fluidsynth has
+    # locked (soundfont, JACK buffers) and on a busy machine took up to 11 s to exit after SIGTERM
+    synth = subprocess.Popen(fluid, env=dict(jack.env(), SDL_AUDIODRIVER="dummy"), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     dump = subprocess.Popen(["stdbuf", "-oL", "jack_midi_dump", "-a", "dump"], env=jack.env(),
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     recorder = JackRecorder("fsynth", seconds=60)

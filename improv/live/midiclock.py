@@ -1,20 +1,12 @@
-"""Follow an incoming MIDI clock: tempo, song position and beat → time prediction.
+"""Follow an incoming MIDI clock: the transport, the song position and beat → time prediction.
 
-A pure state machine over raw MIDI bytes with timestamps (seconds, e.g. the running sum of rtmidi
-delta times). It knows nothing of ports or threads: feed it messages, read its state.
+A pure state machine over raw MIDI bytes with timestamps (seconds, e.g. the running sum of rtmidi delta
+times). It knows nothing of ports or threads: feed it messages, read its state. Three parts, each owning
+its state: :func:`clock_messages` picks the clock messages out of a run of bytes (realtime bytes
+wherever they appear; an F2 needs its two data bytes), :class:`improv.live.tickloop.TickLoop` follows
+where the F8 ticks fall (tempo, phase, lost ticks: see that module), and :class:`Transport` keeps
+Start / Stop / Continue and the song position the ticks move. :class:`MidiClock` joins them.
 
-* F8 Timing Clock (24 per quarter note) drives a 2nd-order delay-locked loop (Adriaensen) at about
-  1 Hz bandwidth. The first ``warmup_ticks`` (2 beats) after a (re)lock use a least-squares line,
-  so the estimate is good after two beats. ``tempo_bpm`` averages the loop's period over the last
-  8 ticks; :meth:`MidiClock.beat_time` uses the raw loop state (late binding: ask just before use).
-* Gap-aware: a tick ``m`` periods after the predicted one counts ``m`` ticks, so lost ticks do not
-  slip the position. A tick that then arrives right behind it shows the first was late, not after a
-  loss (a starved client gets a burst of ticks in one cycle), and the count is taken back. Gaps are
-  only counted while the timestamp jitter (the 5-95 % range of phase errors) is below 0.6 tick:
-  with a driver period near the tick interval (JACK -p 1024 at 120 BPM) every F8 counts one.
-* The phase error is clamped to ±½ tick (or the jitter range, if larger). A tempo jump the loop
-  cannot follow (three doubled intervals, or six clamped errors with a different mean interval)
-  restarts the lock (event "relock"); more than ``max_lost_ticks`` without a tick is a "dropout".
 * FA Start: the next F8 is position 0. FB Continue: the next F8 is the current song position.
   FC Stop: the position freezes (F8 while stopped still tracks the tempo). F2 Song Position Pointer
   (MIDI beats of 6 clocks) sets the position; while running it relocates (event "position").
@@ -30,20 +22,22 @@ from __future__ import annotations
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
+from improv.live.tickloop import (  # noqa: F401  (bpm_to_period, period_to_bpm: re-exported)
+    CLOCKS_PER_BEAT,
+    ONE,
+    TickLoop,
+    bpm_to_period,
+    period_to_bpm,
+)
 from improv.midi.messages import CONTINUE, NOTE_OFF, REALTIME, SONG_POSITION, START, STOP, TIMING_CLOCK
 from improv.theory.timing import DEFAULT_TEMPO
 
 log = logging.getLogger(__name__)
 
-CLOCKS_PER_BEAT = 24
 CLOCKS_PER_MIDI_BEAT = 6  # one Song Position Pointer unit (a 16th)
-
-
-TEMPO_SMOOTHING = 8  # ticks of loop periods averaged for tempo_bpm
-MAX_TICK_INTERVAL = 0.5  # s between ticks (5 BPM): anything slower starts a new lock
 
 EVENT_KINDS = ("start", "stop", "continue", "position", "relock", "dropout")
 
@@ -60,54 +54,108 @@ class ClockEvent:
     tick: int
 
 
-def bpm_to_period(bpm: float) -> float:
-    """Seconds between two F8 ticks at ``bpm`` quarter notes per minute."""
-    return 60.0 / (CLOCKS_PER_BEAT * bpm)
+def clock_messages(data: bytes | bytearray | Iterable[int]) -> Iterator[tuple[int, int]]:
+    """The clock messages in one MIDI message or a run of bytes, in order: ``(status, 0)`` for each
+    realtime byte and ``(SONG_POSITION, midi_beats)`` for each complete Song Position Pointer.
+
+    Realtime bytes count wherever they appear (even inside another message); anything that is not a
+    byte sequence yields nothing.
+    """
+    try:
+        raw = data if isinstance(data, bytes | bytearray) else bytes(data)
+    except (TypeError, ValueError):
+        return  # not a byte sequence: garbage
+    spp: list[int] = []
+    in_spp = False
+    for byte in raw:
+        if byte >= REALTIME:
+            yield byte, 0
+        elif byte == SONG_POSITION:
+            in_spp, spp = True, []
+        elif byte >= NOTE_OFF:
+            in_spp = False
+        elif in_spp:
+            spp.append(byte)
+            if len(spp) == 2:
+                yield SONG_POSITION, spp[0] | (spp[1] << 7)
+                in_spp = False
 
 
-def period_to_bpm(period: float) -> float:
-    """Quarter notes per minute for an F8 period in seconds."""
-    return 60.0 / (CLOCKS_PER_BEAT * period)
+class Transport:
+    """Start / Stop / Continue / Song Position, and the song position (MIDI clocks) the ticks move.
 
-
-class _LineFit:
-    """Incremental least-squares line t = a + T·n over (tick index, time) samples."""
+    The tick loop says how many ticks each F8 counts (:meth:`advance`) and which earlier counts it
+    takes back (:meth:`uncount`, :meth:`late`); those move the position only while it runs from a
+    tick (not right after Start, Continue or a Song Position Pointer, which set it).
+    """
 
     def __init__(self) -> None:
-        self.count = 0
-        self._n0 = 0
-        self._t0 = 0.0
-        self._sx = self._sy = self._sxx = self._sxy = 0.0
+        self.running = False
+        self._pos = -1  # song position of the latest tick received while running
+        self._next_pos: int | None = 0  # position of the next F8 if set by Start/Continue/SPP
+        self._spp_pending = 0  # the position (clocks) to resume from
+        self._budget = 0  # ticks counted as lost that moved the position and a burst may take back
 
-    def add(self, n: int, t: float) -> None:
-        if self.count == 0:
-            self._n0, self._t0 = n, t
-        x, y = float(n - self._n0), t - self._t0
-        self.count += 1
-        self._sx += x
-        self._sy += y
-        self._sxx += x * x
-        self._sxy += x * y
+    @property
+    def tick(self) -> int:
+        """Song position in MIDI clocks of the latest tick (-1 before the first tick after Start).
 
-    def fit(self) -> tuple[float, float] | None:
-        """(period, fitted time of index 0 relative offset) as (slope, value at ``_n0``) or None."""
-        if self.count < 2:
-            return None
-        k = float(self.count)
-        den = k * self._sxx - self._sx * self._sx
-        if den <= 0.0:
-            return None
-        slope = (k * self._sxy - self._sx * self._sy) / den
-        intercept = (self._sy - slope * self._sx) / k
-        return slope, intercept
+        While stopped this is the position a Continue would resume after (the next tick is
+        ``tick + 1``); a Song Position Pointer moves it.
+        """
+        if self._next_pos is not None:
+            return self._next_pos - 1
+        return self._pos
 
-    def time_at(self, n: int) -> float | None:
-        """The fitted time of tick index ``n``."""
-        f = self.fit()
-        if f is None:
-            return None
-        slope, intercept = f
-        return self._t0 + intercept + slope * (n - self._n0)
+    def start(self) -> None:
+        self.running = True
+        self._next_pos = 0
+        self._spp_pending = 0
+
+    def resume(self) -> None:
+        """Continue: the next tick is the pending song position."""
+        self.running = True
+        self._next_pos = self._spp_pending
+
+    def stop(self) -> None:
+        if self.running:
+            self._spp_pending = self.tick + 1
+            self._next_pos = self._spp_pending
+        self.running = False
+
+    def locate(self, midi_beats: int) -> None:
+        """A Song Position Pointer: the next tick (after Continue, or now if running) is there."""
+        self._spp_pending = midi_beats * CLOCKS_PER_MIDI_BEAT
+        self._next_pos = self._spp_pending
+
+    @property
+    def _moving(self) -> bool:
+        """The ticks move the position (it runs, and no Start/Continue/SPP set the next one)."""
+        return self.running and self._next_pos is None
+
+    def uncount(self, ticks: int) -> None:
+        """Ticks counted before were not lost after all (the tempo dropped): take them back."""
+        if ticks and self._moving:
+            self._pos -= ticks
+
+    def late(self, ticks: int) -> None:
+        """Ticks counted as lost came late (a burst): take back those that moved the position."""
+        if ticks and self._moving:
+            undo = min(ticks, self._budget)
+            self._pos -= undo
+            self._budget -= undo
+
+    def advance(self, ticks: int, revocable: int) -> None:
+        """A tick that counts ``ticks`` periods; the loop may still take ``revocable`` back."""
+        if not self.running:
+            self._budget = 0
+        elif self._next_pos is not None:
+            self._pos = self._next_pos
+            self._next_pos = None
+            self._budget = 0
+        else:
+            self._pos += ticks
+            self._budget = ticks - 1 if ticks >= 2 else min(self._budget, revocable)
 
 
 class MidiClock:
@@ -122,74 +170,67 @@ class MidiClock:
         on_event: Callable[[ClockEvent], None] | None = None,
         max_events: int = 256,
     ) -> None:
-        if bandwidth_hz <= 0 or warmup_ticks < 2 or max_lost_ticks < 1:
-            raise ValueError("bandwidth_hz > 0, warmup_ticks >= 2 and max_lost_ticks >= 1 required")
-        self.bandwidth_hz = bandwidth_hz
-        self.warmup_ticks = warmup_ticks
-        self.max_lost_ticks = max_lost_ticks
+        self.loop = TickLoop(bandwidth_hz=bandwidth_hz, warmup_ticks=warmup_ticks,
+                             max_lost_ticks=max_lost_ticks)
+        self.transport = Transport()
         self.on_event = on_event
         self.events: deque[ClockEvent] = deque(maxlen=max_events)
-        self.running = False
-        self.ticks_received = 0  # F8 messages seen
-        self.ticks_lost = 0  # ticks inferred from gaps
-        self.relocks = 0
-        # loop state, on a free-running tick index that ignores the transport
-        self._n = -1  # index of the latest tick
-        self._t_last = 0.0  # raw time of the latest tick
-        self._t1 = 0.0  # predicted time of tick _n + 1
-        self._period: float | None = None
-        self._fit = _LineFit()
-        self._locked = False  # True once the DLL runs (after the warm-up)
-        self._gap_run = 0  # consecutive intervals read as gaps
-        self._gap_run_extra = 0  # ticks those intervals added
-        self._clamp_run = 0  # consecutive clamped phase errors
-        self._errors: deque[float] = deque(maxlen=48)  # recent phase errors (s)
-        self._recent: deque[float] = deque(maxlen=TEMPO_SMOOTHING)  # recent period estimates
-        self._clamp_sum = 0.0  # raw intervals over the current clamp run
-        self._undo_budget = 0  # ticks counted as lost that a burst may still show were late
-        self._pos_budget = 0  # of those, how many moved the song position
-        # transport state
-        self._pos = -1  # song position of the latest tick received while running
-        self._next_pos: int | None = 0  # position of the next F8 if set by Start/Continue/SPP
-        self._spp_pending = 0  # the position (clocks) to resume from
 
     # ------------------------------------------------------------------ state
+    @property
+    def running(self) -> bool:
+        return self.transport.running
+
+    @property
+    def ticks_received(self) -> int:
+        """F8 messages seen."""
+        return self.loop.received
+
+    @property
+    def ticks_lost(self) -> int:
+        """Ticks inferred from gaps."""
+        return self.loop.lost
+
+    @property
+    def relocks(self) -> int:
+        return self.loop.relocks
 
     @property
     def tempo_bpm(self) -> float | None:
         """The tempo in BPM (quarter notes): the loop's period averaged over the last few ticks.
 
-        None before two ticks. The average removes most of the loop's jitter (see the module doc).
+        None before two ticks. The average removes most of the loop's jitter (see improv.live.tickloop).
         """
-        if self._recent:
-            return period_to_bpm(sum(self._recent) / len(self._recent))
-        return None if self._period is None else period_to_bpm(self._period)
+        return self.loop.tempo_bpm
 
     @property
     def period(self) -> float | None:
         """The current F8 period estimate in seconds (None before two ticks)."""
-        return self._period
+        return self.loop.period
 
     @property
     def locked(self) -> bool:
         """True once the tempo estimate is past its warm-up (``warmup_ticks`` after a (re)lock)."""
-        return self._locked
+        return self.loop.locked
 
     @property
     def tick(self) -> int:
-        """Song position in MIDI clocks of the latest tick (-1 before the first tick after Start).
-
-        While stopped this is the position a Continue would resume after (the next tick is
-        ``tick + 1``); a Song Position Pointer moves it.
-        """
-        if self._next_pos is not None:
-            return self._next_pos - 1
-        return self._pos
+        """Song position in MIDI clocks of the latest tick (see :attr:`Transport.tick`)."""
+        return self.transport.tick
 
     @property
     def beat(self) -> float:
         """Song position of the latest tick in quarter notes."""
         return self.tick / CLOCKS_PER_BEAT
+
+    @property
+    def anchor(self) -> tuple[int, float, float] | None:
+        """(song position of the next tick, its predicted time, the period) while running with a
+        tempo; None while stopped or before a tempo is known."""
+        period = self.loop.period
+        if not self.transport.running or period is None or not self.loop.started:
+            return None
+        return self.transport.tick + 1, self.loop.next_time, period
 
     def tick_time(self, tick: float) -> float | None:
         """Predicted time (s) of song position ``tick`` (MIDI clocks) from the latest loop state.
@@ -197,9 +238,11 @@ class MidiClock:
         None while stopped or before a tempo is known. Call it as late as possible: tempo changes
         then move future events without regenerating them.
         """
-        if not self.running or self._period is None or self._n < 0:
+        anchor = self.anchor
+        if anchor is None:
             return None
-        return self._t1 + (tick - (self.tick + 1)) * self._period
+        next_tick, t1, period = anchor
+        return t1 + (tick - next_tick) * period
 
     def beat_time(self, beat: float) -> float | None:
         """Predicted time (s) of quarter-note ``beat`` since Start (see :meth:`tick_time`)."""
@@ -207,15 +250,15 @@ class MidiClock:
 
     def beat_at(self, t: float) -> float | None:
         """The song position in quarter notes at time ``t`` (s); None while stopped or unlocked."""
-        if not self.running or self._period is None or self._n < 0:
+        anchor = self.anchor
+        if anchor is None:
             return None
-        return (self.tick + 1 + (t - self._t1) / self._period) / CLOCKS_PER_BEAT
+        next_tick, t1, period = anchor
+        return (next_tick + (t - t1) / period) / CLOCKS_PER_BEAT
 
     def is_stale(self, now: float, periods: float = 8.0) -> bool:
         """True if no tick came for ``periods`` tick periods (at least 0.25 s) before ``now``."""
-        if self._n < 0 or self._period is None:
-            return True
-        return now - self._t_last > max(0.25, periods * self._period)
+        return self.loop.is_stale(now, periods)
 
     def drain_events(self) -> list[ClockEvent]:
         """Return and clear the pending transport events (oldest first)."""
@@ -224,7 +267,6 @@ class MidiClock:
         return out
 
     # ------------------------------------------------------------------ input
-
     def feed(self, data: bytes | bytearray | Iterable[int], t: float) -> None:
         """Process one MIDI message (or a run of bytes) received at time ``t`` seconds.
 
@@ -233,48 +275,31 @@ class MidiClock:
         """
         if not math.isfinite(t):
             return
-        try:
-            raw = data if isinstance(data, bytes | bytearray) else bytes(data)
-        except (TypeError, ValueError):
-            return  # not a byte sequence: garbage
-        spp: list[int] = []
-        in_spp = False
-        for byte in raw:
-            if byte >= REALTIME:
-                self._realtime(byte, t)
-            elif byte == SONG_POSITION:
-                in_spp, spp = True, []
-            elif byte >= NOTE_OFF:
-                in_spp = False
-            elif in_spp:
-                spp.append(byte)
-                if len(spp) == 2:
-                    self._song_position(spp[0] | (spp[1] << 7), t)
-                    in_spp = False
+        transport = self.transport
+        for status, value in clock_messages(data):
+            if status == TIMING_CLOCK:
+                self._clock(t)
+            elif status == START:
+                transport.start()
+                self._emit("start", t)
+            elif status == CONTINUE:
+                transport.resume()
+                self._emit("continue", t)
+            elif status == STOP:
+                transport.stop()
+                self._emit("stop", t)
+            elif status == SONG_POSITION:
+                transport.locate(value)
+                self._emit("position", t)
 
-    def _realtime(self, byte: int, t: float) -> None:
-        if byte == TIMING_CLOCK:
-            self._clock(t)
-        elif byte == START:
-            self.running = True
-            self._next_pos = 0
-            self._spp_pending = 0
-            self._emit("start", t)
-        elif byte == CONTINUE:
-            self.running = True
-            self._next_pos = self._spp_pending
-            self._emit("continue", t)
-        elif byte == STOP:
-            if self.running:
-                self._spp_pending = self.tick + 1
-                self._next_pos = self._spp_pending
-            self.running = False
-            self._emit("stop", t)
-
-    def _song_position(self, midi_beats: int, t: float) -> None:
-        self._spp_pending = midi_beats * CLOCKS_PER_MIDI_BEAT
-        self._next_pos = self._spp_pending
-        self._emit("position", t)
+    def _clock(self, t: float) -> None:
+        count = self.loop.tick(t)
+        if count is not ONE:
+            self.transport.uncount(count.uncounted)
+            self.transport.late(count.late)
+            if count.event is not None:
+                self._emit(count.event, t)
+        self.transport.advance(count.ticks, count.revocable)
 
     def _emit(self, kind: str, t: float) -> None:
         event = ClockEvent(kind, t, self.tick + 1)
@@ -282,153 +307,6 @@ class MidiClock:
         log.debug("clock %s at %.4f, next tick %d", kind, t, event.tick)
         if self.on_event is not None:
             self.on_event(event)
-
-    # ------------------------------------------------------------------ the loop
-
-    def _clock(self, t: float) -> None:
-        self.ticks_received += 1
-        m = self._advance(t)
-        if self._period is not None:
-            self._recent.append(self._period)
-        if not self.running:
-            self._pos_budget = 0
-        elif self._next_pos is not None:
-            self._pos = self._next_pos
-            self._next_pos = None
-            self._pos_budget = 0
-        else:
-            self._pos += m
-            self._pos_budget = m - 1 if m >= 2 else min(self._pos_budget, self._undo_budget)
-
-    def _advance(self, t: float) -> int:
-        """Update the tempo loop with a tick at ``t``; return how many tick periods it counts."""
-        if self._n < 0:
-            self._restart(0, t)
-            return 1
-        period = self._period
-        if period is None:  # the second tick of a lock
-            if not 0.0 <= t - self._t_last <= MAX_TICK_INTERVAL:
-                self._restart(self._n + 1, t)
-                return 1
-            return self._warm(self._n + 1, t, 1)
-        if t - self._t_last > (self.max_lost_ticks + 0.5) * period:
-            log.info("clock dropout: %.3f s without a tick", t - self._t_last)
-            self._restart(self._n + 1, t)
-            self._emit("dropout", t)
-            return 1
-        m = 1
-        if self._gap_aware(period):
-            m = round((t - self._t1) / period) + 1
-            if m <= 0 and self._undo_budget:  # right behind the last tick: that one was late
-                self._undo_gap(min(self._undo_budget, 1 - m), period)
-            elif m == 1:
-                self._undo_budget = 0  # on time: the gap before was real
-            m = max(1, m)
-        if m >= 2:
-            self._undo_budget = m - 1
-            self._gap_run += 1
-            self._gap_run_extra += m - 1
-            if self._gap_run >= 3:  # not lost ticks: the tempo dropped
-                extra = self._gap_run_extra - (m - 1)
-                self.ticks_lost -= extra
-                if self.running and self._next_pos is None:
-                    self._pos -= extra
-                self._restart(self._n + 1, t)
-                self._emit("relock", t)
-                return 1
-            self.ticks_lost += m - 1
-        else:
-            self._gap_run = self._gap_run_extra = 0
-        n = self._n + m
-        dt = t - self._t_last
-        predicted = self._t1 + (m - 1) * period
-        error = t - predicted
-        self._errors.append(error)
-        if not self._locked:
-            return self._warm(n, t, m)
-        limit = max(0.5 * period, 0.6 * self._spread())
-        if abs(error) > limit:
-            self._clamp_run += 1
-            self._clamp_sum += dt / m
-            drift = abs(self._clamp_sum / self._clamp_run - period)
-            if self._clamp_run >= 6 and drift > 0.1 * period + self._spread() / self._clamp_run:
-                self._restart(n, t)  # the tempo jumped beyond what the loop can follow
-                self._emit("relock", t)
-                return m
-            error = limit if error > 0 else -limit
-        else:
-            self._clamp_run, self._clamp_sum = 0, 0.0
-        omega = 2.0 * math.pi * self.bandwidth_hz * period
-        b, c = math.sqrt(2.0) * omega, omega * omega
-        self._t1 = predicted + b * error + period
-        self._period = period + c * error
-        self._n, self._t_last = n, t
-        return m
-
-    def _undo_gap(self, extra: int, period: float) -> None:
-        """Ticks counted as lost came late instead (a burst): take ``extra`` of them back."""
-        self._n -= extra
-        self._t1 -= extra * period
-        self.ticks_lost -= extra
-        self._undo_budget -= extra
-        if self._undo_budget == 0:
-            self._gap_run = max(0, self._gap_run - 1)
-        self._gap_run_extra = max(0, self._gap_run_extra - extra)
-        undo = min(extra, self._pos_budget)
-        self._pos -= undo
-        self._pos_budget -= undo
-
-    def _spread(self) -> float:
-        """The 5-95 % range of the recent phase errors: about one driver period when quantised.
-
-        Percentiles, not max - min, so one burst of late ticks does not switch gap counting off.
-        """
-        if len(self._errors) < 2:
-            return 0.0
-        ordered = sorted(self._errors)
-        last = len(ordered) - 1
-        return ordered[round(0.95 * last)] - ordered[round(0.05 * last)]
-
-    def _gap_aware(self, period: float) -> bool:
-        """Whether a long interval can be told from jitter: the spread must be well below a tick."""
-        return len(self._errors) >= 8 and self._spread() < 0.6 * period
-
-    def _warm(self, n: int, t: float, m: int) -> int:
-        """A warm-up tick: refit the least-squares line; hand over to the DLL when it is long."""
-        self._fit.add(n, t)
-        self._n, self._t_last = n, t
-        self._from_fit()
-        if self._fit.count >= self.warmup_ticks and self._period is not None:
-            self._locked = True
-        return m
-
-    def _restart(self, n: int, t: float) -> None:
-        """Start a new lock with tick index ``n`` at ``t``; keep the old period as a guess."""
-        if self._n >= 0:
-            self.relocks += 1
-        self._fit = _LineFit()
-        self._fit.add(n, t)
-        self._locked = False
-        self._gap_run = self._gap_run_extra = self._clamp_run = 0
-        self._clamp_sum = 0.0
-        self._undo_budget = self._pos_budget = 0
-        self._errors.clear()
-        self._recent.clear()
-        self._n, self._t_last = n, t
-        if self._period is not None:
-            self._t1 = t + self._period
-
-    def _from_fit(self) -> None:
-        fit = self._fit.fit()
-        if fit is None:
-            return
-        slope = fit[0]
-        if slope <= 0:  # all samples in one driver period so far
-            return
-        t_now = self._fit.time_at(self._n)
-        assert t_now is not None
-        self._period = slope
-        self._t1 = t_now + slope
 
 
 class TransportClock:
@@ -451,9 +329,7 @@ class TransportClock:
     def update(self) -> None:
         """Take a new snapshot of the follower (call from the thread that feeds it)."""
         c = self.midi
-        period = c.period
-        ready = c.running and period is not None and c._n >= 0
-        self._snap = (ready, float(c.tick + 1), c._t1, period)
+        self._snap = (c.anchor is not None, float(c.tick + 1), c.loop.next_time, c.period)
 
     @property
     def running(self) -> bool:

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -65,13 +66,39 @@ def api_name(api: int) -> str:
     return _API_BY_ID.get(api, str(api))
 
 
+# scripts/with-midi sets this (seconds) when it execs improv while the JACK server it started is still coming
+# up: the first JACK client waits for the server instead of failing (the interpreter's start-up and imports
+# overlap the server's). Read once, at import; only the first client waits.
+SERVER_WAIT_ENV = "IMPROV_JACK_WAIT"
+
+
+def _server_wait() -> float | None:
+    try:
+        wait = float(os.environ.pop(SERVER_WAIT_ENV, ""))
+    except ValueError:
+        return None
+    return min(wait, 60.0) if wait > 0 else None
+
+
+_jack_wait = _server_wait()
+
+
 def _new_client(kind: type, api: int, name: str = DEFAULT_CLIENT, quiet: bool = True):
     """Create an rtmidi MidiIn/MidiOut; SystemError/RuntimeError mean the API is not usable."""
+    global _jack_wait
+    deadline = None
     if api == rtmidi.API_UNIX_JACK:
         _LibJack.load()  # libjack's messages go to logging from the first client on
-    ctx = quiet_stderr() if quiet else contextlib.nullcontext()
-    with ctx:
-        return kind(api, name=name)
+        if _jack_wait is not None:
+            deadline, _jack_wait = time.monotonic() + _jack_wait, None
+    while True:
+        try:
+            with quiet_stderr() if quiet else contextlib.nullcontext():
+                return kind(api, name=name)
+        except RTMIDI_ERRORS:
+            if deadline is None or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)  # the server with-midi started is not up yet
 
 
 def _probe(api: int) -> str | None:
@@ -105,6 +132,8 @@ def resolve_api(name: str | None = None) -> int:
                 f"{source}: MIDI API {key!r} is not compiled into python-rtmidi here "
                 f"(available: {', '.join(compiled) or 'none'})"
             )
+        if key == "jack" and _jack_wait is not None:
+            return API_NAMES[key]  # with-midi is starting the server: the first client waits for it
         reason = _probe(API_NAMES[key])
         if reason:
             raise InputError(f"MIDI API {key!r} is not available: {reason}")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-import mido
+from typing import TYPE_CHECKING
 
 from improv.errors import RuntimeFailure
 from improv.midi.messages import NOTE_OFF, NOTE_ON, PROGRAM
+
+if TYPE_CHECKING:
+    import mido  # imported by the functions that build a file: `improv play` needs it only at the end
 
 MIDI_TICKS_PER_BEAT = 480
 
@@ -27,6 +29,8 @@ def ticks(beats: float) -> int:
 
 def new_file(title: str, *, tempo: float, beats_per_bar: int) -> mido.MidiFile:
     """A type-1 file whose first track (named ``title``) holds the tempo and the time signature."""
+    import mido
+
     mid = mido.MidiFile(type=1, ticks_per_beat=MIDI_TICKS_PER_BEAT)
     conductor = mido.MidiTrack()
     conductor.append(mido.MetaMessage("track_name", name=title, time=0))
@@ -39,6 +43,8 @@ def new_file(title: str, *, tempo: float, beats_per_bar: int) -> mido.MidiFile:
 def append_events(track: mido.MidiTrack, events: Iterable[Event]) -> mido.MidiTrack:
     """``events`` in time order (stable for equal tick and order), then end of track; messages
     mido cannot read are skipped."""
+    import mido
+
     last = 0
     for beat, _, message in sorted(events, key=lambda e: (ticks(e[0]), e[1])):
         tick = ticks(beat)
@@ -55,6 +61,8 @@ def append_events(track: mido.MidiTrack, events: Iterable[Event]) -> mido.MidiTr
 def events_track(name: str, events: Iterable[Event], *,
                  program: tuple[int, int] | None = None) -> mido.MidiTrack:
     """A track named ``name``; ``program`` = (channel, program) puts a program change first."""
+    import mido
+
     track = mido.MidiTrack()
     track.append(mido.MetaMessage("track_name", name=name, time=0))
     if program is not None:
