@@ -37,7 +37,7 @@ from improv.live.bandfeed import BandFeed
 from improv.live.clock import Timeline
 from improv.live.feeder import Feeder, NoteSource, SoloFeeder, TimedNoteLike
 from improv.live.health import PortWatch
-from improv.live.inputs import Inputs, InputSource, Listening
+from improv.live.inputs import Inputs, InputSource, Listening, slot_ahead
 from improv.live.scheduler import PRIO_CONTROL, Emitter, Sink
 from improv.live.stalls import WATCH as GC_WATCH
 from improv.live.telemetry import EngineResult, Telemetry, totals
@@ -224,6 +224,10 @@ class Engine:
         if event.get("type") == "param" and event.get("param") == "panic":
             silence_all(self.emitter, self.parts, self.timeline.beat())
             return
+        if event.get("type") == "phrase" and "answer" in event:
+            # the answer is planned here, now: its first slot must still be ahead (the listen thread chose
+            # it a moment ago; under load the hand-over took longer), else its first note would be dropped
+            event = {**event, "answer": slot_ahead(self.timeline, int(event["answer"]), self.timeline.now())}
         self.solo.apply(event)
         band = self.band
         if event.get("type") == "chord" and band is not None and band.follow and not self.transport.paused:

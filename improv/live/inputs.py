@@ -37,6 +37,13 @@ log = logging.getLogger(__name__)
 # is queued; a slot nearer than this would be dropped as late, so the answer starts a 16th later instead
 ANSWER_MARGIN = 0.010
 
+
+def slot_ahead(timeline, tick: int, now: float, margin: float = ANSWER_MARGIN) -> int:
+    """``tick``, or the first 16th after it, that is still ``margin`` seconds ahead of ``now``."""
+    while timeline.time_of(tick / TICKS_PER_BEAT) < now + margin:
+        tick += TICKS_PER_BEAT // 4
+    return tick
+
 Post = Callable[[tuple], None]
 
 
@@ -241,10 +248,8 @@ class Inputs:
         if not notes:
             return
         self.phrases += 1
-        start = answer_start(phrase.end)
         now = self.timeline.now()
-        while self.timeline.time_of(start / TICKS_PER_BEAT) < now + ANSWER_MARGIN:
-            start += 3  # the slot must still be ahead of us by the time the answer is planned
+        start = slot_ahead(self.timeline, answer_start(phrase.end), now)
         bars = self.performer.settings.response_bars if self.performer is not None else None
         length = answer_length(phrase.end - phrase.start, bars, self.beats_per_bar)
         log.info("call ended (%s): %d notes; answer at tick %d for %d ticks", phrase.reason,
