@@ -23,6 +23,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def _default_stop_signals() -> None:
+    """Children inherit ignored signals through exec: a suite started from `nohup` or a background job of
+    a script (SIGHUP, SIGINT, SIGQUIT ignored) would send its stop signals to an improv that cannot
+    hear them before its handlers are in (and with-midi's traps could not be set at all). The stop
+    tests are about the defaults a terminal gives, so the suite starts from them."""
+    for name, default in (("SIGHUP", signal.SIG_DFL), ("SIGQUIT", signal.SIG_DFL),
+                          ("SIGINT", signal.default_int_handler)):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, default)
+
+
+_default_stop_signals()
 SERVER_NAME = os.environ.get("JACK_TEST_SERVER", "improvtest")
 
 

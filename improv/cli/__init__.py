@@ -102,6 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except SignalExit as exc:
         return exc.exit_code
+    except Exception:
+        signum = stopsignals.received()
+        if stopsignals.mode() == "raised" and signum:
+            # the SignalExit was turned into another error on its way out (a C extension's import
+            # reports "could not import module" for it): it is still the signal that ends us
+            return 128 + signum
+        raise
     finally:
         if argv is not None:
             stopsignals.restore(previous)
