@@ -61,6 +61,7 @@ CHAIN = 2  # restatements in a row at most (a motif and two sequences of it)
 ANSWER_OPTIONS = 8  # (cell, transform) candidates scored for an answer
 DISPLACE_LEAD = 6  # a displaced solo restatement starts an eighth late
 FAST_BPM, FAST_SHORTEST = 200.0, 6  # at and above this tempo a restated cell moves in eighths or slower
+REST_TEMPO = 120.0  # above this tempo the rest after a restatement grows with the tempo (the same time)
 EXP_CLIP = 50.0
 
 
@@ -187,13 +188,13 @@ class MotifMemory:
         chosen = self._choose(imp, tick, options, free=1.0)
         if chosen is not None:
             self.chained = 1
-            self._start(chosen)
+            self._start(chosen, imp.situation.tempo)
 
     def _chain(self, imp: Improviser, tick: int) -> bool:
         """Straight after a restatement: move it on again (a sequence), if the model's draw says so."""
         last = self.last
-        if last is None or self.chained >= CHAIN:
-            return False
+        if last is None or self.chained >= CHAIN or imp.situation.tempo >= FAST_BPM:
+            return False  # (fast: one statement, no sequence of it: the line would run in unbroken eighths)
         chord_at = imp.progression.chord_at
         played = [s.pitch for s in last.steps if s.pitch is not None]
         placed = chained(last.placed, played, chord_at(last.placed.onsets[0]).root, tick, chord_at(tick))
@@ -202,7 +203,7 @@ class MotifMemory:
         if chosen is None:
             return False
         self.chained += 1
-        self._start(chosen)
+        self._start(chosen, imp.situation.tempo)
         return True
 
     def answer(self, imp: Improviser, notes: Sequence[Note], start: int, end: int) -> Restatement | None:
@@ -230,7 +231,7 @@ class MotifMemory:
         chosen = self._choose(imp, start, options, free=0.0)
         if chosen is not None:
             self.first_note_at = None
-            self._start(chosen)
+            self._start(chosen, imp.situation.tempo)
         return chosen
 
     # -- candidates --------------------------------------------------------------------------------
@@ -279,10 +280,12 @@ class MotifMemory:
         k = int(np.searchsorted(cumulative, draw, side="right"))
         return options[k] if k < len(options) else None
 
-    def _start(self, chosen: Restatement) -> None:
+    def _start(self, chosen: Restatement, tempo: float) -> None:
         self.plan = deque(chosen.steps)
         last = chosen.steps[-1]
-        self.quiet_until = last.tick + last.duration + int(self.settings.rest_bars * self.bar_ticks)
+        # the rest between ideas is a time, not a number of bars: at 240 BPM two bars pass in 2 s
+        bars = self.settings.rest_bars * max(1.0, tempo / REST_TEMPO)
+        self.quiet_until = last.tick + last.duration + int(bars * self.bar_ticks)
         self.made[chosen.placed.transform] += 1
         self.last = chosen
 
