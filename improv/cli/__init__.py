@@ -16,6 +16,7 @@ for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 
 import argparse  # noqa: E402
+import faulthandler  # noqa: E402
 import importlib  # noqa: E402
 import logging  # noqa: E402
 from typing import NoReturn  # noqa: E402
@@ -98,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     previous = stopsignals.install()
     stopsignals.set_mode("raise")
+    if not faulthandler.is_enabled():  # a crash in a C library (libjack, rtmidi) shows every thread's stack
+        faulthandler.enable()
     try:
         return _main(argv)
     except SignalExit as exc:
