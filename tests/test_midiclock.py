@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from improv.live.midiclock import ClockEvent, MidiClock, Transport, bpm_to_period, clock_messages
+from improv.live.midiclock import ClockEvent, ClockTransport, MidiClock, bpm_to_period, clock_messages
 from improv.live.tickloop import TickLoop
 
 JACK_P64 = 64 / 48000
@@ -258,7 +258,7 @@ def test_clock_messages_pick_realtime_bytes_and_song_positions() -> None:
 
 
 def test_transport_positions_follow_the_tick_counts() -> None:
-    transport = Transport()
+    transport = ClockTransport()
     transport.advance(1, 0)  # clock while stopped: no position
     assert not transport.running and transport.tick == -1
     transport.start()

@@ -4,7 +4,7 @@ A pure state machine over raw MIDI bytes with timestamps (seconds, e.g. the runn
 times). It knows nothing of ports or threads: feed it messages, read its state. Three parts, each owning
 its state: :func:`clock_messages` picks the clock messages out of a run of bytes (realtime bytes
 wherever they appear; an F2 needs its two data bytes), :class:`improv.live.tickloop.TickLoop` follows
-where the F8 ticks fall (tempo, phase, lost ticks: see that module), and :class:`Transport` keeps
+where the F8 ticks fall (tempo, phase, lost ticks: see that module), and :class:`ClockTransport` keeps
 Start / Stop / Continue and the song position the ticks move. :class:`MidiClock` joins them.
 
 * FA Start: the next F8 is position 0. FB Continue: the next F8 is the current song position.
@@ -81,7 +81,7 @@ def clock_messages(data: bytes | bytearray | Iterable[int]) -> Iterator[tuple[in
                 in_spp = False
 
 
-class Transport:
+class ClockTransport:
     """Start / Stop / Continue / Song Position, and the song position (MIDI clocks) the ticks move.
 
     The tick loop says how many ticks each F8 counts (:meth:`advance`) and which earlier counts it
@@ -172,7 +172,7 @@ class MidiClock:
     ) -> None:
         self.loop = TickLoop(bandwidth_hz=bandwidth_hz, warmup_ticks=warmup_ticks,
                              max_lost_ticks=max_lost_ticks)
-        self.transport = Transport()
+        self.transport = ClockTransport()
         self.on_event = on_event
         self.events: deque[ClockEvent] = deque(maxlen=max_events)
 
@@ -215,7 +215,7 @@ class MidiClock:
 
     @property
     def tick(self) -> int:
-        """Song position in MIDI clocks of the latest tick (see :attr:`Transport.tick`)."""
+        """Song position in MIDI clocks of the latest tick (see :attr:`ClockTransport.tick`)."""
         return self.transport.tick
 
     @property
