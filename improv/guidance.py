@@ -38,7 +38,7 @@ ANCHOR = len(MOVES)  # the move column of a value with no move (an anchor)
 COLUMNS = len(MOVES) + 1
 REST = 12 * COLUMNS  # the table slot of a rest (no pitch: no bias but the tempo's)
 _DEGREES = np.arange(12)
-_CACHE = 512  # register tables kept (keyed by root, previous pitch, target): about 0.5 MB at most (at
+_CACHE = 256  # register tables kept (keyed by root, previous pitch, target): about 0.25 MB at most (at
 # 4096 a 30-minute soak grew 4 MB: the keys keep coming, so a cache this size only grows)
 
 

@@ -22,9 +22,9 @@ State = tuple[np.ndarray, np.ndarray]
 DTYPE = np.float32  # as trained; float32 halves the memory traffic of the dense layer
 WEIGHT_NAMES = ("kernel", "recurrent", "bias", "dense_w", "dense_b")
 MAX_LAYERS = 8
-COND_CACHE = 512  # conditioning patterns whose input rows are kept (~0.4 MB at most: the v2 keys vary
-# with height, phrase and chorus, so a bigger cache only grows; over 16 choruses of Giant Steps 74 % of
-# lookups hit at this size, 79 % at 1024, 65 % at 256)
+COND_CACHE = 256  # conditioning patterns whose input rows are kept (~0.2 MB at most: the v2 keys vary
+# with height, phrase and chorus, so a bigger cache only grows; over 16 choruses of Giant Steps 65 % of
+# lookups hit at this size, 74 % at 512, 79 % at 1024; a miss costs one small row sum)
 Layer = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
