@@ -11,7 +11,8 @@
    band) hears a chord played on a chords-only input each bar; the reaction time is from the chord's
    arrival (its input timestamp) to the band's re-made notes being queued (``band_reactions_ms``).
 
-Run: ``python -m benchmarks.bench_engine`` (env RUNS, BENCH_SECONDS (default 10), BENCH_PERIOD, BASE).
+Run: ``python -m benchmarks.bench_engine`` (env RUNS, BENCH_SECONDS (default 10), BENCH_PERIOD, BASE, and
+SPLIT: a commit to measure instead of this tree, e.g. the merge of the split before later work).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from benchmarks import bench_live
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = os.environ.get("BASE", "8502073")
+SPLIT = os.environ.get("SPLIT")  # a commit to measure instead of this tree (e.g. the split alone)
 MODEL = ROOT / "improv" / "models" / "default"
 
 
@@ -65,7 +67,8 @@ def split_against_base(runs: int, period: int, seconds: float) -> dict:
     keys = ("send_median_ms", "send_p99_ms", "first_note_ms", "cpu")
     with tempfile.TemporaryDirectory() as tmpdir:
         tmp = Path(tmpdir)
-        trees = {"base": _export(BASE, tmp / "base"), "split": ROOT}
+        trees = {"base": _export(BASE, tmp / "base"),
+                 "split": _export(SPLIT, tmp / "split") if SPLIT else ROOT}
         rows: dict[str, list[dict]] = {"base": [], "split": []}
         for _ in range(runs):
             for name, tree in trees.items():
@@ -73,7 +76,8 @@ def split_against_base(runs: int, period: int, seconds: float) -> dict:
     medians = {name: {k: statistics.median(r[k] for r in rows[name]) for k in keys} for name in rows}
     ratios = {k: round(medians["split"][k] / medians["base"][k], 3) if medians["base"][k] else None
               for k in keys}
-    return {"base": BASE, "period": period, "seconds": seconds, "runs": runs, "medians": medians,
+    return {"base": BASE, "split": SPLIT or "this tree", "period": period, "seconds": seconds, "runs": runs,
+            "medians": medians,
             "ratio_split_over_base": ratios, "per_run": rows, "load": os.getloadavg()}
 
 
@@ -163,7 +167,8 @@ def run() -> dict:
 
 def markdown(results: dict) -> str:
     split, chord = results["split"], results["chord_reaction"]
-    lines = [f"Split against {split['base']} (period {split['period']}, {split['runs']} runs each, "
+    lines = [f"{split['split']} against {split['base']} (period {split['period']}, "
+             f"{split['runs']} runs each, "
              f"{split['seconds']:g} s, alternating; load {', '.join(f'{x:.1f}' for x in split['load'])})", "",
              "| figure | base | split | split / base |", "|---|---|---|---|"]
     base, new = split["medians"]["base"], split["medians"]["split"]
