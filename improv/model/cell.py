@@ -64,7 +64,9 @@ class Cell:
         self._cond_rows: dict[tuple[int, ...], np.ndarray] = {}
         self._z = np.empty(4 * n, dtype=DTYPE)
         self._logits = np.empty(n_values, dtype=DTYPE)
-        self.reset()
+        self.a = np.zeros((self.layers, n), dtype=DTYPE)
+        self.c = np.zeros((self.layers, n), dtype=DTYPE)
+        self._views = _StepViews(self._z, self.a, self.c, n)
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], n_values: int) -> Cell:
@@ -98,9 +100,10 @@ class Cell:
 
     # -- state -------------------------------------------------------------------------------------
     def reset(self) -> None:
-        """Zero state: the start of a session. ``a`` and ``c`` are (layers, units)."""
-        self.a = np.zeros((self.layers, self.units), dtype=DTYPE)
-        self.c = np.zeros((self.layers, self.units), dtype=DTYPE)
+        """Zero state: the start of a session. ``a`` and ``c`` are (layers, units), written in place (the
+        step's views point into them)."""
+        self.a.fill(0.0)
+        self.c.fill(0.0)
 
     @property
     def state(self) -> State:
@@ -110,8 +113,8 @@ class Cell:
     @state.setter
     def state(self, value: State) -> None:
         shape = (self.layers, self.units)
-        self.a = np.array(value[0], dtype=DTYPE).reshape(shape)
-        self.c = np.array(value[1], dtype=DTYPE).reshape(shape)
+        self.a[...] = np.asarray(value[0], dtype=DTYPE).reshape(shape)
+        self.c[...] = np.asarray(value[1], dtype=DTYPE).reshape(shape)
 
     # -- stepping ----------------------------------------------------------------------------------
     def step_logits(self, value: int | None, cond: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
@@ -120,27 +123,33 @@ class Cell:
         ``value`` is the previous value's index (None = the start vector of zeros). ``cond`` is either
         the conditioning vector or the indices of its hot positions (the fast path, cached).
         """
-        z = np.dot(self.a[0], self._recurrent, out=self._z)
+        v = self._views
+        z = np.dot(v.a[0], self._recurrent, out=self._z)
         z += self._input_bias(cond)
         if value is not None:
             z += self._kernel[value]
-        self._gates(z, 0)
+        self._gates(0)
         for k, (weights, bias) in enumerate(self._stacked, start=1):
-            z = np.dot(self.a[k - 1 : k + 1].reshape(-1), weights, out=self._z)
+            np.dot(v.below_and_own[k], weights, out=z)
             z += bias
-            self._gates(z, k)
-        logits = np.dot(self.a[-1], self._dense_w, out=self._logits)
+            self._gates(k)
+        logits = np.dot(v.a[-1], self._dense_w, out=self._logits)
         logits += self._dense_b
         return logits
 
-    def _gates(self, z: np.ndarray, k: int) -> None:
-        """Finish layer ``k``'s step from its pre-activations ``z`` (halved for i, f, o)."""
-        n = self.units
-        np.tanh(z, out=z)
-        gates = z * 0.5 + 0.5  # i, f, o as sigmoids (the c slice of it is unused)
-        c = gates[n : 2 * n] * self.c[k] + gates[:n] * z[2 * n : 3 * n]
-        self.c[k] = c
-        self.a[k] = gates[3 * n :] * np.tanh(c)
+    def _gates(self, k: int) -> None:
+        """Finish layer ``k``'s step from its pre-activations in ``_z`` (halved for i, f, o), in place:
+        no allocation, the same arithmetic element by element as ``c = f*c + i*g; a = o*tanh(c)``."""
+        v = self._views
+        np.tanh(v.z, out=v.z)
+        np.multiply(v.z, 0.5, out=v.s)
+        v.s += 0.5  # i, f, o as sigmoids (the g slice of it is unused)
+        c = v.c[k]
+        c *= v.f
+        np.multiply(v.i, v.g, out=v.tmp)
+        c += v.tmp
+        np.tanh(c, out=v.tmp)
+        np.multiply(v.o, v.tmp, out=v.a[k])
 
     def _input_bias(self, cond: Sequence[int] | np.ndarray | None) -> np.ndarray:
         """The bias plus the conditioning's contribution (cached per pattern of hot positions)."""
@@ -165,6 +174,21 @@ class Cell:
         """Run a sequence of (value, cond) through the cell from the current state (reseeding)."""
         for value, cond in steps:
             self.step_logits(value, cond)
+
+
+class _StepViews:
+    """Views the step writes through, made once: the gate slices of the pre-activations and of their
+    sigmoids, each layer's rows of ``a`` and ``c``, and each stacked layer's input ``[a_below, a_own]``."""
+
+    def __init__(self, z: np.ndarray, a: np.ndarray, c: np.ndarray, n: int) -> None:
+        self.z = z
+        self.s = np.empty_like(z)
+        self.tmp = np.empty(n, dtype=z.dtype)
+        self.i, self.f, self.o = self.s[:n], self.s[n : 2 * n], self.s[3 * n :]
+        self.g = z[2 * n : 3 * n]
+        self.a = [a[k] for k in range(a.shape[0])]
+        self.c = [c[k] for k in range(c.shape[0])]
+        self.below_and_own = [None] + [a[k - 1 : k + 1].reshape(-1) for k in range(1, a.shape[0])]
 
 
 def _check_stacked(stacked: Sequence[Layer], n: int) -> None:
