@@ -58,17 +58,19 @@ class Sampler:
 
     def _draw(self, logits: np.ndarray) -> int:
         """A draw from softmax(logits / T) (computed in place), within the top-p nucleus if top_p < 1."""
-        logits -= logits.max()
+        # ufuncs and array methods rather than np.max / np.cumsum / np.searchsorted: the same results
+        # without the wrappers' cost (about 5 of the draw's 18 us here)
+        logits -= logits[logits.argmax()]
         if self.temperature != 1.0:
             logits *= 1.0 / self.temperature
         weights = np.exp(logits, out=logits)
         if self.top_p < 1.0:
             order = np.argsort(weights)[::-1]
-            cumulative = np.cumsum(weights[order])
-            keep = int(np.searchsorted(cumulative, self.top_p * cumulative[-1])) + 1
+            cumulative = np.add.accumulate(weights[order])
+            keep = int(cumulative.searchsorted(self.top_p * cumulative[-1])) + 1
             weights[order[keep:]] = 0.0
-        cumulative = np.cumsum(weights)
-        return int(np.searchsorted(cumulative, self.rng.random() * cumulative[-1], side="right"))
+        cumulative = np.add.accumulate(weights)
+        return int(cumulative.searchsorted(self.rng.random() * cumulative[-1], side="right"))
 
     def penalise(self, size: int, indices, amount: float) -> None:
         """Lower the logits of ``indices`` by ``amount`` at every draw (e.g. values repeating a pitch)."""
