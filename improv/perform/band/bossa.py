@@ -35,7 +35,6 @@ from improv.theory.timing import TICKS_PER_BEAT
 
 BEAT = TICKS_PER_BEAT
 EIGHTH = BEAT // 2
-HIT = BEAT // 4
 HAT_CLOSED = 42
 CLAVE = ((0, 3, 6), (2, 5))  # eighths of the cross-stick in the first and the second bar of the phrase
 SURDO = ((0, 74), (3, 52), (4, 66), (7, 52))  # (eighth, velocity) of the bass drum
