@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from improv.errors import InputError
 from improv.theory.pitch import pitch_name
@@ -65,25 +65,13 @@ class ChordLabel:
     size: float
 
 
-def piano_roll(
-    notes: Sequence[NoteLike],
-    progression: Progression,
-    bars: int,
-    out: Path,
-    title: str = "",
-    *,
-    lanes: Sequence[Lane] | None = None,
-    bars_per_system: int | None = None,
-    subtitle: str = "",
-    sections: Sequence[str] | None = None,
-) -> Path:
-    """Draw the solo (and the optional lanes) over ``bars`` bars of the progression into a PNG.
-
-    ``lanes``: accompaniment tracks (e.g. comping and bass) drawn under each system; ``sections``: a
-    form-section label per bar of the form (``A1 A2 B A3``) for rehearsal marks."""
+def piano_roll(notes: Sequence[NoteLike], progression: Progression, bars: int, out: Path, title: str = "",
+               **layout: Any) -> Path:
+    """Draw the solo (and the optional lanes) over ``bars`` bars of the progression into a PNG: the figure
+    of :func:`render`, whose keywords ``layout`` passes on (``lanes``, ``bars_per_system``, ``subtitle``,
+    ``sections``)."""
     plt = _pyplot()
-    fig = render(notes, progression, bars, title, lanes=lanes, bars_per_system=bars_per_system,
-                 subtitle=subtitle, sections=sections)
+    fig = render(notes, progression, bars, title, **layout)
     try:
         fig.savefig(out, dpi=DPI)
     except OSError as exc:
@@ -277,7 +265,10 @@ def render(
     subtitle: str = "",
     sections: Sequence[str] | None = None,
 ):
-    """The matplotlib Figure of :func:`piano_roll` (the caller closes it)."""
+    """The matplotlib Figure of the solo over ``bars`` bars of the progression (the caller closes it).
+
+    ``lanes``: accompaniment tracks (e.g. comping and bass) drawn under each system; ``sections``: a
+    form-section label per bar of the form (``A1 A2 B A3``) for rehearsal marks."""
     plt = _pyplot()
     if not 1 <= bars <= MAX_BARS:
         raise InputError(f"--plot draws 1..{MAX_BARS} bars, not {bars} (plot a shorter solo)")

@@ -38,6 +38,31 @@ def test_every_command_takes_its_rows_and_keeps_an_example():
         assert not missing, f"{command}: {missing}"
     for name, sub in parsers.items():
         assert f"improv {name}" in (sub.epilog or ""), f"improv {name} --help has no example"
+        assert sub.formatter_class is argparse.RawDescriptionHelpFormatter, f"{name}: not from command()"
+        assert callable(sub.get_default("run")), name
+        assert sub.description == " ".join(sub.description.split()), f"{name}: description not folded"
+
+
+def test_a_command_is_one_call():
+    """``command`` gives a sub-command its help, folded description, example epilog and run."""
+    from improv.cli.option import command
+
+    subparsers = argparse.ArgumentParser(prog="improv").add_subparsers()
+
+    def run(args):
+        return 3
+
+    parser = command(subparsers, "hum", run=run, help="hum a tune",
+                     description="""Hum the tune,
+                     softly.""", example="examples:\n  improv hum --loud\n")
+    parser.add_argument("--loud", action="store_true")
+    args = parser.parse_args(["--loud"])
+    assert args.run(args) == 3 and args.loud
+    assert parser.description == "Hum the tune, softly."
+    assert parser.epilog == "examples:\n  improv hum --loud\n"
+    assert "  improv hum --loud\n" in parser.format_help()  # the example as written
+    with pytest.raises(ValueError, match="improv whistle"):
+        command(subparsers, "whistle", run=run, help="", description="", example="examples: none")
 
 
 def test_play_config_keys_are_the_play_rows():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from improv.charts.build import ChartFile
 from improv.charts.library import MUSICXML_SUFFIXES, importer_for, load_library
+from improv.cli.option import command
 from improv.cli.options import existing_file
 from improv.errors import InputError, excerpt
 from improv.theory.harmony import Chord, scale_name
@@ -19,6 +20,8 @@ from improv.theory.tunes import find_tune, load_tune
 
 log = logging.getLogger(__name__)
 
+DESCRIPTION = """Parse a chord progression (text, a file, or a built-in tune) and print its bars with each
+chord's tones and chord scale."""
 EPILOG = """examples:
   improv changes "Dm7 G7 | Cmaj7 | %"          three bars, '%' repeats the bar before
   improv changes "time=3/4 |: Dm7:2 G7:1 | C6 :|"
@@ -34,14 +37,8 @@ Bars are separated by '|'; chords in a bar share its beats unless written 'Dm7:3
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "changes",
-        help="show how a chord progression is read",
-        description="Parse a chord progression (text, a file, or a built-in tune) and print its "
-        "bars with each chord's tones and chord scale.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command(subparsers, "changes", run=run, help="show how a chord progression is read",
+                     description=DESCRIPTION, example=EPILOG)
     parser.add_argument(
         "source",
         nargs="?",
@@ -58,7 +55,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--transpose", type=int, default=0, metavar="N", help="move by N semitones (default 0)"
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

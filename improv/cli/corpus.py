@@ -13,10 +13,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
+from improv.cli.option import command
 from improv.errors import InputError, excerpt
 
 log = logging.getLogger(__name__)
 
+DESCRIPTION = """Read corpus files (WJazzD, MIDI, MusicXML), encode them as values and print files, bars,
+notes, tokens, distinct values and rare values."""
 EPILOG = """examples:
   improv corpus ../shared/data/wjazzd                 all 456 WJazzD solos
   improv corpus song.mid --melody Guitar --chords Piano --start 476 --end 548
@@ -32,14 +35,9 @@ value when training; the summary says how many.
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "corpus",
-        help="read corpus files and print their size in bars, notes, tokens and values",
-        description="Read corpus files (WJazzD, MIDI, MusicXML), encode them as values and print "
-        "files, bars, notes, tokens, distinct values and rare values.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command(subparsers, "corpus", run=run,
+                     help="read corpus files and print their size in bars, notes, tokens and values",
+                     description=DESCRIPTION, example=EPILOG)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="corpus files or folders")
     parser.add_argument(
         "--seed-compat",
@@ -62,7 +60,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--start", type=beats, metavar="BEAT", help="MIDI window start in beats")
     parser.add_argument("--end", type=beats, metavar="BEAT", help="MIDI window end in beats")
     parser.add_argument("--no-cache", action="store_true", help="read the files again")
-    parser.set_defaults(run=run)
 
 
 MAX_BEATS = 1e7

@@ -9,11 +9,13 @@ import re
 import time
 
 from improv import devices
+from improv.cli.option import command
 from improv.errors import InputError, RuntimeFailure
 from improv.midi.messages import CC_SUSTAIN, CONTROL
 
 log = logging.getLogger(__name__)
 
+DESCRIPTION = "List the device profiles (controllers and MIDI setups), or show one."
 EPILOG = """examples:
   improv devices                       every profile findable by name
   improv devices generic-keyboard      one profile in full (TOML)
@@ -28,13 +30,8 @@ Use one with `improv play --device NAME`.
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "devices",
-        help="list device profiles (ports, channel, CC map)",
-        description="List the device profiles (controllers and MIDI setups), or show one.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command(subparsers, "devices", run=run, help="list device profiles (ports, channel, CC map)",
+                     description=DESCRIPTION, example=EPILOG)
     parser.add_argument("name", nargs="?", help="a profile name or a .toml file to show")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument("--learn", metavar="PARAM",
@@ -45,7 +42,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--api", metavar="NAME", help="MIDI API (default: env IMPROV_MIDI_API)")
     parser.add_argument("--timeout", type=float, default=60.0, metavar="S",
                         help="give up --learn after S seconds (default 60)")
-    parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

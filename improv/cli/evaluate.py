@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 
 from improv.cli import table
-from improv.cli.option import add_arguments
+from improv.cli.option import add_arguments, command
 from improv.cli.options import check_number, resolve_changes
 from improv.errors import InputError
 from improv.theory.timing import DEFAULT_TEMPO, TICKS_PER_BEAT
@@ -17,24 +17,22 @@ from improv.theory.values import Line, Note
 log = logging.getLogger(__name__)
 SOLO_TRACK = "improv"
 
+DESCRIPTION = """Read the solo track of MIDI files (the track named 'improv', as `improv generate` writes it,
+else the first track with notes) and measure it against the changes: chord-tone and scale-tone ratios, range,
+intervals, rests, density, repetition, and optionally the longest run copied from a training corpus and
+histogram distances to a reference corpus. Then the musicianship measures (issue 9: recurring ideas, guide
+tones, register, clashes, tuplets, density by tempo) beside the median and p10-p90 band of real solos (WJazzD
+4/4 swing, Impro-Visor transcriptions), computed by improv's own readers and cached."""
+EPILOG = """examples:
+  improv evaluate solo.mid --tune "Autumn Leaves"
+  improv evaluate a.mid b.mid --changes "Dm7 G7 | Cmaj7 %" --json
+  improv evaluate solo.mid --reference ../shared/data/wjazzd --training ../shared/data/wjazzd"""
+
 
 def add_parser(subparsers) -> None:
     """Register `improv evaluate`."""
-    p = subparsers.add_parser(
-        "evaluate",
-        help="measure how solos in MIDI files fit the changes",
-        description="Read the solo track of MIDI files (the track named 'improv', as `improv generate` "
-        "writes it, else the first track with notes) and measure it against the changes: chord-tone and "
-        "scale-tone ratios, range, intervals, rests, density, repetition, and optionally the longest "
-        "run copied from a training corpus and histogram distances to a reference corpus. Then the "
-        "musicianship measures (issue 9: recurring ideas, guide tones, register, clashes, tuplets, density "
-        "by tempo) beside the median and p10-p90 band of real solos (WJazzD 4/4 swing, Impro-Visor "
-        "transcriptions), computed by improv's own readers and cached.",
-        epilog="examples:\n  improv evaluate solo.mid --tune \"Autumn Leaves\"\n"
-        '  improv evaluate a.mid b.mid --changes "Dm7 G7 | Cmaj7 %" --json\n'
-        "  improv evaluate solo.mid --reference ../shared/data/wjazzd --training ../shared/data/wjazzd",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command(subparsers, "evaluate", run=run, help="measure how solos in MIDI files fit the changes",
+                description=DESCRIPTION, example=EPILOG)
     p.add_argument("files", nargs="+", type=Path, metavar="FILE.mid", help="MIDI files to measure")
     add_arguments(p, table.rows(table.EVALUATE), {"music": "changes (default: the tune 'F Blues')"})
     p.add_argument("--reference", metavar="CORPUS", type=Path,
@@ -50,7 +48,6 @@ def add_parser(subparsers) -> None:
                    help="skip the musicianship table against WJazzD and Impro-Visor (found through "
                    "$IMPROV_SHARED, default ../shared beside the checkout)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(run=run)
 
 
 def read_solo(path: Path, swing: float = 0.0) -> list[Note]:

@@ -6,31 +6,29 @@ import argparse
 import logging
 
 from improv.cli import table
-from improv.cli.option import add_arguments
+from improv.cli.option import add_arguments, command
 from improv.cli.options import Changes, check_number, resolve_changes
 from improv.errors import InputError
 from improv.theory.timing import DEFAULT_TEMPO
 
 log = logging.getLogger(__name__)
 
+DESCRIPTION = """Improvise over a tune or a progression and write a type-1 MIDI file: the solo on one track,
+the rhythm section (comping, walking bass, swing drums) on others, and with --audio a WAV rendered through
+FluidSynth. The same seed and arguments give a byte-identical file."""
+EPILOG = """examples:
+  improv generate --out solo.mid --tune "Autumn Leaves" --choruses 2 --seed 7
+  improv generate --out iivi.mid --changes "Dm7 G7 | Cmaj7 %" --bars 16 --plot iivi.png
+  improv generate --out blues.mid --audio blues.wav --band all --seed 3
+  improv generate --out duo.mid --band bass --band-channels bass=5 --audio duo.wav
+  improv generate --out raw.mid --tune "Solar" --choruses 4 --no-shaping"""
+
 
 def add_parser(subparsers) -> None:
     """Register `improv generate`."""
-    p = subparsers.add_parser(
-        "generate",
-        help="write a solo to a MIDI file",
-        description="Improvise over a tune or a progression and write a type-1 MIDI file: the solo on one "
-        "track, the rhythm section (comping, walking bass, swing drums) on others, and with --audio a WAV "
-        "rendered through FluidSynth. The same seed and arguments give a byte-identical file.",
-        epilog='examples:\n  improv generate --out solo.mid --tune "Autumn Leaves" --choruses 2 --seed 7\n'
-        '  improv generate --out iivi.mid --changes "Dm7 G7 | Cmaj7 %" --bars 16 --plot iivi.png\n'
-        '  improv generate --out blues.mid --audio blues.wav --band all --seed 3\n'
-        '  improv generate --out duo.mid --band bass --band-channels bass=5 --audio duo.wav\n'
-        '  improv generate --out raw.mid --tune "Solar" --choruses 4 --no-shaping',
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command(subparsers, "generate", run=run, help="write a solo to a MIDI file",
+                description=DESCRIPTION, example=EPILOG)
     add_arguments(p, table.rows(table.GENERATE), table.TITLES)
-    p.set_defaults(run=run)
 
 
 def _shaping(opts: dict, tempo: float, choruses: float):

@@ -1,5 +1,6 @@
 """One row of the option table (`improv.cli.table`) and what the rows generate: argparse arguments, the
-TOML config keys of ``improv play --config`` and the checks, for every command that uses an option.
+TOML config keys of ``improv play --config`` and the checks, for every command that uses an option; and
+``command``, the parser every sub-command starts from (help, description, example, run).
 
 A value goes through the same ``Option.checked`` whether it came from the command line, a config file
 or a session log, so every command bounds and converts an option one way, and every message names
@@ -125,6 +126,20 @@ def _shown(bound: float) -> str:
 def rows_for(table: Iterable[Option], command: str) -> list[Option]:
     """The rows ``command`` uses, as it has them."""
     return [row.on(command) for row in table if command in row.commands]
+
+
+def command(subparsers: argparse._SubParsersAction, name: str, *, help: str, description: str,
+            example: str, run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+    """``improv NAME``'s parser, as every command has it: its one-line ``help`` in ``improv --help``, the
+    ``description`` (a paragraph: its white space folded, so it can be written as a block), ``example`` as
+    the epilog shown as written (``examples:`` and a line ``improv NAME ...``, then any notes), and
+    ``run(args) -> exit code``. The caller adds the arguments."""
+    if f"improv {name}" not in example:
+        raise ValueError(f"improv {name}: the example must show the command (improv {name} ...)")
+    parser = subparsers.add_parser(name, help=help, description=" ".join(description.split()), epilog=example,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.set_defaults(run=run)
+    return parser
 
 
 def add_arguments(parser: argparse.ArgumentParser, rows: Iterable[Option], titles: Mapping[str, str]) -> None:

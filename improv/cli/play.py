@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from improv.cli import playoptions, sound, table
-from improv.cli.option import add_arguments
+from improv.cli.option import add_arguments, command
 from improv.cli.options import Changes, resolve_changes
 from improv.cli.playoptions import PlayOptions
 from improv.errors import InputError
@@ -22,6 +22,7 @@ from improv.theory.timing import DEFAULT_TEMPO
 
 log = logging.getLogger(__name__)
 
+DESCRIPTION = "Play the improviser live, on time, to a synth or DAW over MIDI."
 EPILOG = """examples:
   improv play --virtual --changes "Dm7 | G7 | Cmaj7 | %" --tempo 140
   improv play --port "IAC Bus" --tune "Autumn Leaves" --swing --bars 32 --record solo.mid
@@ -38,15 +39,9 @@ command line wins. MIDI API: --api or env IMPROV_MIDI_API (alsa, jack, coremidi,
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "play",
-        help="improvise live on a MIDI port",
-        description="Play the improviser live, on time, to a synth or DAW over MIDI.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command(subparsers, "play", run=run, help="improvise live on a MIDI port",
+                description=DESCRIPTION, example=EPILOG)
     add_arguments(p, table.rows(table.PLAY), table.TITLES)
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,9 +6,11 @@ import argparse
 import json
 import os
 
+from improv.cli.option import command
 from improv.errors import InputError
 from improv.live import ports
 
+DESCRIPTION = "List the MIDI inputs and outputs of each MIDI API available here."
 EPILOG = """examples:
   improv ports                 every API compiled in (ALSA, JACK, CoreMIDI, Windows MM)
   improv ports --api jack      only JACK
@@ -21,18 +23,12 @@ read (a case-insensitive part of the name is enough). With no MIDI system runnin
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "ports",
-        help="list MIDI ports",
-        description="List the MIDI inputs and outputs of each MIDI API available here.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command(subparsers, "ports", run=run, help="list MIDI ports",
+                     description=DESCRIPTION, example=EPILOG)
     parser.add_argument("--api", metavar="NAME", default=None,
                         help=f"one MIDI API: {', '.join(ports.API_NAMES)} "
                              f"(default: env {ports.API_ENV}, else all)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.set_defaults(run=run)
 
 
 NO_MIDI_HINT = (

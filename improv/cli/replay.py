@@ -8,12 +8,13 @@ import tempfile
 from pathlib import Path
 
 from improv.cli import table
-from improv.cli.option import add_arguments, given
+from improv.cli.option import add_arguments, command, given
 from improv.errors import InputError
 from improv.theory.timing import DEFAULT_TEMPO
 
 log = logging.getLogger(__name__)
 
+DESCRIPTION = "Reproduce a live session's output from its session log, faster than real time."
 EPILOG = """examples:
   improv replay ~/.cache/improv/sessions/session-20261124-201500-4242.jsonl --out jam.mid
   improv replay jam.jsonl --out jam.mid --model models/mine
@@ -28,17 +29,10 @@ improviser with the same events, with no MIDI ports, and writes the player (trac
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "replay",
-        help="reproduce a live session from its log, to a MIDI file",
-        description="Reproduce a live session's output from its session log, faster than real "
-                    "time.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command(subparsers, "replay", run=run, help="reproduce a live session from its log, to a MIDI file",
+                description=DESCRIPTION, example=EPILOG)
     p.add_argument("log", metavar="LOG", help="a session log (.jsonl) written by `improv play`")
     add_arguments(p, table.rows(table.REPLAY), table.TITLES)
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

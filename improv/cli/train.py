@@ -8,23 +8,23 @@ import logging
 import sys
 from pathlib import Path
 
+from improv.cli.option import command
 from improv.errors import InputError
 
 log = logging.getLogger(__name__)
 
+DESCRIPTION = """Encode corpus files as values, fit the LSTM (Keras) and export a model directory:
+model.keras, cell.npz (numpy weights for the live cell), vocab.json and card.json."""
+EPILOG = """examples:
+  improv train --corpus ../shared/data/wjazzd --out models/wjazzd --epochs 30
+  improv train --corpus ../shared/data/wjazzd --out models/m --distribute mirrored
+  TF_CONFIG='{...}' improv train --corpus ... --out models/m --distribute multiworker"""
+
 
 def add_parser(subparsers) -> None:
     """Register `improv train`."""
-    p = subparsers.add_parser(
-        "train",
-        help="train a model on corpus files",
-        description="Encode corpus files as values, fit the LSTM (Keras) and export a model directory: "
-        "model.keras, cell.npz (numpy weights for the live cell), vocab.json and card.json.",
-        epilog="examples:\n  improv train --corpus ../shared/data/wjazzd --out models/wjazzd --epochs 30\n"
-        "  improv train --corpus ../shared/data/wjazzd --out models/m --distribute mirrored\n"
-        "  TF_CONFIG='{...}' improv train --corpus ... --out models/m --distribute multiworker",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = command(subparsers, "train", run=run, help="train a model on corpus files",
+                description=DESCRIPTION, example=EPILOG)
     p.add_argument("--corpus", nargs="+", required=True, metavar="PATH", help="corpus files or folders")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="model directory to write")
     p.add_argument("--epochs", type=int, default=30, help="maximum epochs (early stopping) (default 30)")
@@ -57,7 +57,6 @@ def add_parser(subparsers) -> None:
         help="split the CPU into N logical devices (to run Mirrored on a machine without GPUs)",
     )
     p.add_argument("--limit", type=int, default=0, metavar="N", help="use only the first N pieces (trials)")
-    p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,8 +7,11 @@ import json
 import sys
 from pathlib import Path
 
+from improv.cli.option import command
 from improv.theory.tunes import DEFAULT_TUNE, Tune, builtin_tunes
 
+DESCRIPTION = """List tunes: title, composer, key, time, default tempo, feel or style, length in bars and
+form. Without --library: the tunes that ship with improv."""
 EPILOG = f"""examples:
   improv tunes                                  a table of the built-in tunes
   improv tunes --json                           machine-readable
@@ -27,14 +30,9 @@ MAX_SKIPPED_SHOWN = 3
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "tunes",
-        help="list the built-in tunes, or the tunes of a playlist / song folder / lead sheet",
-        description="List tunes: title, composer, key, time, default tempo, feel or style, length "
-        "in bars and form. Without --library: the tunes that ship with improv.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command(subparsers, "tunes", run=run,
+                     help="list the built-in tunes, or the tunes of a playlist / song folder / lead sheet",
+                     description=DESCRIPTION, example=EPILOG)
     parser.add_argument(
         "--library",
         metavar="FILE",
@@ -42,7 +40,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="an iReal Pro playlist, a JCPC song file or folder, or a MusicXML lead sheet",
     )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
-    parser.set_defaults(run=run)
 
 
 def tune_row(tune: Tune) -> dict:

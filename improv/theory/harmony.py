@@ -450,32 +450,29 @@ def _maj_alone(shape: _Shape, text: str, end: int) -> None:
         shape.seventh = 11
 
 
+# The first number of a chord -> (it adds a sixth, its seventh, the tensions it adds); the seventh is an
+# interval, None (no seventh) or _MARKED: what the chord's marks make it (maj: 11, dim: 9, else 10).
+_MARKED = -1
+_EXTENSIONS: dict[int, tuple[bool, int | None, tuple[int, ...]]] = {
+    6: (True, None, ()), 69: (True, None, (2,)), 67: (False, 10, (9,)), 7: (False, _MARKED, ()),
+    9: (False, _MARKED, (2,)), 11: (False, _MARKED, (2, 5)), 13: (False, _MARKED, (2, 9)),
+}
+
+
 def _extension(shape: _Shape, number: int) -> None:
     """The first number of a chord: 6, 69, 67, 7, 9, 11, 13 (2/4/5 handled before)."""
-    seventh = 11 if shape.maj_marker else (9 if shape.dim and not shape.hdim else 10)
-    if number == 6:
-        shape.sixth = True
-    elif number == 69:
-        shape.sixth = True
-        shape.tensions.add(2)
-    elif number == 67:
-        shape.seventh = 10
-        shape.tensions.add(9)
-    elif number == 7:
-        shape.seventh = seventh
-    elif number == 9:
-        shape.seventh = seventh
-        shape.tensions.add(2)
-    elif number == 11:
-        shape.seventh = seventh
-        shape.tensions |= {2, 5}
-        if shape.third == 4 and seventh == 10:
-            shape.third = 5  # C11 = C9sus4 in jazz usage
-    elif number == 13:
-        shape.seventh = seventh
-        shape.tensions |= {2, 9}
-    else:
+    if number not in _EXTENSIONS:
         raise _Unreadable(f"unexpected number {number}")
+    sixth, seventh, tensions = _EXTENSIONS[number]
+    if seventh == _MARKED:
+        seventh = 11 if shape.maj_marker else (9 if shape.dim and not shape.hdim else 10)
+    if sixth:
+        shape.sixth = True
+    if seventh is not None:
+        shape.seventh = seventh
+    shape.tensions.update(tensions)
+    if number == 11 and shape.third == 4 and seventh == 10:
+        shape.third = 5  # C11 = C9sus4 in jazz usage
 
 
 def _alteration(shape: _Shape, acc: str, number: int) -> None:

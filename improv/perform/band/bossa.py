@@ -26,6 +26,8 @@ from improv.perform.band.drums import (
     TOM_HIGH,
     TOM_LOW,
     TOM_MID,
+    Drummer,
+    Hit,
 )
 from improv.perform.band.form import BandNote, Form, Player, jitter, make_note
 from improv.theory.harmony import Chord
@@ -33,7 +35,6 @@ from improv.theory.timing import TICKS_PER_BEAT
 
 BEAT = TICKS_PER_BEAT
 EIGHTH = BEAT // 2
-HIT = BEAT // 4
 HAT_CLOSED = 42
 CLAVE = ((0, 3, 6), (2, 5))  # eighths of the cross-stick in the first and the second bar of the phrase
 SURDO = ((0, 74), (3, 52), (4, 66), (7, 52))  # (eighth, velocity) of the bass drum
@@ -46,36 +47,31 @@ FILLS: tuple[tuple[tuple[int, int, int], ...], ...] = (
 )
 
 
-class BossaDrums(Player):
+class BossaDrums(Drummer):
     """A bossa drummer over a form, one bar at a time (call ``bar`` with 0, 1, 2, ... in order)."""
+
+    FILLS = FILLS
 
     def __init__(self, form: Form, rng: np.random.Generator, *, channel: int = 9, swing: float = 0.0,
                  velocity: int = 70) -> None:
         super().__init__(form, rng, channel=channel, swing=swing, velocity=velocity)
 
-    def bar(self, index: int) -> list[BandNote]:
-        """The drum notes of bar ``index``."""
-        start = self.form.bar_start(index)
-        end = start + self.form.bar_ticks
-        fill = self.form.section_starts(index + 1) and self.form.beats_per_bar >= 2
-        time_until = end - 2 * BEAT if fill else end
-        hits = [hit for hit in self._time(start, index) if hit[0] < time_until]
-        if index > 0 and self.form.section_starts(index):
-            hits.append((start, CRASH, self.velocity + 8 + jitter(self.rng, 4)))
-        if fill:
-            pattern = FILLS[int(self.rng.choice(len(FILLS)))]
-            hits += [(end - before, drum, vel + jitter(self.rng, 4)) for before, drum, vel in pattern]
-            hits.append((end - 2 * BEAT, KICK, 60 + jitter(self.rng, 3)))
-        return [make_note(t, HIT, drum, v, self.channel, self.swing) for t, drum, v in sorted(hits)]
-
-    def _time(self, start: int, index: int) -> list[tuple[int, int, int]]:
-        """One bar of the groove: hi-hat eighths, the surdo kick, the cross-stick clave."""
+    def _time(self, index: int, start: int, until: int, *, crash: bool) -> list[Hit]:
+        """One bar of the groove up to the fill: hi-hat eighths, the surdo kick, the cross-stick clave; the
+        crash when a section opens."""
         rng, eighths = self.rng, self.form.beats_per_bar * 2
         hits = [(start + e * EIGHTH, HAT_CLOSED, (58 if e % 2 == 0 else 44) + jitter(rng, 4))
                 for e in range(eighths)]
         hits += [(start + e * EIGHTH, KICK, v + jitter(rng, 3)) for e, v in SURDO if e < eighths]
         hits += [(start + e * EIGHTH, SIDE, 68 + jitter(rng, 5)) for e in CLAVE[index % 2] if e < eighths]
+        hits = [hit for hit in hits if hit[0] < until]
+        if crash:
+            hits.append((start, CRASH, self.velocity + 8 + jitter(rng, 4)))
         return hits
+
+    def _under_fill(self, start: int, fill_from: int, end: int) -> list[Hit]:
+        """The kick under the fill's first beat."""
+        return [(fill_from, KICK, 60 + jitter(self.rng, 3))]
 
 
 def fifth_of(chord: Chord) -> int:

@@ -4,6 +4,7 @@ Per bar: the ride on every beat with the swung skip note on the and of 2 and 4 (
 ding-a"), the hi-hat pedal on 2 and 4, the bass drum feathered on every beat, a little snare and bass-drum
 chatter off the beat. In the bar before each form section (the top of every chorus, a new section letter)
 the drummer fills over the last two beats, and the new section opens with a crash and a kick on beat 1.
+``Drummer`` is what every drummer here shares (the bossa one too): the bar, its time up to the fill, the fill.
 """
 
 from __future__ import annotations
@@ -29,34 +30,60 @@ FILLS: tuple[tuple[tuple[int, int, int], ...], ...] = (
 )
 
 
-class SwingDrums(Player):
+Hit = tuple[int, int, int]  # (tick, drum, velocity)
+
+
+class Drummer(Player):
+    """A drummer over a form, one bar at a time: its time up to the fill, and in the bar before each form
+    section a fill over the last two beats (one of ``FILLS``, drawn from the generator). A groove is the
+    ``_time`` of one bar (the crash that opens a section included) and what ``_under_fill`` plays below it."""
+
+    FILLS: tuple[tuple[Hit, ...], ...] = FILLS  # (ticks before the bar end, drum, velocity)
+
+    def bar(self, index: int) -> list[BandNote]:
+        """The drum notes of bar ``index``."""
+        start = self.form.bar_start(index)
+        end = start + self.form.bar_ticks
+        fill = self.form.section_starts(index + 1) and self.form.beats_per_bar >= 2
+        fill_from = end - 2 * BEAT if fill else end
+        hits = self._time(index, start, fill_from, crash=index > 0 and self.form.section_starts(index))
+        if fill:
+            pattern = self.FILLS[int(self.rng.choice(len(self.FILLS)))]
+            hits += [(end - before, drum, vel + jitter(self.rng, 4)) for before, drum, vel in pattern]
+            hits += self._under_fill(start, fill_from, end)
+        return [make_note(t, HIT, drum, v, self.channel, self.swing) for t, drum, v in sorted(hits)]
+
+    def _time(self, index: int, start: int, until: int, *, crash: bool) -> list[Hit]:
+        """The groove of bar ``index`` from ``start`` up to ``until`` (the fill's first tick or the end)."""
+        raise NotImplementedError
+
+    def _under_fill(self, start: int, fill_from: int, end: int) -> list[Hit]:
+        """What keeps time below the fill."""
+        return []
+
+
+class SwingDrums(Drummer):
     """A drummer over a form, one bar at a time (call ``bar`` with 0, 1, 2, ... in order)."""
 
     def __init__(self, form: Form, rng: np.random.Generator, *, channel: int = 9, swing: float = 0.5,
                  velocity: int = 80) -> None:
         super().__init__(form, rng, channel=channel, swing=swing, velocity=velocity)
 
-    def bar(self, index: int) -> list[BandNote]:
-        """The drum notes of bar ``index``."""
-        start = self.form.bar_start(index)
-        beats = self.form.beats_per_bar
-        fill = self.form.section_starts(index + 1) and beats >= 2
-        fill_from = start + self.form.bar_ticks - 2 * BEAT if fill else None
-        hits: list[tuple[int, int, int]] = []  # (tick, drum, velocity)
-        crash = index > 0 and self.form.section_starts(index)
-        for beat in range(beats):
+    def _time(self, index: int, start: int, until: int, *, crash: bool) -> list[Hit]:
+        """Beat by beat up to the fill; the crash (and a kick) on beat 1 when a section opens."""
+        hits: list[Hit] = []
+        for beat in range(self.form.beats_per_bar):
             tick = start + beat * BEAT
-            if fill_from is not None and tick >= fill_from:
+            if tick >= until:
                 break
-            hits += self._time(tick, beat, crash and beat == 0)
-        if fill_from is not None:
-            pattern = FILLS[int(self.rng.choice(len(FILLS)))]
-            end = start + self.form.bar_ticks
-            hits += [(end - before, drum, vel + jitter(self.rng, 4)) for before, drum, vel in pattern]
-            hits += [(t, HAT_PEDAL, 66) for t in range(fill_from, end, BEAT) if (t - start) // BEAT % 2]
-        return [make_note(t, HIT, drum, v, self.channel, self.swing) for t, drum, v in sorted(hits)]
+            hits += self._beat(tick, beat, crash and beat == 0)
+        return hits
 
-    def _time(self, tick: int, beat: int, crash: bool) -> list[tuple[int, int, int]]:
+    def _under_fill(self, start: int, fill_from: int, end: int) -> list[Hit]:
+        """The hi-hat pedal keeps 2 and 4."""
+        return [(t, HAT_PEDAL, 66) for t in range(fill_from, end, BEAT) if (t - start) // BEAT % 2]
+
+    def _beat(self, tick: int, beat: int, crash: bool) -> list[Hit]:
         """One beat of time: ride (+ skip on 2 and 4), hi-hat on 2 and 4, feathered kick, chatter."""
         v, rng = self.velocity, self.rng
         backbeat = beat % 2 == 1
