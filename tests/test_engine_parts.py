@@ -372,10 +372,14 @@ def test_a_replay_plays_the_band_that_followed_the_played_chords(tmp_path):
         chords.send(NOTE_ON, pitch, 80)
     assert _play(engine, now, 16.5)
     engine._shutdown()
-    live = engine.band.played
+
+    def rounded(notes):  # (the live notes went through the count-in's offset: a float's last bit)
+        return [(round(n.onset, 6), round(n.offset, 6), n.channel, n.pitch, n.velocity) for n in notes]
+
+    live = rounded(engine.band.played)
     header, records = read_log(tmp_path / "s.jsonl")
     logged = [r["event"] for r in records if r["type"] == "event" and r["event"]["type"] == "chord"]
     assert [c["symbol"] for c in logged][-1] == "F7" and all("at" in c for c in logged)
-    written = band_of({**header, "follow_chords": False}, [], records)
-    assert live != written  # the chords changed what the band played
-    assert band_of(header, [], records) == live
+    written = rounded(band_of({**header, "follow_chords": False}, [], records))
+    assert sorted(live) != sorted(written)  # the chords changed what the band played
+    assert rounded(band_of(header, [], records)) == live

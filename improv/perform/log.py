@@ -10,8 +10,9 @@ answer took and how it transformed it: ``cell`` [first note, notes], ``transform
 semitones, ``tick`` where the answer starts) and an ``end`` line (how many notes the performer gave).
 
 Events: ``phrase`` (a call: reseed, and in respond mode answer it), ``turn`` (the player's trading
-turn), ``chord`` (with ``at``, the form beat it was taken, when a band followed it), ``param``, ``jump`` (the transport moved) and ``barge`` (respond mode: the player
-started a new call while improv was answering; the answer stops and improv listens again).
+turn), ``chord`` (with ``at``, the form beat it was taken, when a band followed it), ``param``,
+``jump`` (the transport moved) and ``barge`` (respond mode: the player started a new call while
+improv was answering; the answer stops and improv listens again).
 Ticks inside events (improv.theory.timing); beats in ``input`` lines. In memory the events and the
 answers are the typed values of :mod:`improv.perform.events`; the log alone turns them into these
 records (``to_record``) and back (``from_record``, after :mod:`improv.perform.logformat` checked them).
