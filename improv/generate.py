@@ -135,13 +135,23 @@ def build_improviser(
 
 
 # -- MIDI files ------------------------------------------------------------------------------------
+def session_band(progression, *, seed: int | None, tempo: float, swing: float,
+                 sections: Sequence[str] | None = None, parts: Sequence[str] = PARTS,
+                 channels: BandChannels | None = None, groove: str = "swing") -> Band:
+    """A fresh rhythm section from the session's seed: the one ``improv play`` plays live, ``improv
+    generate`` writes and ``improv replay`` plays again. ``progression`` is what it reads (a
+    Progression, or the live engine's ChordFollower when the played chords are followed)."""
+    return Band(progression, band_rng(seed), feel=Feel(tempo, swing, groove), sections=sections,
+                parts=parts, channels=channels)
+
+
 def band_notes(progression: Progression, bars: int, *, seed: int | None, tempo: float, swing: float,
                sections: Sequence[str] | None = None, parts: Sequence[str] = PARTS,
                channels: BandChannels | None = None,
                groove: str = "swing") -> dict[str, list[BandNote]]:
     """The rhythm section's notes for ``bars`` bars (the same band the live engine plays)."""
-    band = Band(progression, band_rng(seed), feel=Feel(tempo, swing, groove), sections=sections,
-                parts=parts, channels=channels)
+    band = session_band(progression, seed=seed, tempo=tempo, swing=swing, sections=sections, parts=parts,
+                        channels=channels, groove=groove)
     return band.notes(bars)
 
 

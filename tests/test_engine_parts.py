@@ -22,6 +22,7 @@ from improv.live.clock import Clock
 from improv.live.engine import Engine, EngineOptions, InputSource, Listening
 from improv.live.listener import ChordFollower, ListenerConfig
 from improv.perform.band import Band, Feel
+from improv.perform.events import ParamEvent
 from improv.perform.log import SessionLog
 from improv.perform.performer import Performer, PerformerSettings
 from improv.theory.progression import parse_progression
@@ -240,7 +241,7 @@ def test_a_transport_stop_silences_every_part_and_the_panic_controller_plays_on(
     _play(engine, now, 6.25)
     playing = sounding(sink.sent, controllers=False)
     assert {0, 1} <= {channel for channel, _ in playing}  # the solo and the bass sound
-    engine.post({"type": "param", "param": "panic", "value": 1.0, "raw": 127})  # the panic controller
+    engine.post(ParamEvent("panic", 1.0, 127))  # the panic controller
     _play(engine, now, 6.25 + STEP / SPB)
     assert sounding(sink.sent, controllers=False) == set()
     _play(engine, now, 9.0)
@@ -331,3 +332,54 @@ def test_a_played_chord_cuts_the_band_s_queued_notes_and_re_makes_them_on_it():
              if 4.1 < n.onset < 7.9]
     assert expected != on_c7  # the chord changed what the band plays
     assert _same_notes(_band_ons(engine, sink.sent, after=4.1, before=7.9), expected)
+
+
+def test_a_replay_plays_the_band_that_followed_the_played_chords(tmp_path):
+    """The live band re-made bars on two played chords (one on a downbeat, one mid-bar); the replay of
+    the session log plays that band note for note, not the band of the written changes."""
+    from dataclasses import asdict
+
+    from improv.cli.replay import band_of
+    from improv.generate import session_band
+    from improv.perform.band import BandChannels
+    from improv.perform.log import progression_record, read_log
+
+    base = parse_progression("C7 | C7 | C7 | C7")
+    follower = ChordFollower(base)
+    record = {"parts": ["bass", "comp", "drums"], "channels": asdict(BandChannels()), "swing": 0.5,
+              "groove": "swing"}
+    log = SessionLog(tmp_path / "s.jsonl")
+    log.header(seed=7, model="m", model_hash="h", progression=progression_record(base, None),
+               follow_chords=True, chords_sticky=False, performer=vars(PerformerSettings()).copy(), channel=0,
+               end=16.0, tempo=TEMPO, options={"temperature": 0.9, "low": 52, "high": 84, "lookahead": 1.0},
+               band=record)
+    now = Manual()
+    chords = Keys(now, "chords")
+    listening = Listening([InputSource(chords, role="chords")], ListenerConfig(),
+                          chord_config=ListenerConfig(chords_only=True))
+    engine, sink, now = _session(
+        _performer(PerformerSettings(), chords=follower), now=now, listening=listening, session_log=log,
+        band=lambda: session_band(follower, seed=7, tempo=TEMPO, swing=0.5, parts=record["parts"],
+                                  channels=BandChannels()), bars=4, count_in=1)
+    _play(engine, now, 4.02)
+    for pitch in (54, 58, 61, 64):  # Gb7 just after the downbeat of bar 2
+        chords.send(NOTE_ON, pitch, 80)
+    _play(engine, now, 7.5)
+    for pitch in (54, 58, 61, 64):
+        chords.send(NOTE_OFF, pitch, 0)
+    _play(engine, now, 10.3)
+    for pitch in (53, 57, 60, 63):  # F7 in the middle of bar 3
+        chords.send(NOTE_ON, pitch, 80)
+    assert _play(engine, now, 16.5)
+    engine._shutdown()
+
+    def rounded(notes):  # (the live notes went through the count-in's offset: a float's last bit)
+        return [(round(n.onset, 6), round(n.offset, 6), n.channel, n.pitch, n.velocity) for n in notes]
+
+    live = rounded(engine.band.played)
+    header, records = read_log(tmp_path / "s.jsonl")
+    logged = [r["event"] for r in records if r["type"] == "event" and r["event"]["type"] == "chord"]
+    assert [c["symbol"] for c in logged][-1] == "F7" and all("at" in c for c in logged)
+    written = rounded(band_of({**header, "follow_chords": False}, [], records))
+    assert sorted(live) != sorted(written)  # the chords changed what the band played
+    assert rounded(band_of(header, [], records)) == live

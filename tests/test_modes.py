@@ -3,7 +3,9 @@
 import pytest
 
 from improv.errors import InputError
+from improv.perform.events import PhraseEvent, TurnEvent
 from improv.perform.modes import AGAIN, MODE_NAMES, MODES, PLAY, WAIT, mode_help, parse_mode
+from improv.theory.values import Note
 
 
 class FakeImp:
@@ -51,9 +53,10 @@ def test_help_and_controller_positions_come_from_the_registry():
 def test_respond_waits_until_a_call_gives_it_an_answer_window():
     respond, perf = MODES["respond"], FakePerf()
     assert respond.gate(perf) == WAIT
-    respond.on_phrase(perf, {"answer": 96, "length": 48, "notes": [[0, 6, 60, 90]]})
+    call = (Note(0, 6, 60, 90),)
+    respond.on_phrase(perf, PhraseEvent(notes=call, answer=96, length=48))
     assert perf.imp.jumps == [96] and perf.answer_end == 144
-    assert perf.developed == [([[0, 6, 60, 90]], 96, 144)]  # the answer develops the call
+    assert perf.developed == [(call, 96, 144)]  # the answer develops the call
     assert respond.gate(perf) == PLAY
     perf.imp.position = 144
     assert respond.gate(perf) == WAIT
@@ -76,7 +79,8 @@ def test_trade_plays_its_turns_waits_for_the_player_and_skips_a_heard_turn():
 def test_improvs_next_turn_develops_the_players_turn():
     trade, solo = MODES["trade"], MODES["solo"]
     perf = FakePerf(48 * 4 + 5, block_ticks=48 * 4)
-    trade.on_turn(perf, {"block": 1, "notes": [[200, 6, 60, 90]]})
-    assert perf.developed == [([[200, 6, 60, 90]], 2 * 48 * 4, 3 * 48 * 4)]
-    solo.on_turn(perf, {"block": 3, "notes": []})
+    turn = (Note(200, 6, 60, 90),)
+    trade.on_turn(perf, TurnEvent(1, turn))
+    assert perf.developed == [(turn, 2 * 48 * 4, 3 * 48 * 4)]
+    solo.on_turn(perf, TurnEvent(3, ()))
     assert len(perf.developed) == 1

@@ -9,6 +9,7 @@ from improv.generate import ImproviserSettings, build_improviser, load_model
 from improv.improviser import IMPROVISER_VERSION, settings_for_version
 from improv.motifs import TRANSFORMS, Cell, MotifSettings, cells, place
 from improv.motifs.cells import octave_near, on_grid, shape_matches
+from improv.perform.events import Answer
 from improv.perform.performer import Performer, PerformerSettings, answer_start
 from improv.shaping import Shaping
 from improv.theory.harmony import parse_chord
@@ -161,7 +162,7 @@ def test_each_improviser_version_has_its_settings():
 def _answer(model, call, seed, motifs=None, length=48):
     imp = _imp(model, motifs, seed=seed)
     perf = Performer(imp, PerformerSettings(mode="respond"))
-    journal: list[dict] = []
+    journal: list[Answer] = []
     perf.journal = journal.append
     gate = call[-1][0] + call[-1][1] + TICKS_PER_BEAT
     start = answer_start(gate)
@@ -178,13 +179,13 @@ def test_an_answer_starts_on_its_slot_with_a_transformed_cell_of_the_call(model,
     assert notes[0].onset == start / TICKS_PER_BEAT  # no leading rest
     assert len(journal) == 1
     record = journal[0]
-    first, size = record["cell"]
-    assert record["tick"] == start and record["transform"] in TRANSFORMS
+    first, size = record.cell
+    assert record.tick == start and record.transform in TRANSFORMS
     assert 3 <= size <= len(CALL) - 1  # one cell, never the whole call
     call = [n[2] for n in CALL[first : first + size]]
     answer = [n.pitch for n in notes[:size]]
     kind = shape_matches(call, answer, tolerance=2)  # an avoid note may have moved by a semitone
-    assert kind == ("inverted" if record["transform"] == "invert" else "same"), (record, call, answer)
+    assert kind == ("inverted" if record.transform == "invert" else "same"), (record, call, answer)
     rhythm = [round((n.onset - notes[0].onset) * TICKS_PER_BEAT) for n in notes[:size]]
     assert rhythm == [n[0] - CALL[first][0] for n in CALL[first : first + size]]
     assert [n.pitch for n in notes] != [n[2] for n in CALL]  # never an echo of the call
@@ -212,7 +213,7 @@ def test_the_version_2_improviser_answers_as_before(model):
 def test_trade_answers_the_players_turn_with_one_of_its_cells(model):
     imp = _imp(model, seed=2)
     perf = Performer(imp, PerformerSettings(mode="trade", trade_bars=1))
-    journal: list[dict] = []
+    journal: list[Answer] = []
     perf.journal = journal.append
     while perf.next_note() is not None:  # improv's turn (bar 1), then it waits for the player
         pass
@@ -220,7 +221,7 @@ def test_trade_answers_the_players_turn_with_one_of_its_cells(model):
     perf.apply({"type": "turn", "block": 1, "notes": turn})
     first = perf.next_note()
     assert first.onset == 96 / TICKS_PER_BEAT  # improv's next turn starts on its downbeat
-    assert len(journal) == 1 and journal[0]["tick"] == 96 and journal[0]["transform"] in TRANSFORMS
+    assert len(journal) == 1 and journal[0].tick == 96 and journal[0].transform in TRANSFORMS
 
 
 # ------------------------------------------------------------------------------------------ logs

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     out_file = opts["out"]
     header, records = read_log(args.log)
     result = replay_log(header, records, model=opts["model"], where=f"{args.log}: options")
-    band = band_of(header, result.notes)
+    band = band_of(header, result.notes, records)
     with tempfile.TemporaryDirectory() as tmp:
         out = out_file or Path(tmp) / "replay.mid"
         write_midi(out, result.player, result.notes + band, tempo=float(header.get("tempo") or DEFAULT_TEMPO),
@@ -62,20 +62,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def band_of(header: dict, notes: list) -> list:
+def band_of(header: dict, notes: list, records: list[dict] | None = None) -> list:
     """The session's band (from the log's seed and band record) as PlayedNotes, to the session's end.
 
-    The band is deterministic from the seed; what it played after a transport jump is not replayed."""
+    The band is deterministic from the seed; when it followed the played chords (``follow_chords``) it
+    follows the logged chord events the same way (``records``: the log's records). What it played after
+    a transport jump is not replayed."""
     record = header.get("band")
     if not record:
         return []
-    from improv.generate import band_notes
-    from improv.perform.band import BandChannels
     from improv.perform.log import progression_from_record
     from improv.perform.played import PlayedNote
 
     progression = progression_from_record(header["progression"])
     end = header.get("end") or max((n.offset for n in notes), default=0.0)
+    if end <= 0:
+        return []
+    if header.get("follow_chords"):
+        return _followed_band(header, record, progression, records or [], float(end))
+    from improv.generate import band_notes
+    from improv.perform.band import BandChannels
+
     bars = max(1, -(-int(end) // progression.beats_per_bar))
     tempo = float(header.get("tempo") or DEFAULT_TEMPO)
     parts = band_notes(progression, bars, seed=header["seed"], tempo=tempo,
@@ -84,6 +91,28 @@ def band_of(header: dict, notes: list) -> list:
                        groove=str(record.get("groove", "swing")))
     return [PlayedNote(n.onset, min(n.onset + n.duration, end), n.channel, n.pitch, n.velocity)
             for part in parts.values() for n in part if n.onset < end]
+
+
+def _followed_band(header: dict, record: dict, progression, records: list[dict], end: float) -> list:
+    """The band of a session that followed the played chords: the live feeder, offline, takes the logged
+    chords at the beats the engine took them (``improv.live.bandfeed.replay_band``)."""
+    from improv.generate import session_band
+    from improv.live.bandfeed import replay_band
+    from improv.live.listener import ChordFollower
+    from improv.perform.band import BandChannels
+    from improv.perform.replay import logged_chords
+
+    follower = ChordFollower(progression, sticky=bool(header.get("chords_sticky")))
+
+    def make():  # the band `improv play` made (improv.cli.sound.band_maker), reading the follower
+        return session_band(follower, seed=header["seed"], tempo=float(header.get("tempo") or DEFAULT_TEMPO),
+                            swing=float(record["swing"]), sections=header["progression"].get("sections"),
+                            parts=record["parts"], channels=BandChannels(**record["channels"]),
+                            groove=str(record.get("groove", "swing")))
+
+    lookahead = header["options"].get("lookahead") or next(r.default for r in table.TABLE
+                                                            if r.name == "lookahead")
+    return replay_band(make, follower, logged_chords(records), end, lookahead=float(lookahead))
 
 
 def shipped_model_with_hash(digest: str) -> Path | None:

@@ -136,12 +136,11 @@ def band_maker(opts: PlayOptions, changes, progression):
     what the band reads: the tune's, or the engine's ChordFollower when the player's chords are followed."""
     if not opts.sound.band:
         return None
-    from improv.perform.band import Band, Feel
-    from improv.perform.band.band import band_rng
+    from improv.generate import session_band
 
-    def make() -> Band:
-        feel = Feel(opts.music.tempo, opts.music.swing, changes.groove)
-        return Band(progression, band_rng(opts.music.seed), feel=feel,
-                    sections=changes.sections, parts=opts.sound.band, channels=opts.band_channels)
+    def make():
+        return session_band(progression, seed=opts.music.seed, tempo=opts.music.tempo, swing=opts.music.swing,
+                            sections=changes.sections, parts=opts.sound.band, channels=opts.band_channels,
+                            groove=changes.groove)
 
     return make

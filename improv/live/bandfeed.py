@@ -10,25 +10,31 @@ chord arrived, so the band notes still to sound after it are cut (sounding: note
 dropped) and made again from a copy of the band taken before their bar, which now reads the new chord
 (the band's progression is the engine's ChordFollower). Beats are emitter beats (count-in included) on
 the way in, form beats inside. Generator thread only; no locks of its own.
+
+:func:`replay_band` plays a following band again offline (``improv replay``): the same feeder, on an
+:class:`OfflineEmitter`, takes the logged chords at the beats the engine took them.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from improv.live.clock import Frame
 from improv.live.feeder import QueuedNotes, TooLate
 from improv.live.scheduler import Emitter
 from improv.perform.band import Band, BandNote
+from improv.perform.events import ChordEvent
 from improv.perform.played import PlayedNote
 from improv.theory.timing import TICKS_PER_BEAT
 
 log = logging.getLogger(__name__)
 
 SNAPSHOTS = 4  # bars back a played chord can still re-make
+JUST_BEFORE = 1e-6  # beats: a logged chord with no ``at`` is taken this much before its tick (replay)
 
 
 class BandFeed:
@@ -125,4 +131,58 @@ class BandFeed:
         return len(cut), len(gone)
 
 
-__all__ = ["BandFeed"]
+# ---------------------------------------------------------------------------------- offline
+class OfflineEmitter:
+    """What a feeder asks of the emitter, with no thread, no clock and no sink (form beats, offset 0):
+    ``now`` is the beat being sent, so a note that started by then sounds and one after it is still
+    queued (a cut drops it)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self._notes: dict[int, tuple[float, float]] = {}  # id -> (onset, offset) of the notes not dropped
+        self._ids = itertools.count(1)
+
+    def push_note(self, onset: float, offset: float, channel: int, pitch: int, velocity: int) -> int:
+        note_id = next(self._ids)
+        self._notes[note_id] = (onset, max(onset, offset))
+        return note_id
+
+    def cut(self, note_ids: set[int], beat: float) -> tuple[set[int], set[int]]:
+        """Like ``Emitter.cut``: (the ids sounding now, ended at ``beat``; the ids not started, dropped)."""
+        sounding, dropped = set(), set()
+        for note_id in note_ids & self._notes.keys():
+            onset, offset = self._notes[note_id]
+            if onset > self.now:
+                dropped.add(note_id)
+                del self._notes[note_id]
+            elif offset > self.now:
+                sounding.add(note_id)
+                self._notes[note_id] = (onset, max(onset, beat))
+        return sounding, dropped
+
+
+def replay_band(make_band: Callable[[], Band], follower, chords: Iterable[ChordEvent], end: float, *,
+                lookahead: float = 1.0) -> list[PlayedNote]:
+    """What a band following the played chords played up to form beat ``end``, made again offline.
+
+    ``make_band`` makes the session's band reading ``follower`` (a ChordFollower of the session's
+    progression); ``chords`` are the logged chord events in order. Each is taken as the engine took it:
+    the band filled ``lookahead`` beats ahead of the beat it came (its ``at``; in logs before ``at`` was
+    kept, just before the chord's tick: the band plays the chord from its tick), the chord set, the band's
+    notes after it cut and made again."""
+    feed = BandFeed(make_band, end=end, follow=True)
+    emitter = OfflineEmitter()
+    for chord in chords:
+        now = chord.tick / TICKS_PER_BEAT - JUST_BEFORE if chord.at is None else chord.at
+        if now >= end:
+            break
+        emitter.now = now
+        feed.fill(emitter, now + lookahead)
+        follower.override(chord.tick, chord.symbol)
+        feed.rechord(emitter, now, chord.tick)
+    emitter.now = end
+    feed.fill(emitter, end)
+    return feed.played
+
+
+__all__ = ["BandFeed", "OfflineEmitter", "replay_band"]

@@ -28,7 +28,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from improv.errors import ImprovError, RuntimeFailure
@@ -43,6 +43,7 @@ from improv.live.stalls import WATCH as GC_WATCH
 from improv.live.telemetry import EngineResult, Telemetry, totals
 from improv.live.transport import Transport, silence_all
 from improv.midi.messages import note_name, panic_messages
+from improv.perform.events import ChordEvent, Event, ParamEvent, PhraseEvent
 from improv.perform.performer import Performer
 from improv.perform.played import write_midi
 from improv.theory.timing import DEFAULT_TEMPO
@@ -128,7 +129,7 @@ class Engine:
         self.emitter.stop()  # the emitter thread panics at once; the main loop catches up
         self._wake.wake()
 
-    def post(self, event: dict) -> None:
+    def post(self, event: Event) -> None:
         """Hand an event to the generator thread (the performer's owner); thread-safe."""
         self._inbox.put(("event", event, None))
 
@@ -219,27 +220,37 @@ class Engine:
         elif kind == "call":
             self._barge(item[1])
 
-    def _event(self, event: dict, arrived: float | None) -> None:
+    def _event(self, event: Event, arrived: float | None) -> None:
         """An event for the performer (logged by the soloist); a played chord also re-makes the band."""
-        if event.get("type") == "param" and event.get("param") == "panic":
+        if isinstance(event, ParamEvent) and event.param == "panic":
             silence_all(self.emitter, self.parts, self.timeline.beat())
             return
-        if event.get("type") == "phrase" and "answer" in event:
+        if isinstance(event, PhraseEvent):
             # the answer is planned here, now: its first slot must still be ahead (the listen thread chose
             # it a moment ago; under load the hand-over took longer), else its first note would be dropped
-            event = {**event, "answer": slot_ahead(self.timeline, int(event["answer"]), self.timeline.now())}
-        self.solo.apply(event)
+            event = replace(event, answer=slot_ahead(self.timeline, event.answer, self.timeline.now()))
         band = self.band
-        if event.get("type") == "chord" and band is not None and band.follow and not self.transport.paused:
-            started, now = self.timeline.now(), self.clock.beat_at()
-            cut, dropped = band.rechord(self.emitter, now, int(event["tick"]))
-            band.fill(self.emitter, now + self.options.lookahead)  # the re-made notes, at once
-            done = self.timeline.now()
-            band.remake_ms.append((done - started) * 1000.0)
-            if arrived is not None:
-                band.reactions_ms.append((done - arrived) * 1000.0)
-            log.info("band: %s from tick %d (%d notes cut, %d dropped and made again)",
-                     event.get("symbol"), int(event["tick"]), cut, dropped)
+        if isinstance(event, ChordEvent) and band is not None and band.follow and not self.transport.paused:
+            self._rechord(band, event, arrived)
+        else:
+            self.solo.apply(event)
+
+    def _rechord(self, band: BandFeed, event: ChordEvent, arrived: float | None) -> None:
+        """A played chord the band follows: the performer takes it, then the band cuts and re-makes what it
+        had queued past it. The chord is logged with the form beat the band re-made from (``at``), so a
+        replay re-makes the band from the same beat."""
+        at = round(self.clock.beat_at() - band.frame.offset, 6)
+        event = replace(event, at=at)
+        self.solo.apply(event)
+        started, now = self.timeline.now(), at + band.frame.offset
+        cut, dropped = band.rechord(self.emitter, now, event.tick)
+        band.fill(self.emitter, now + self.options.lookahead)  # the re-made notes, at once
+        done = self.timeline.now()
+        band.remake_ms.append((done - started) * 1000.0)
+        if arrived is not None:
+            band.reactions_ms.append((done - arrived) * 1000.0)
+        log.info("band: %s from tick %d (%d notes cut, %d dropped and made again)",
+                 event.symbol, event.tick, cut, dropped)
 
     def _barge(self, tick: int) -> None:
         """Respond mode: the player started a new call (at ``tick``) while improv answers: end the

@@ -23,6 +23,7 @@ from typing import Protocol
 from improv.live.clock import Frame
 from improv.live.recording import NoteStore
 from improv.live.scheduler import Emitter
+from improv.perform.events import BargeEvent, Event, JumpEvent
 from improv.perform.log import SessionLog
 from improv.perform.performer import Performer
 from improv.perform.played import PlayedNote
@@ -164,7 +165,7 @@ class SoloFeeder:
         self._pending: TimedNoteLike | None = None
 
     # ------------------------------------------------------------------ the performer's events
-    def apply(self, event: dict) -> None:
+    def apply(self, event: Event) -> None:
         """Log ``event`` with the step count, then apply it to the performer (none: ignored)."""
         if self.performer is None:
             return
@@ -186,7 +187,7 @@ class SoloFeeder:
         cut, gone = self.queue.cut(emitter, at, beat)
         self._log_cuts(cut, gone, "barge-in")
         self._drop_pending("barge-in")
-        self.apply({"type": "barge", "tick": int(tick)})
+        self.apply(BargeEvent(int(tick)))
         self.counts.barges += 1
         return len(cut), len(gone)
 
@@ -237,7 +238,7 @@ class SoloFeeder:
 
     def jump(self, beat: float) -> None:
         """The performer jumps to the tick of ``beat`` (logged like every event)."""
-        self.apply({"type": "jump", "tick": int(math.ceil(beat * TICKS_PER_BEAT))})
+        self.apply(JumpEvent(int(math.ceil(beat * TICKS_PER_BEAT))))
 
     @property
     def played(self) -> list[PlayedNote]:
@@ -273,7 +274,7 @@ class SoloFeeder:
         if self.log is None:
             return
         for index, end in cut:
-            self.log.write({"type": "cut", "note": index, "offset": end})
+            self.log.cut(index, end)
         for index in gone:
             self.log.skip(index, why)
 

@@ -4,7 +4,8 @@
 chord input's to the chord listener and the clock's to the clock watch, echoes the player
 (`Passthrough`), keeps the player's messages for the log and ``--record``, gathers trading turns
 (`TradeTurns`) and reports inputs vanishing. What it makes of it goes to the generator thread as inbox
-items through the ``post`` callback: ``("event", dict, t)`` for the performer, ``("call", tick)`` (a
+items through the ``post`` callback: ``("event", event, t)`` for the performer (a typed event of
+:mod:`improv.perform.events`), ``("call", tick)`` (a
 call started: a barge-in if improv answers), ``("transport", kind, clock tick)``. Its listeners place
 what they hear on the engine's timeline (ticks from the form's beat 0), given at construction.
 `Passthrough` keeps which echoed notes sound so a vanished input or the shutdown can end them.
@@ -25,11 +26,13 @@ from improv.live.midiclock import MidiClock
 from improv.live.recording import MessageStore
 from improv.live.scheduler import PRIO_CONTROL, PRIO_OFF, PRIO_ON, Emitter
 from improv.midi.messages import NOTE_OFF, NOTE_ON, SYSEX, THREE_BYTE, Message, note_off
+from improv.perform.events import ChordEvent, ParamEvent, PhraseEvent, TurnEvent
 from improv.perform.log import SessionLog
 from improv.perform.modes import DEFAULT_MODE, Mode
 from improv.perform.performer import Performer, answer_length, answer_start, param_value
 from improv.theory.pitch import DEFAULT_REGISTER
 from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.values import Note
 
 log = logging.getLogger(__name__)
 # seconds the answer's first grid slot must be ahead of the gate's closing: the generator thread reseeds
@@ -124,12 +127,12 @@ class TradeTurns:
 
     def __init__(self, guard: float) -> None:
         self.guard = guard
-        self.notes: list[list[int]] = []
+        self.notes: list[Note] = []
         self._started: set[int] = set()
         self._done: set[int] = set()
 
     def check(self, tick: float, block_ticks: int, seconds_per_beat: float,
-              flush: Callable[[], list]) -> dict | None:
+              flush: Callable[[], list]) -> TurnEvent | None:
         """At form tick ``tick``: the ``turn`` event when the player's turn is to be handed over."""
         block = int(tick // block_ticks)
         if tick < 0 or block % 2 == 0:
@@ -143,11 +146,12 @@ class TradeTurns:
             return None
         self._done.add(block)
         for phrase in flush():
-            self.notes.extend([n.onset, n.duration, n.pitch, n.velocity] for n in phrase.notes)
+            self.notes.extend(phrase.notes)
         first = block * block_ticks - 3
-        notes = sorted(n for n in self.notes if n[0] >= first)
+        notes = sorted((n for n in self.notes if n.onset >= first),
+                       key=lambda n: (n.onset, n.duration, n.pitch, n.velocity))
         self.notes = []
-        return {"type": "turn", "block": block, "notes": notes}
+        return TurnEvent(block, tuple(notes))
 
 
 class Inputs:
@@ -236,12 +240,12 @@ class Inputs:
             if isinstance(event, Phrase):
                 self._phrase(event)
             elif isinstance(event, ChordChange):
-                self.post(("event", {"type": "chord", "tick": int(event.tick), "symbol": event.symbol}, t))
+                self.post(("event", ChordEvent(int(event.tick), event.symbol), t))
             elif isinstance(event, Control):
                 self._control(event, t)
 
     def _phrase(self, phrase: Phrase) -> None:
-        notes = [[n.onset, n.duration, n.pitch, n.velocity] for n in phrase.notes]
+        notes = phrase.notes
         if self.mode.trades:
             self.turns.notes.extend(notes)
             return
@@ -254,8 +258,8 @@ class Inputs:
         length = answer_length(phrase.end - phrase.start, bars, self.beats_per_bar)
         log.info("call ended (%s): %d notes; answer at tick %d for %d ticks", phrase.reason,
                  len(notes), start, length)
-        self.post(("event", {"type": "phrase", "notes": notes, "start": phrase.start, "end": phrase.end,
-                             "reason": phrase.reason, "answer": start, "length": length}, now))
+        self.post(("event", PhraseEvent(notes=notes, start=phrase.start, end=phrase.end, reason=phrase.reason,
+                                        answer=start, length=length), now))
 
     def _control(self, control: Control, t: float) -> None:
         perf = self.performer
@@ -263,7 +267,7 @@ class Inputs:
         value = param_value(control.param, control.value, low, high)
         if control.param == "gate":
             return  # the listener ended the call already
-        self.post(("event", {"type": "param", "param": control.param, "value": value, "raw": control.raw}, t))
+        self.post(("event", ParamEvent(control.param, value, control.raw), t))
         if self.note is not None:
             self.note(t, "param", param=control.param, value=value, cc=control.cc, raw=control.raw)
         log.info("%s = %s (CC%d %d)", control.param, value, control.cc, control.raw)

@@ -10,9 +10,12 @@ answer took and how it transformed it: ``cell`` [first note, notes], ``transform
 semitones, ``tick`` where the answer starts) and an ``end`` line (how many notes the performer gave).
 
 Events: ``phrase`` (a call: reseed, and in respond mode answer it), ``turn`` (the player's trading
-turn), ``chord``, ``param``, ``jump`` (the transport moved) and ``barge`` (respond mode: the player
-started a new call while improv was answering; the answer stops and improv listens again).
-Ticks inside events (improv.theory.timing); beats in ``input`` lines.
+turn), ``chord`` (with ``at``, the form beat it was taken, when a band followed it), ``param``,
+``jump`` (the transport moved) and ``barge`` (respond mode: the player started a new call while
+improv was answering; the answer stops and improv listens again).
+Ticks inside events (improv.theory.timing); beats in ``input`` lines. In memory the events and the
+answers are the typed values of :mod:`improv.perform.events`; the log alone turns them into these
+records (``to_record``) and back (``from_record``, after :mod:`improv.perform.logformat` checked them).
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from improv.errors import InputError, excerpt
 from improv.perform import logformat
+from improv.perform.events import Event
 from improv.perform.logformat import LOG_VERSION
 
 CACHE_ENV = "IMPROV_CACHE"
@@ -37,6 +41,12 @@ def default_log_path() -> Path:
     base = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "improv")
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     return base / "sessions" / f"session-{stamp}-{os.getpid()}.jsonl"
+
+
+class Record(Protocol):
+    """A typed value the log keeps as a JSON object (an event, an answer)."""
+
+    def to_record(self) -> dict[str, Any]: ...
 
 
 class SessionLog:
@@ -51,7 +61,10 @@ class SessionLog:
             raise InputError(f"--session-log: cannot write {self.path}: {exc}") from None
         self._lock = threading.Lock()
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict | Record) -> None:
+        """Append one record (a typed one, e.g. the performer's :class:`Answer`, as its ``to_record``)."""
+        if not isinstance(record, dict):
+            record = record.to_record()
         line = json.dumps(record, separators=(",", ":")) + "\n"
         with self._lock:
             if self._file is not None:
@@ -64,11 +77,17 @@ class SessionLog:
     def input(self, beat: float, message: Sequence[int]) -> None:
         self.write({"type": "input", "beat": round(beat, 6), "msg": list(message)})
 
-    def event(self, step: int, event: dict) -> None:
-        self.write({"type": "event", "step": step, "event": event})
+    def event(self, step: int, event: Event | dict) -> None:
+        """The event applied after ``step`` improviser steps (a dict: already a record)."""
+        record = event if isinstance(event, dict) else event.to_record()
+        self.write({"type": "event", "step": step, "event": record})
 
     def skip(self, note: int, why: str) -> None:
         self.write({"type": "skip", "note": note, "why": why})
+
+    def cut(self, note: int, offset: float) -> None:
+        """Note ``note`` sounded but ended at beat ``offset``."""
+        self.write({"type": "cut", "note": note, "offset": offset})
 
     def close(self, **fields: Any) -> None:
         with self._lock:
@@ -132,5 +151,5 @@ def progression_from_record(record: dict, where: str = "session log"):
     return Progression(tuple(spans), int(record["beats_per_bar"]), record.get("title") or "")
 
 
-__all__ = ["CACHE_ENV", "SessionLog", "default_log_path", "progression_from_record", "progression_record",
-           "read_log"]
+__all__ = ["CACHE_ENV", "Record", "SessionLog", "default_log_path", "progression_from_record",
+           "progression_record", "read_log"]

@@ -8,7 +8,11 @@ improviser. The schemas are plain tables: a new record field or event type is on
 Versions: ``LOG_VERSION`` is what ``improv play`` writes; ``READABLE_VERSIONS`` every version this
 project has written (1: since session logs exist; ``cut`` records and ``barge`` events came later
 within it and are optional; 2: adds ``answer`` records, which cell of a call an answer developed and
-how; a version-1 log has none and reads as before). A log from another version says whether it is
+how; a version-1 log has none and reads as before). Optional keys that came later within a version:
+``at`` on a ``chord`` event (the form beat a band following the played chords re-made its notes from;
+without it a replay re-makes from the chord's tick). The event schemas here and the event classes of
+:mod:`improv.perform.events` have the same names (a test holds them together); the classes read a
+record only after :func:`check_record` accepted it. A log from another version says whether it is
 newer or older.
 No threads, no I/O: pure checks on decoded JSON.
 """
@@ -124,7 +128,8 @@ PERFORMER = fields(
 )
 OPTIONS = fields(
     {"temperature": number(*TEMPERATURES), "low": PITCH, "high": PITCH},
-    {"swing": optional(number(0, 0.75)), "velocity": optional(integer(1, 127))},
+    {"swing": optional(number(0, 0.75)), "velocity": optional(integer(1, 127)),
+     "lookahead": optional(number(0.01, 64))},
 )
 HEADER = fields(
     {"version": integer(), "seed": integer(0, 2**63 - 1), "model": TEXT, "model_hash": TEXT,
@@ -137,7 +142,7 @@ NUMERIC_PARAMS = ("temperature", "density", "register_centre", "response_length"
 EVENTS: dict[str, Check] = {
     "phrase": fields({"notes": list_of(NOTE), "answer": TICK, "length": integer(0, BIG)}),
     "turn": fields({"notes": list_of(NOTE), "block": integer(0, BIG)}),
-    "chord": fields({"tick": TICK, "symbol": TEXT}),
+    "chord": fields({"tick": TICK, "symbol": TEXT}, {"at": number()}),  # at: a following band re-made
     "param": fields({"param": TEXT}),
     "jump": fields({"tick": TICK}),
     "barge": fields({}, {"tick": TICK}),

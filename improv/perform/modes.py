@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, ClassVar
 from improv.errors import InputError
 
 if TYPE_CHECKING:
+    from improv.perform.events import PhraseEvent, TurnEvent
     from improv.perform.performer import Performer
 
 PLAY, WAIT, AGAIN = "play", "wait", "again"  # Mode.gate: step now, nothing to play yet, ask again
@@ -51,10 +52,10 @@ class Mode:
             raise InputError(f"{where}: {self.name} takes no number, got {' '.join(words)[:30]!r}")
         return None
 
-    def on_phrase(self, perf: Performer, event: dict) -> None:
+    def on_phrase(self, perf: Performer, event: PhraseEvent) -> None:
         """A call ended (the performer reseeded already)."""
 
-    def on_turn(self, perf: Performer, event: dict) -> None:
+    def on_turn(self, perf: Performer, event: TurnEvent) -> None:
         """The player's trading turn ended (the performer reseeded already)."""
 
     def gate(self, perf: Performer) -> str:
@@ -75,11 +76,10 @@ class Respond(Mode):
     help = "call and response"
     listens = answers = True
 
-    def on_phrase(self, perf: Performer, event: dict) -> None:
-        start = int(event["answer"])
-        perf.imp.jump(start)
-        perf.answer_end = start + int(event["length"])
-        perf.develop(event["notes"], start, perf.answer_end)
+    def on_phrase(self, perf: Performer, event: PhraseEvent) -> None:
+        perf.imp.jump(event.answer)
+        perf.answer_end = event.answer + event.length
+        perf.develop(event.notes, event.answer, perf.answer_end)
 
     def gate(self, perf: Performer) -> str:
         if perf.answer_end is None or perf.imp.position >= perf.answer_end:
@@ -102,9 +102,9 @@ class Trade(Mode):
             raise InputError(f"{where}: trade takes a number of bars 1..{self.MAX_BARS}, e.g. --mode trade 4")
         return int(words[0])
 
-    def on_turn(self, perf: Performer, event: dict) -> None:
-        start = (int(event["block"]) + 1) * perf.block_ticks  # improv's next turn answers this one
-        perf.develop(event["notes"], start, start + perf.block_ticks)
+    def on_turn(self, perf: Performer, event: TurnEvent) -> None:
+        start = (event.block + 1) * perf.block_ticks  # improv's next turn answers this one
+        perf.develop(event.notes, start, start + perf.block_ticks)
 
     def gate(self, perf: Performer) -> str:
         block = perf.imp.position // perf.block_ticks

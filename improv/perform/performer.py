@@ -1,9 +1,10 @@
 """The performer: modes, reseeding and live parameters around an improviser.
 
 The :class:`Performer` is the deterministic part of a live session. It owns the improviser and
-changes it only through :meth:`Performer.apply` (an event: a phrase, a trading turn, a chord, a
-parameter, a jump) and :meth:`Performer.next_note`. The engine's generator thread is the only
-caller, so nothing touches the cell from another thread. Every event is logged with the number of
+changes it only through :meth:`Performer.apply` (a typed event of :mod:`improv.perform.events`: a
+phrase, a trading turn, a chord, a parameter, a jump, a barge-in; dispatched on its class) and
+:meth:`Performer.next_note`. The engine's generator thread is the only caller, so nothing touches
+the cell from another thread. Every event is logged with the number of
 improviser steps taken before it was applied; driving a new performer with the same events at the
 same step counts (:func:`replay`) gives the same notes, with no ports and no clock.
 
@@ -17,12 +18,25 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from improv.perform.events import (
+    Answer,
+    BargeEvent,
+    ChordEvent,
+    Event,
+    JumpEvent,
+    ParamEvent,
+    PhraseEvent,
+    TurnEvent,
+    event_from_record,
+)
 from improv.perform.modes import AGAIN, DEFAULT_MODE, MODE_NAMES, MODES, WAIT, Mode
 from improv.theory.pitch import DEFAULT_REGISTER
 from improv.theory.timing import TICKS_PER_BEAT
-from improv.theory.values import Note
+
+if TYPE_CHECKING:
+    from improv.theory.values import Note
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +111,7 @@ class Performer:
         self.turns: set[int] = set()
         self.reseeds = 0
         self.developed = 0  # answers that took a cell of their call
-        self.journal: Callable[[dict], None] | None = None  # gets an ``answer`` record per developed answer
+        self.journal: Callable[[Answer], None] | None = None  # gets an Answer per developed answer
         self._bar = improviser.progression.beats_per_bar * TICKS_PER_BEAT
 
     @property
@@ -115,28 +129,31 @@ class Performer:
         return self.mode.listening_block(self, tick)
 
     # ------------------------------------------------------------------ events
-    def apply(self, event: dict) -> None:
-        """Apply one event (see the module doc); unknown kinds are ignored."""
-        kind = event.get("type")
-        imp = self.imp
-        if kind == "phrase":
-            self._reseed(event["notes"])
-            self.mode.on_phrase(self, event)
-        elif kind == "turn":
-            self._reseed(event["notes"])
-            self.turns.add(int(event["block"]))
-            self.mode.on_turn(self, event)
-        elif kind == "chord" and self.chords is not None:
-            self.chords.override(int(event["tick"]), str(event["symbol"]))
-        elif kind == "param":
-            self._set(str(event["param"]), event["value"])
-        elif kind == "jump":
-            imp.jump(int(event["tick"]))
-            self._drop_plan()
-            self.answer_end = None
-        elif kind == "barge":
-            self._drop_plan()
-            self.answer_end = None  # stop answering; the next call's phrase jumps to its answer
+    def apply(self, event: Event | dict) -> None:
+        """Apply one event (see the module doc). A dict is a record as the log keeps it (read with
+        :func:`improv.perform.events.event_from_record`); a kind this improv does not know is ignored."""
+        if isinstance(event, dict):
+            event = event_from_record(event)
+        match event:
+            case PhraseEvent():
+                self._reseed(event.notes)
+                self.mode.on_phrase(self, event)
+            case TurnEvent():
+                self._reseed(event.notes)
+                self.turns.add(event.block)
+                self.mode.on_turn(self, event)
+            case ChordEvent():
+                if self.chords is not None:
+                    self.chords.override(event.tick, event.symbol)
+            case ParamEvent():
+                self._set(event.param, event.value)
+            case JumpEvent():
+                self.imp.jump(event.tick)
+                self._drop_plan()
+                self.answer_end = None
+            case BargeEvent():
+                self._drop_plan()
+                self.answer_end = None  # stop answering; the next call's phrase jumps to its answer
 
     @property
     def answering(self) -> bool:
@@ -148,22 +165,20 @@ class Performer:
         if motifs is not None:
             motifs.drop()
 
-    def develop(self, notes: Sequence[Sequence[int]], start: int, end: int) -> None:
+    def develop(self, notes: Sequence[Note], start: int, end: int) -> None:
         """Plan the answer at ``start`` (to ``end``) on a cell of the call ``notes`` (improviser version 3;
-        older ones answer as before) and journal which cell and transform it took."""
-        played = [Note(int(n[0]), int(n[1]), int(n[2]), int(n[3])) for n in notes]
+        older ones answer as before) and journal which cell and transform it took (an :class:`Answer`)."""
         motifs = getattr(self.imp, "motifs", None)  # a source without a motif memory answers as before
-        chosen = motifs.answer(self.imp, played, start, end) if motifs is not None else None
+        chosen = motifs.answer(self.imp, list(notes), start, end) if motifs is not None else None
         if chosen is None:
             return
         self.developed += 1
         if self.journal is not None:
-            self.journal({"type": "answer", "step": self.steps, **chosen.record()})
+            self.journal(Answer.from_record({"step": self.steps, **chosen.record()}))
 
-    def _reseed(self, notes: Sequence[Sequence[int]]) -> None:
+    def _reseed(self, notes: Sequence[Note]) -> None:
         if notes:
-            played = [Note(int(n[0]), int(n[1]), int(n[2]), int(n[3])) for n in notes]
-            self.imp.reseed(played, self.settings.reseed_weight)
+            self.imp.reseed(list(notes), self.settings.reseed_weight)
             self.reseeds += 1
 
     def _set(self, param: str, value: Any) -> None:
@@ -200,9 +215,6 @@ class Performer:
             if s.density < 1.0 and imp.rng.random() >= s.density:
                 continue
             return note
-
-
-# ---------------------------------------------------------------------------------- the log
 
 
 __all__ = ["ANSWER_GRID", "DEFAULT_REGISTER", "Performer", "PerformerSettings", "answer_length",

@@ -1,5 +1,6 @@
 """Replay a session log: drive a new performer with the logged events at the logged step counts
-and get the same notes, with no ports and no clock. No threads.
+and get the same notes, with no ports and no clock. The records (checked by
+:mod:`improv.perform.log`) become typed events (:mod:`improv.perform.events`) here, once. No threads.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import logging
 from dataclasses import dataclass, field
 
 from improv.errors import InputError
+from improv.perform.events import Answer, ChordEvent, Event, event_from_record
 from improv.perform.performer import Performer, PerformerSettings
 from improv.perform.played import PlayedNote, clip_note
 
@@ -21,16 +23,16 @@ class ReplayResult:
     notes: list[PlayedNote]
     player: list[tuple[float, tuple[int, ...]]]
     header: dict
-    answers: list[dict] = field(default_factory=list)  # the answer records the replay made
+    answers: list[dict] = field(default_factory=list)  # the answer records the replay made (as logged)
 
 
 def replay(header: dict, records: list[dict], improviser, *, chords=None) -> ReplayResult:
     """Drive ``improviser`` (built from the header) with the logged events; no ports, no clock."""
     perf = Performer(improviser, PerformerSettings(**header["performer"]), chords=chords,
                      live=False)
-    answers: list[dict] = []
+    answers: list[Answer] = []
     perf.journal = answers.append
-    events = [r for r in records if r["type"] == "event"]
+    events = logged_events(records)
     skips = {int(r["note"]) for r in records if r["type"] == "skip"}
     cuts = {int(r["note"]): float(r["offset"]) for r in records if r["type"] == "cut"}
     ends = [r for r in records if r["type"] == "end"]
@@ -42,15 +44,15 @@ def replay(header: dict, records: list[dict], improviser, *, chords=None) -> Rep
     index = 0
     taken = 0
     while taken < total:
-        while index < len(events) and events[index]["step"] <= perf.steps:
-            perf.apply(events[index]["event"])
+        while index < len(events) and events[index][0] <= perf.steps:
+            perf.apply(events[index][1])
             index += 1
         note = perf.next_note()
         if note is None:
             if index >= len(events):
                 log.warning("replay: the log ends after %d of %d notes", taken, total)
                 break
-            perf.apply(events[index]["event"])  # idle until the next event (defensive)
+            perf.apply(events[index][1])  # idle until the next event (defensive)
             index += 1
             continue
         if taken not in skips:
@@ -61,10 +63,22 @@ def replay(header: dict, records: list[dict], improviser, *, chords=None) -> Rep
             notes.append(played)
         taken += 1
     player = [(float(r["beat"]), tuple(r["msg"])) for r in records if r["type"] == "input"]
-    logged = [r for r in records if r["type"] == "answer"]
+    logged = [Answer.from_record(r) for r in records if r["type"] == "answer"]
     if logged and logged != answers[: len(logged)]:
         log.warning("replay: the answers differ from the logged ones (%d logged, %d made)", len(logged),
                     len(answers))
-    return ReplayResult(notes, player, header, answers)
+    return ReplayResult(notes, player, header, [a.to_record() for a in answers])
 
-__all__ = ["ReplayResult", "replay"]
+
+def logged_events(records: list[dict]) -> list[tuple[int, Event]]:
+    """(step, typed event) of every ``event`` record, in the log's order (kinds this improv does not
+    know are left out)."""
+    pairs = [(int(r["step"]), event_from_record(r["event"])) for r in records if r["type"] == "event"]
+    return [(step, event) for step, event in pairs if event is not None]
+
+
+def logged_chords(records: list[dict]) -> list[ChordEvent]:
+    """The played chords the session took, in order (what a band following them re-made)."""
+    return [event for _, event in logged_events(records) if isinstance(event, ChordEvent)]
+
+__all__ = ["ReplayResult", "logged_chords", "logged_events", "replay"]
