@@ -334,6 +334,28 @@ def test_a_played_chord_cuts_the_band_s_queued_notes_and_re_makes_them_on_it():
     assert _same_notes(_band_ons(engine, sink.sent, after=4.1, before=7.9), expected)
 
 
+def test_a_chord_played_in_the_count_in_re_makes_the_band_from_beat_0():
+    """A chord played during the count-in: the band's first bar is made again on it, not dropped."""
+    base = parse_progression("C7 | C7 | C7 | C7")
+    follower = ChordFollower(base)
+    now = Manual()
+    chords = Keys(now, "chords")
+    listening = Listening([InputSource(chords, role="chords")], ListenerConfig(),
+                          chord_config=ListenerConfig(chords_only=True))
+    engine, sink, now = _session(_performer(PerformerSettings(), chords=follower), now=now,
+                                 listening=listening, band=_band(follower), count_in=1)
+    _play(engine, now, -2.0)  # two beats into the count-in: the band's bar 1 is queued on C7
+    for pitch in (54, 58, 61, 64):  # Gb7
+        chords.send(NOTE_ON, pitch, 80)
+    _play(engine, now, 3.9)
+    assert follower.chord_at(0).symbol == "Gb7"
+    reference_chords = ChordFollower(base)
+    reference_chords.override(0, "Gb7")
+    expected = [(n.onset, n.channel, n.pitch) for part in _band(reference_chords)().bar(0).values()
+                for n in part if n.onset < 3.8]
+    assert expected and _same_notes(_band_ons(engine, sink.sent, after=-0.5, before=3.8), expected)
+
+
 def test_a_replay_plays_the_band_that_followed_the_played_chords(tmp_path):
     """The live band re-made bars on two played chords (one on a downbeat, one mid-bar); the replay of
     the session log plays that band note for note, not the band of the written changes."""

@@ -104,6 +104,7 @@ BAD = [
     (_pop(0, "progression"), r"s.jsonl:1: header has no 'progression'"),
     (_set(6, "notes", float("nan")), r"s.jsonl:7: end 'notes' must be a whole number, not nan"),
     (_set(6, "notes", 10**15), r"s.jsonl:7: end 'notes' 1000000000000000 is outside 0..200000"),
+    (_set(0, "end", 2.0**52), r"s.jsonl:1: header 'end' 4503599627370496.0 is outside 0..100800"),
     (_set(0, "seed", "seven"), r"s.jsonl:1: header 'seed' must be a whole number, not 'seven'"),
     (_set(0, "seed", -1), r"header 'seed' -1 is outside 0..9223372036854775807"),
     (_set(0, "channel", 16), r"header 'channel' 16 is outside 0..15"),

@@ -118,7 +118,7 @@ class BandFeed:
         band still had to play after that is cut and made again on the new chord.
         Returns (notes cut, notes dropped)."""
         now = at - self.frame.offset
-        beat = max(tick / TICKS_PER_BEAT, now)
+        beat = max(tick / TICKS_PER_BEAT, now, 0.0)  # a chord played in the count-in sounds from beat 0
         bar = int(beat // self._bar_beats)
         snapshot = next((band for index, band in self._snapshots if index == bar), None)
         cut, gone = self.queue.cut(emitter, beat + self.frame.offset, beat,

@@ -240,7 +240,8 @@ class Inputs:
             if isinstance(event, Phrase):
                 self._phrase(event)
             elif isinstance(event, ChordChange):
-                self.post(("event", ChordEvent(int(event.tick), event.symbol), t))
+                # a chord played in the count-in sounds from the form's first beat
+                self.post(("event", ChordEvent(max(int(event.tick), 0), event.symbol), t))
             elif isinstance(event, Control):
                 self._control(event, t)
 

@@ -33,6 +33,7 @@ READABLE_VERSIONS = (1, 2)
 MODES = MODE_NAMES  # the registry in improv.perform.modes
 BIG = 2**53  # ticks, steps and note counts: integers JSON keeps exactly
 MAX_NOTES = 200_000  # notes a replay may make: 7 hours of eighths at 240 BPM, under a minute of work
+MAX_BEATS = 100_800  # where a logged session may end: those 7 hours at 240 BPM (the band is made to it)
 
 Check = Callable[[Any], str | None]  # None if fine, else what is wrong
 
@@ -135,7 +136,7 @@ HEADER = fields(
     {"version": integer(), "seed": integer(0, 2**63 - 1), "model": TEXT, "model_hash": TEXT,
      "progression": PROGRESSION, "performer": PERFORMER, "channel": integer(0, 15),
      "options": OPTIONS},
-    {"follow_chords": FLAG, "chords_sticky": FLAG, "end": optional(number(0, BIG)),
+    {"follow_chords": FLAG, "chords_sticky": FLAG, "end": optional(number(0, MAX_BEATS)),
      "tempo": optional(number(1, 1000)), "created": TEXT},
 )
 NUMERIC_PARAMS = ("temperature", "density", "register_centre", "response_length", "reseed_weight")
