@@ -1,4 +1,6 @@
-"""Guidance for a degree model (improviser version 3): biases added to the logits before sampling.
+"""Guidance for a degree model (improviser versions 3 and 4): biases on the logits before sampling (version
+3 adds them to the model's logits, so the temperature scales them too; version 4 hands them to the sampler,
+which adds them after the temperature at their size at the reference one: ``improv.model.sampling.Held``).
 
 A degree value names a pitch class (a degree of the chord) and a direction, so once the previous pitch, the
 chord and the register are known, every value's pitch is known before the draw: ``realised`` computes it

@@ -1,5 +1,5 @@
-"""Guidance (improviser version 3): the degree model's odds reweighted before it samples, and the version-2
-improviser kept bit for bit behind the version a session log names."""
+"""Guidance (improviser versions 3 and 4): the degree model's odds reweighted before it samples, and the
+version-2 and version-3 improvisers kept bit for bit behind the version a session log names."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from improv.theory.progression import parse_progression
 from improv.theory.timing import TICKS_PER_BEAT
 
 GOLDEN = Path(__file__).parent / "data" / "improviser_v2_notes.json"
+GOLDEN_V3 = Path(__file__).parent / "data" / "improviser_v3_notes.json"
 IIVI = parse_progression("Dm7 G7 | Cmaj7 | Em7b5 A7 | Dm7 | Gm7 C7 | Fmaj7 | Bbm7 Eb7 | Abmaj7")
 
 
@@ -198,3 +199,79 @@ def test_a_log_naming_version_2_replays_version_2(tmp_path, model):
         again = replay_log(header, records).notes[:40]
         assert [(n.onset, n.pitch) for n in again] == [(n.onset, n.pitch) for n in played[version]]
     assert [n.pitch for n in played[2]] != [n.pitch for n in played[3]]
+
+
+def _golden_v3_run(model, data):
+    """Version 3 (motifs on) as recorded: seed/temperature/tempo, a register_centre of 76 after 20 steps."""
+    from improv.perform.performer import Performer, PerformerSettings
+
+    prog = parse_progression(data["changes"])
+    out = {}
+    for key in data["random_degree_model"]:
+        seed, temperature, tempo = key.split("/")
+        shaping, motifs = settings_for_version(3, float(tempo))
+        imp = improviser(prog, model=model, seed=int(seed), temperature=float(temperature), shaping=shaping,
+                         tempo=float(tempo), motifs=motifs)
+        perf = Performer(imp, PerformerSettings())
+        notes, centred = [], False
+        while imp.position < data["choruses"] * prog.length:
+            if perf.steps >= 20 and not centred:
+                perf.apply({"type": "param", "param": "register_centre", "value": 76})
+                centred = True
+            note = perf.next_note()
+            if note is not None:
+                notes.append([round(note.onset, 6), round(note.duration, 6), note.pitch, note.velocity])
+        out[key] = notes
+    return out
+
+
+def test_version_3_plays_the_notes_it_played_before_version_4(model):
+    data = json.loads(GOLDEN_V3.read_text())
+    assert _golden_v3_run(model, data) == data["random_degree_model"]
+
+
+def test_version_3_of_the_shipped_default_is_unchanged():
+    data = json.loads(GOLDEN_V3.read_text())
+    shipped = data["shipped_default"]
+    if model_hash(default_model_dir()) != shipped["model_hash"]:
+        pytest.skip("the shipped default model changed since the version-3 notes were recorded")
+    assert _golden_v3_run(load_model(), data) == shipped["notes"]
+
+
+def _density_and_chord_tones(model, version, temperature, tempo, seeds=range(4)):
+    """Notes per beat and the share of notes on beats 1 and 3 that are chord tones, over ``seeds``."""
+    from improv.measures import measure_line
+
+    shaping, motifs = settings_for_version(version, tempo)
+    density, strong = [], []
+    for seed in seeds:
+        imp = improviser(IIVI, model=model, seed=seed, temperature=temperature, shaping=shaping, tempo=tempo,
+                         motifs=motifs)
+        notes = imp.notes_until(4 * IIVI.length / TICKS_PER_BEAT)
+        found = measure_line(line_from_timed(notes, IIVI.chord_at, 4), 4 * IIVI.length)
+        density.append(found["density"])
+        strong.append(found["chord_tone_strong"])
+    return float(np.mean(density)), float(np.mean(strong))
+
+
+def test_version_4_holds_the_rhythm_whatever_the_temperature(model):
+    """Version 3 tempers the guidance's biases and the rhythm with the model's odds: a cold line crowds
+    into its likeliest rhythm. Version 4 keeps the reference temperature's rhythm at 0.6 and 1.4."""
+    for tempo in (120.0, 280.0):
+        spread = {}
+        for version in (3, 4):
+            got = [_density_and_chord_tones(model, version, t, tempo)[0] for t in (0.6, 0.9, 1.4)]
+            spread[version] = max(got) - min(got)
+        assert spread[4] < 0.5 * spread[3], (tempo, spread)
+
+
+def test_version_4_at_the_reference_temperature_is_version_3(model):
+    for version in (3, 4):
+        shaping, motifs = settings_for_version(version, 200.0)
+        imp = improviser(IIVI, model=model, seed=2, temperature=0.9, shaping=shaping, tempo=200.0,
+                         motifs=motifs)
+        notes = imp.notes_until(2 * IIVI.length / TICKS_PER_BEAT)
+        if version == 3:
+            v3 = notes
+    assert notes == v3 and imp.sampler.held is not None and imp.sampler.held.reference == 0.9
+
