@@ -162,7 +162,7 @@ def _ngram_maker(lines, vocab):
 
 
 def run(models: list[Path] | None = None, record: bool = False, only: list[str] | None = None,
-        references: bool = True) -> dict:
+        references: bool = True, answers: bool = True) -> dict:
     """Generate, measure and summarise; returns ``{"rows", "notes", "seconds"}``."""
     from improv.generate import default_model_dir, load_model
 
@@ -203,7 +203,7 @@ def run(models: list[Path] | None = None, record: bool = False, only: list[str] 
                      + ", ".join(f"{n}-gram {s:.3f}" for n, s in scores.items()))
     rows = [summarise(name, solos(make, tunes), tempo_differs(make, tunes)) for name, make in systems]
     answers = [answer_row(name, _makers(default, shaped, motifs=motifs), tunes)
-               for name, motifs in (("default (motifs)", True), ("default, no motifs", False))]
+               for name, motifs in (("default (motifs)", True), ("default, no motifs", False)) if answers]
     if record and not only:
         PREVIOUS.write_text(json.dumps({**rows[4], "system": "previous default (recorded)",
                                         "model": str(default.path.name)}, indent=1) + "\n")
@@ -340,9 +340,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="only this row of the default (repeatable), e.g. 'default, shaped, no motifs'")
     parser.add_argument("--no-references", action="store_true", help="skip real solos and the n-gram")
+    parser.add_argument("--no-answers", action="store_true", help="skip the answers' table")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    print(markdown(run(args.model, args.record, args.only, not args.no_references)))
+    print(markdown(run(args.model, args.record, args.only, not args.no_references, not args.no_answers)))
     return 0
 
 

@@ -175,8 +175,9 @@ class Improviser:
         sampler.penalise(len(vocab), repeat_indices(vocab), self.shaping.repeat_penalty)
         reference = self.shaping.steering.reference if self.guidance is not None else None
         sampler.held = None
-        if reference is not None:  # version 4: the rhythm held at the reference temperature
-            sampler.hold(rhythm_classes(vocab), reference)
+        if reference is not None:  # version 4: the rhythm (and chord tones on 1 and 3) held at the reference
+            self._rhythm = rhythm_classes(vocab)
+            sampler.hold(2 * self._rhythm, reference, count=2 * int(self._rhythm.max() + 1))
         self.motifs = MotifMemory(motifs if motifs is not None else MotifSettings(), self.rng,
                                   self.situation.bar_ticks)
 
@@ -230,13 +231,15 @@ class Improviser:
         if planned is not None:
             value, pitch = self._planned(planned)
         else:
-            target, bias = None, None
+            target, bias, classes = None, None, None
             if self.degree:  # the model keeps whole tuplets and hears the tempo (conditioning v2)
                 self._shape_degree(logits, tick)
                 target, bias = self._steer(logits, tick, chord)
+                if bias is not None:
+                    classes = self.guidance.held_classes(self._rhythm, tick, chord)
             else:
                 self.shaper.bias(logits, tick, self.vocab)
-            index = self.sampler.sample(logits, bias)
+            index = self.sampler.sample(logits, bias, classes)
             value = self.vocab.values[index]
             self.prev_index = index
             pitch = self._realise(value, chord, tick, target)

@@ -60,9 +60,11 @@ class Sampler:
         self.penalty: np.ndarray | None = None  # subtracted from the logits at every draw (see penalise)
         self.held: Held | None = None  # what the temperature leaves alone (see hold); None: nothing
 
-    def sample(self, logits: np.ndarray, bias: np.ndarray | None = None) -> int:
+    def sample(self, logits: np.ndarray, bias: np.ndarray | None = None,
+               classes: np.ndarray | None = None) -> int:
         """The next value index (the logits array may be modified). ``bias`` (log odds, for a sampler that
-        ``hold``s) is added after the temperature; without ``held`` it is simply added to the logits."""
+        ``hold``s) is added after the temperature; without ``held`` it is simply added to the logits.
+        ``classes``: this draw's classes (within the held count), else the held ones."""
         if self.penalty is not None:
             logits -= self.penalty
         if self.loop_guard:
@@ -76,24 +78,27 @@ class Sampler:
         if self.temperature == 0:
             choice = int(np.argmax(logits))
         elif bias is not None:
-            choice = self._pick(self._held_weights(logits, bias))
+            choice = self._pick(self._held_weights(logits, bias, classes))
         else:
             choice = self._draw(logits)
         self.history.append(choice)
         return choice
 
-    def hold(self, classes, reference: float = DEFAULT_TEMPERATURE) -> None:
+    def hold(self, classes, reference: float = DEFAULT_TEMPERATURE, count: int | None = None) -> None:
         """From now on, biases passed to ``sample`` are sized at ``reference`` and each class of values
-        (``classes``: a class index per value) keeps the share it has at ``reference``."""
+        (``classes``: a class index per value, below ``count``) keeps the share it has at ``reference``."""
         if reference <= 0:
             raise ValueError("the reference temperature must be > 0")
         found = np.asarray(classes, dtype=np.int64)
-        self.held = Held(found, int(found.max()) + 1 if len(found) else 0, float(reference))
+        size = int(found.max()) + 1 if len(found) else 0
+        self.held = Held(found, max(size, count or 0), float(reference))
 
-    def _held_weights(self, logits: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    def _held_weights(self, logits: np.ndarray, bias: np.ndarray,
+                      classes: np.ndarray | None = None) -> np.ndarray:
         """Unnormalised weights: softmax(logits / T + bias / ref), each class scaled to its share under
         softmax((logits + bias) / ref)."""
         held, temperature = self.held, self.temperature
+        classes = held.classes if classes is None else classes
         ref = held.reference
         at_ref = logits + bias
         at_ref -= at_ref.max()
@@ -104,10 +109,10 @@ class Sampler:
         own = logits * (1.0 / temperature) + bias * (1.0 / ref)
         own -= own.max()
         weights = np.exp(own, out=own)
-        share = np.bincount(held.classes, shares, held.count)
-        mass = np.bincount(held.classes, weights, held.count)
+        share = np.bincount(classes, shares, held.count)
+        mass = np.bincount(classes, weights, held.count)
         scale = np.divide(share, mass, out=np.zeros(held.count), where=mass > 0)
-        weights *= scale[held.classes]
+        weights *= scale[classes]
         return weights
 
     def _draw(self, logits: np.ndarray) -> int:
