@@ -358,6 +358,8 @@ def markdown(result: dict) -> str:
             f"{ans.get('within_a_16th')}; that restate a transformed cell of the call (target >= 50 %): "
             f"{ans.get('reuse_a_transformed_cell')}; that echo the whole call: "
             f"{ans.get('echo_the_whole_call')}", ""]
+    if "clock" not in result:  # answers only
+        return "\n".join(lines)
     lines += ["Clock following (24 ppqn through JACK into MidiInput + MidiClock):", "",
               "| BPM | tempo error after 2 beats (BPM; target <= 0.5) | phase error at emission "
               "(next-tick horizon) median / p99 (ms; target p99 <= period + 2) | beat-ahead "
@@ -378,8 +380,6 @@ def markdown(result: dict) -> str:
                   f"| note-on sent - its tick's arrival, abs (ms) | {e['median']} | {e['p99']} | "
                   f"{e['max']} |",
                   f"| Stop -> panic CC120 sent (ms) | {p['median']} | {p['p99']} | {p['max']} |"]
-    if "prime" not in result:
-        return "\n".join(lines)
     prime = result["prime"]["ms"]
     lines += ["", f"Priming a {result['prime']['notes']}-note phrase (Improviser.reseed, shipped "
               f"model): median {prime['median']} ms, p99 {prime['p99']} ms (target <= 1 ms)."]

@@ -273,3 +273,20 @@ def test_version_4_at_the_reference_temperature_is_version_3(model):
             v3 = notes
     assert notes == v3 and imp.sampler.held is not None and imp.sampler.held.reference == 0.9
 
+
+
+def test_version_4_holds_chord_tones_on_beats_1_and_3_apart_from_the_rest():
+    cmaj7 = parse_chord("Cmaj7")
+    values = [Degree(None, 12), Degree(0, 6, "+"), Degree(4, 6, "+"), Degree(2, 6, "+"), Degree(4, 12, "-")]
+    vocab = DegreeVocabulary(values)
+    idx = {v: i for i, v in enumerate(vocab.values)}
+    guidance = Guidance(vocab, Steering(), Register(52, 84, 12, 9.0), 48)
+    from improv.improviser import rhythm_classes
+
+    rhythm = rhythm_classes(vocab)
+    weak, strong = guidance.held_classes(rhythm, 6, cmaj7), guidance.held_classes(rhythm, 24, cmaj7)
+    assert (weak == 2 * rhythm).all()
+    root, third, ninth = idx[Degree(0, 6, "+")], idx[Degree(4, 6, "+")], idx[Degree(2, 6, "+")]
+    assert strong[root] == strong[third] != strong[ninth] == weak[ninth]  # chord tones vs the 9th on beat 3
+    assert strong[idx[Degree(None, 12)]] != strong[idx[Degree(4, 12, "-")]]  # a rest is no chord tone
+    assert strong.max() < 2 * (rhythm.max() + 1)

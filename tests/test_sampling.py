@@ -117,3 +117,13 @@ def test_held_draws_follow_the_held_weights_and_argmax_keeps_the_bias():
     assert greedy.sample(logits.copy(), bias) == int(np.argmax(logits + bias))
     with pytest.raises(ValueError):
         greedy.hold(classes, 0.0)
+
+
+def test_held_classes_can_change_per_draw():
+    logits, bias, classes = _problem()
+    sampler = Sampler(np.random.default_rng(0), temperature=0.5)
+    sampler.hold(classes, 0.9, count=10)
+    other = (classes * 2 + (np.arange(40) % 2)) % 10
+    p = sampler._held_weights(logits.copy(), bias, other)
+    reference = np.bincount(other, _softmax((logits + bias) / 0.9), 10)
+    assert np.allclose(np.bincount(other, p / p.sum(), 10), reference, atol=1e-12)
