@@ -319,6 +319,8 @@ def markdown(result: dict) -> str:
         "answers: 6 calls per tune x seed cut from another improviser's solo, 1-beat gate; delay = first "
         "answer note after the gate; reuse judged on the notes (see the module doc)"],
                "seconds": result["seconds"]}
+    if not answers["rows"]:  # --no-answers
+        return table(result, COLUMNS, _cell)
     return table(result, COLUMNS, _cell) + "\n\n" + table(answers, ANSWER_COLUMNS, _cell)
 
 
