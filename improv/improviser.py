@@ -26,8 +26,9 @@ Settings live in two objects: ``Voice`` (register, leap, repeats, velocity, swin
 transformed onto the new chord, when the model's probabilities choose it; answers develop a cell of the
 call. ``settings_for_version(version)`` gives the shaping and motif settings of each version:
 1 ``Shaping.off()``; 2 the shaping without guidance or motifs; 3 guidance and the motif memory; 4 the same,
-with the guidance's biases added after the temperature and the rhythm held at the reference temperature
-(``improv.model.sampling.Held``: the temperature chooses the notes, not how busy the line is), and the live
+with the guidance's biases added after the temperature and the rhythm (and the share of chord tones on beats
+1 and 3) held at the reference temperature (``improv.model.sampling.Held``: the temperature chooses the
+notes, not how busy the line is), and the live
 ``register_centre`` placing the register target.
 """
 

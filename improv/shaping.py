@@ -71,9 +71,10 @@ class Steering:
 
     ``reference`` (version 4) is the temperature at which these sizes are meant: the biases are added after
     the temperature (divided by ``reference``, not by the sampling temperature), and the rhythm (each
-    value's duration, note or rest) keeps the shares it has at ``reference``, so a low temperature no longer
-    sharpens the guide-tone bonus or crowds the line into its busiest rhythm, and a high one no longer
-    breaks the rhythm up. None (version 3): the biases are added to the model's logits before the
+    value's duration, note or rest; on beats 1 and 3 also chord tone or not: ``Guidance.held_classes``)
+    keeps the shares it has at ``reference``, so a low temperature no longer sharpens the guide-tone bonus
+    or crowds the line into its busiest rhythm and onto chord tones, and a high one no longer breaks the
+    rhythm up. None (version 3): the biases are added to the model's logits before the
     temperature.
     """
 
