@@ -241,6 +241,7 @@ def bench_answers(env: dict, tmp: Path, calls: int) -> dict:
     events = tmp / "answers.jsonl"
     cmd = [sys.executable, "-m", "improv", "play", "--api", "jack", "--virtual", "bans",
            "--virtual-input", "bans", "--mode", "respond", "--gate", "1", "--tempo", str(TEMPO),
+           "--swing", "0",  # the calls are straight eighths: an answer's cell compares in straight time
            "--bars", str(bars), "--clock-out", "--seed", "4", "--json-events", str(events),
            "--session-log", str(tmp / "answers.session.jsonl")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
