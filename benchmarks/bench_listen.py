@@ -3,7 +3,10 @@
 * answer: `improv play --mode respond` (shipped model, 120 BPM, gate 1 beat) through a JACK dummy
   server (-p 256). A client sends calls of 4 eighths aligned to the daemon's beat grid (from its
   MIDI Start); for each answer: gate closing (last note-off + gate) -> first answer note-on
-  arriving, and that note-on's arrival against its grid slot (answers start on the next 16th).
+  arriving, and that note-on's arrival against its grid slot (answers start on the next 16th); and
+  whether the answer's first notes (as the daemon sent them) restate a transformed cell of the call
+  (``benchmarks.bench_musicianship.reuse_of``: 3+ notes, the call's rhythm, the same or mirrored contour
+  within a semitone, not at the same pitches; the whole call echoed does not count).
 * clock: a separate process sends 24-ppqn clock through JACK at 20, 100, 120, 140 and 300 BPM;
   our polled input feeds MidiClock: the tempo error 2 beats after Start, and the beat-ahead phase
   error (prediction of tick k+24 made at tick k, against its arrival stamp) p99.
@@ -12,7 +15,8 @@
   tick it sits on, and Stop -> the panic's CC120 sent (the test asserts order and content only).
 * prime: Improviser.reseed of a 32-note phrase with the shipped model (median, p99).
 
-Run: ``python -m benchmarks.bench_listen`` (BENCH_CALLS, default 12).
+Run: ``python -m benchmarks.bench_listen [answers]`` (BENCH_CALLS, default 12; ``answers``: only the
+answers).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 from benchmarks.bench_live import OPEN_OUT, _pct, _Receiver, _Server
 
 PERIOD = 256
+TICKS = 12  # per beat (improv.theory.timing)
 TEMPO = 120.0
 SPB = 60.0 / TEMPO
 
@@ -236,6 +241,7 @@ def bench_answers(env: dict, tmp: Path, calls: int) -> dict:
     events = tmp / "answers.jsonl"
     cmd = [sys.executable, "-m", "improv", "play", "--api", "jack", "--virtual", "bans",
            "--virtual-input", "bans", "--mode", "respond", "--gate", "1", "--tempo", str(TEMPO),
+           "--swing", "0",  # the calls are straight eighths: an answer's cell compares in straight time
            "--bars", str(bars), "--clock-out", "--seed", "4", "--json-events", str(events),
            "--session-log", str(tmp / "answers.session.jsonl")]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -256,9 +262,11 @@ def bench_answers(env: dict, tmp: Path, calls: int) -> dict:
                 raise RuntimeError("no MIDI Start from the daemon")
             time.sleep(0.002)
         t0 = next(t for t, m in list(rx.got) if m == (0xFA,))
-        gates = []
+        gates, played = [], []
         for call in range(calls):
             start = 1.0 + call * 8.0  # a call every two bars
+            played.append([[round((start + i * 0.5) * TICKS), round(0.4 * TICKS), 60 + 2 * i, 100]
+                           for i in range(4)])
             for i in range(4):
                 on = start + i * 0.5
                 for beat, msg in ((on, [0x90, 60 + 2 * i, 100]), (on + 0.4, [0x80, 60 + 2 * i, 0])):
@@ -280,8 +288,8 @@ def bench_answers(env: dict, tmp: Path, calls: int) -> dict:
     ons = [t for t, m in got if len(m) == 3 and m[0] == 0x90 and m[2] > 0]
     sent = [json.loads(line) for line in events.read_text().splitlines()]
     sent_ons = [e for e in sent if "msg" in e and e["msg"][0] == 0x90 and e["msg"][2] > 0]
-    gate_to_note, slot_error = [], []
-    for gate in gates:
+    gate_to_note, slot_error, kinds = [], [], []
+    for k, gate in enumerate(gates):
         first = next((t for t in ons if t > gate), None)
         if first is None:
             continue
@@ -289,15 +297,27 @@ def bench_answers(env: dict, tmp: Path, calls: int) -> dict:
         beat = next((e["beat"] for e in sent_ons if e["t"] >= gate - 0.005), None)
         if beat is not None:
             slot_error.append((first - (t0 + beat * SPB)) * 1000)
+        kinds.append(_reuse(played[k], sent_ons, gate, gates[k + 1] if k + 1 < len(gates) else None))
     sixteenth = SPB / 4 * 1000
     return {"gate_to_first_note_ms": _summary(gate_to_note),
             "within_a_16th": round(sum(ms <= sixteenth for ms in gate_to_note) / calls, 3) if calls else None,
             "first_note_vs_its_slot_ms": _summary(slot_error), "calls": calls,
-            "answered": len(gate_to_note), "slot_ms": round(SPB / 4 * 1000, 1)}
+            "answered": len(gate_to_note), "slot_ms": round(SPB / 4 * 1000, 1),
+            "reuse_a_transformed_cell": round(kinds.count("cell") / calls, 3) if calls else None,
+            "echo_the_whole_call": round(kinds.count("echo") / calls, 3) if calls else None}
 
 
-def run() -> dict:
-    result: dict = {"prime": bench_prime()}
+def _reuse(call: list[list[int]], sent_ons: list[dict], gate: float, next_gate: float | None) -> str | None:
+    """How the answer the daemon sent after ``gate`` (until the next call) restates the call."""
+    from benchmarks.bench_musicianship import reuse_of
+
+    end = next_gate - 3 * SPB if next_gate is not None else float("inf")  # (its call starts 2.9 beats before)
+    answer = [(round(e["beat"] * TICKS), e["msg"][1]) for e in sent_ons if gate - 0.005 <= e["t"] < end]
+    return reuse_of(call, answer) if answer else None
+
+
+def run(only_answers: bool = False) -> dict:
+    result: dict = {} if only_answers else {"prime": bench_prime()}
     calls = int(os.environ.get("BENCH_CALLS", "12"))
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -308,8 +328,9 @@ def run() -> dict:
         os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_AUDIO_RESERVATION="1")
         try:
             result["jackd"] = f"dummy -p {PERIOD} ({server.mode}), period {PERIOD / 48:.2f} ms"
-            result["clock"] = bench_clock(env)
-            result["follow"] = bench_follow(env, tmp)
+            if not only_answers:
+                result["clock"] = bench_clock(env)
+                result["follow"] = bench_follow(env, tmp)
             result["answers"] = bench_answers(env, tmp, calls)
         finally:
             server.stop()
@@ -335,7 +356,11 @@ def markdown(result: dict) -> str:
             f"| first answer note arrival - its grid slot (ms; target <= 20) | {s['median']} | "
             f"{s['p99']} | {s['max']} |", "",
             f"Answers whose first note arrives within a 16th of the gate (target 100 %): "
-            f"{ans.get('within_a_16th')}", ""]
+            f"{ans.get('within_a_16th')}; that restate a transformed cell of the call (target >= 50 %): "
+            f"{ans.get('reuse_a_transformed_cell')}; that echo the whole call: "
+            f"{ans.get('echo_the_whole_call')}", ""]
+    if "clock" not in result:  # answers only
+        return "\n".join(lines)
     lines += ["Clock following (24 ppqn through JACK into MidiInput + MidiClock):", "",
               "| BPM | tempo error after 2 beats (BPM; target <= 0.5) | phase error at emission "
               "(next-tick horizon) median / p99 (ms; target p99 <= period + 2) | beat-ahead "
@@ -363,4 +388,4 @@ def markdown(result: dict) -> str:
 
 
 if __name__ == "__main__":
-    print(markdown(run()))
+    print(markdown(run(only_answers=sys.argv[1:] == ["answers"])))

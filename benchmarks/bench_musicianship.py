@@ -4,10 +4,12 @@
 when absent) x 2 seeds x 4 choruses, each at a fixed tempo chosen to cover the five tempo bins. Systems,
 all through ``improv.improviser.Improviser`` at temperature 0.9:
 
-- the model in ``improv/models/default`` (whatever is shipped now) with the shaping of ``improv.shaping``
-  and the guidance of ``improv.guidance`` (improviser version 3), the same with the avoid-note nudges
-  off (the b7 -> 3rd target is measured so), with the version-2 improviser (no guidance: before),
-  unshaped (the version-1 improviser), and shaped at temperatures 0.7 and 1.2;
+- the model in ``improv/models/default`` (whatever is shipped now) with the shaping of ``improv.shaping``,
+  the guidance of ``improv.guidance`` and the motif memory (improviser version 4), the same with the
+  avoid-note nudges off (the b7 -> 3rd target is measured so), with the version-2 improviser (no
+  guidance: before), unshaped (the version-1 improviser), and at temperatures 0.7 and 1.2, there also
+  with the version-3 improviser (the guidance tempered with the model's odds, the rhythm not held: before
+  version 4; at 0.9 both versions play the same notes);
 - "previous default": the numbers recorded in ``benchmarks/previous_default.json`` (the model shipped
   before issue 9, unshaped), kept so a new model can be compared with it;
 - the best Witten-Bell n-gram (order 2 or 3, by validation NLL on a 10 % split) over WJazzD values, shaped;
@@ -46,7 +48,7 @@ from improv.evaluate import line_from_timed
 from improv.measures import MEASURES, TEMPO_BINS, measure_line, tempo_bin
 from improv.model.ngram import NGram
 from improv.reference import default_references, shared_dir
-from improv.shaping import Shaping
+from improv.shaping import Shaping, for_version
 from improv.theory import degrees
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.tunes import Tune, builtin_tunes
@@ -160,7 +162,7 @@ def _ngram_maker(lines, vocab):
 
 
 def run(models: list[Path] | None = None, record: bool = False, only: list[str] | None = None,
-        references: bool = True) -> dict:
+        references: bool = True, answers: bool = True) -> dict:
     """Generate, measure and summarise; returns ``{"rows", "notes", "seconds"}``."""
     from improv.generate import default_model_dir, load_model
 
@@ -170,6 +172,7 @@ def run(models: list[Path] | None = None, record: bool = False, only: list[str] 
     tunes, notes = bench_tunes()
     default = load_model(default_model_dir())
     shaped = lambda bpm: replace(Shaping(arc_choruses=CHORUSES), tempo=bpm)  # noqa: E731
+    version_3 = lambda bpm: replace(for_version(3, bpm), arc_choruses=CHORUSES)  # noqa: E731
     systems = [
         ("default, shaped", _makers(default, shaped)),
         ("default, shaped, no nudges", _makers(default, lambda bpm: replace(shaped(bpm), nudges=False))),
@@ -181,6 +184,8 @@ def run(models: list[Path] | None = None, record: bool = False, only: list[str] 
         ("default, shaped, no motifs", _makers(default, shaped, motifs=False)),
         ("default, shaped, T=0.7", _makers(default, shaped, 0.7)),
         ("default, shaped, T=1.2", _makers(default, shaped, 1.2)),
+        ("default, version 3, T=0.7", _makers(default, version_3, 0.7)),
+        ("default, version 3, T=1.2", _makers(default, version_3, 1.2)),
     ]
     if only:
         systems = [s for s in systems if s[0] in only]
@@ -198,7 +203,7 @@ def run(models: list[Path] | None = None, record: bool = False, only: list[str] 
                      + ", ".join(f"{n}-gram {s:.3f}" for n, s in scores.items()))
     rows = [summarise(name, solos(make, tunes), tempo_differs(make, tunes)) for name, make in systems]
     answers = [answer_row(name, _makers(default, shaped, motifs=motifs), tunes)
-               for name, motifs in (("default (motifs)", True), ("default, no motifs", False))]
+               for name, motifs in (("default (motifs)", True), ("default, no motifs", False)) if answers]
     if record and not only:
         PREVIOUS.write_text(json.dumps({**rows[4], "system": "previous default (recorded)",
                                         "model": str(default.path.name)}, indent=1) + "\n")
@@ -314,6 +319,8 @@ def markdown(result: dict) -> str:
         "answers: 6 calls per tune x seed cut from another improviser's solo, 1-beat gate; delay = first "
         "answer note after the gate; reuse judged on the notes (see the module doc)"],
                "seconds": result["seconds"]}
+    if not answers["rows"]:  # --no-answers
+        return table(result, COLUMNS, _cell)
     return table(result, COLUMNS, _cell) + "\n\n" + table(answers, ANSWER_COLUMNS, _cell)
 
 
@@ -335,9 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="append", metavar="NAME",
                         help="only this row of the default (repeatable), e.g. 'default, shaped, no motifs'")
     parser.add_argument("--no-references", action="store_true", help="skip real solos and the n-gram")
+    parser.add_argument("--no-answers", action="store_true", help="skip the answers' table")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    print(markdown(run(args.model, args.record, args.only, not args.no_references)))
+    print(markdown(run(args.model, args.record, args.only, not args.no_references, not args.no_answers)))
     return 0
 
 

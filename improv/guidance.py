@@ -1,4 +1,6 @@
-"""Guidance for a degree model (improviser version 3): biases added to the logits before sampling.
+"""Guidance for a degree model (improviser versions 3 and 4): biases on the logits before sampling (version
+3 adds them to the model's logits, so the temperature scales them too; version 4 hands them to the sampler,
+which adds them after the temperature at their size at the reference one: ``improv.model.sampling.Held``).
 
 A degree value names a pitch class (a degree of the chord) and a direction, so once the previous pitch, the
 chord and the register are known, every value's pitch is known before the draw: ``realised`` computes it
@@ -108,6 +110,7 @@ class Guidance:
             self._tempo = -steering.fast * octaves * short.astype(np.float64)
         self._tables: dict[tuple[int, int | None, int], tuple[np.ndarray, np.ndarray]] = {}
         self._avoid: dict[tuple[Chord, bool], np.ndarray] = {}
+        self._roles: dict[Chord, np.ndarray] = {}
         self.guided = 0  # changes at which the guide-tone bias applied (for tests and logs)
 
     def bias(self, logits: np.ndarray, tick: int, chord: Chord, old: Chord | None, prev: int | None,
@@ -133,6 +136,23 @@ class Guidance:
                 if pc is not None:
                     wanted[(pc - root) % 12] = True
             logits[(self.durations == soon) & wanted[self.degree]] += self.steering.approach
+
+    def held_classes(self, rhythm: np.ndarray, tick: int, chord: Chord) -> np.ndarray:
+        """The classes version 4 holds at the reference temperature (``improv.model.sampling.Held``): the
+        rhythm (``rhythm``: a class per value), and on beats 1 and 3 also whether the value is a chord
+        tone, so a cold line does not crowd onto chord tones on the strong beats. Below 2 x the rhythm
+        classes."""
+        if chord.root is None or tick % self.bar_ticks not in (0, self.bar_ticks // 2):
+            return 2 * rhythm
+        found = self._roles.get(chord)
+        if found is None:
+            tone = np.zeros(13, dtype=np.int64)
+            tone[[(pc - chord.root) % 12 for pc in chord.tones]] = 1
+            found = 2 * rhythm + tone[self.degree]
+            if len(self._roles) >= _CACHE:
+                self._roles.clear()
+            self._roles[chord] = found
+        return found
 
     def _register_table(self, root: int, prev: int | None, target: int) -> tuple[np.ndarray, np.ndarray]:
         """Pull towards the target and the repeated-pitch penalty, per (degree, move) slot (+ the rest),

@@ -25,7 +25,11 @@ Settings live in two objects: ``Voice`` (register, leap, repeats, velocity, swin
 ``improv.motifs`` gives it a memory for ideas (version 3): now and then a recent cell is restated,
 transformed onto the new chord, when the model's probabilities choose it; answers develop a cell of the
 call. ``settings_for_version(version)`` gives the shaping and motif settings of each version:
-1 ``Shaping.off()``; 2 the shaping without guidance or motifs; 3 guidance and the motif memory.
+1 ``Shaping.off()``; 2 the shaping without guidance or motifs; 3 guidance and the motif memory; 4 the same,
+with the guidance's biases added after the temperature and the rhythm (and the share of chord tones on beats
+1 and 3) held at the reference temperature (``improv.model.sampling.Held``: the temperature chooses the
+notes, not how busy the line is), and the live
+``register_centre`` placing the register target.
 """
 
 from __future__ import annotations
@@ -53,20 +57,20 @@ from improv.theory.timing import TICKS_PER_BEAT, swing_beats
 from improv.theory.values import Line, Note, Value, Vocabulary, decode, encode
 
 # session logs record it (1: hard register walls, no shaping, ``Shaping.off()``; 2: shaping; 3: shaping with
-# guidance and the motif memory); a version-1 model keeps the version-1 realisation path whatever the
-# improviser version
+# guidance and the motif memory; 4: the guidance after the temperature, the rhythm held, register_centre
+# heard); a version-1 model keeps the version-1 realisation path whatever the improviser version
 
-IMPROVISER_VERSION = 3
+IMPROVISER_VERSION = 4
 
 
 def settings_for_version(version: int, tempo: float | None = None) -> tuple[Shaping, MotifSettings]:
     """The shaping and motif settings of an improviser version (a session log names it); InputError for an
     unknown one."""
+    if version not in range(1, IMPROVISER_VERSION + 1):
+        raise InputError(f"improviser version {version} is unknown (this improv has 1..{IMPROVISER_VERSION})")
     if version == IMPROVISER_VERSION:
         return for_version(SHAPING_VERSION, tempo), MotifSettings()
-    if version not in range(1, IMPROVISER_VERSION):
-        raise InputError(f"improviser version {version} is unknown (this improv has 1..{IMPROVISER_VERSION})")
-    return for_version(version, tempo), MotifSettings.off()
+    return for_version(version, tempo), MotifSettings() if version >= 3 else MotifSettings.off()
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,6 @@ class Improviser:
         self.sampler = sampler
         self.voice = Voice(register or Range(), max_leap, max_repeats, velocity, swing, gate)
         reg = self.voice.register
-        self.centre = reg.centre  # the live ``register_centre`` parameter sets it (the shaper ignores it)
         self.position = 0  # tick where the next value starts
         self.prev_pitch: int | None = None
         self.prev_index: int | None = None
@@ -171,6 +174,11 @@ class Improviser:
                              self.situation.bar_ticks)
         self.guidance = self._guidance() if degree else None
         sampler.penalise(len(vocab), repeat_indices(vocab), self.shaping.repeat_penalty)
+        reference = self.shaping.steering.reference if self.guidance is not None else None
+        sampler.held = None
+        if reference is not None:  # version 4: the rhythm (and chord tones on 1 and 3) held at the reference
+            self._rhythm = rhythm_classes(vocab)
+            sampler.hold(2 * self._rhythm, reference, count=2 * int(self._rhythm.max() + 1))
         self.motifs = MotifMemory(motifs if motifs is not None else MotifSettings(), self.rng,
                                   self.situation.bar_ticks)
 
@@ -182,6 +190,18 @@ class Improviser:
         zone = s.zone * (reg.high - reg.low)
         return Guidance(self.vocab, s.steering, GuideRegister(reg.low, reg.high, self.voice.max_leap, zone),
                         self.situation.bar_ticks, s.tempo, avoid_notes=s.nudges)
+
+    @property
+    def centre(self) -> int:
+        """The register centre the live ``register_centre`` parameter sets (the middle of the range until
+        then): version 4 moves the register target around it, version 1's anchors gravitate to it,
+        versions 2 and 3 ignore it (``Shaper.place``)."""
+        home = self.shaper.home
+        return self.voice.register.centre if home is None else home
+
+    @centre.setter
+    def centre(self, pitch: int) -> None:
+        self.shaper.place(pitch)
 
     @property
     def rng(self) -> np.random.Generator:
@@ -212,13 +232,15 @@ class Improviser:
         if planned is not None:
             value, pitch = self._planned(planned)
         else:
-            target = None
+            target, bias, classes = None, None, None
             if self.degree:  # the model keeps whole tuplets and hears the tempo (conditioning v2)
                 self._shape_degree(logits, tick)
-                target = self._steer(logits, tick, chord)
+                target, bias = self._steer(logits, tick, chord)
+                if bias is not None:
+                    classes = self.guidance.held_classes(self._rhythm, tick, chord)
             else:
                 self.shaper.bias(logits, tick, self.vocab)
-            index = self.sampler.sample(logits)
+            index = self.sampler.sample(logits, bias, classes)
             value = self.vocab.values[index]
             self.prev_index = index
             pitch = self._realise(value, chord, tick, target)
@@ -248,16 +270,18 @@ class Improviser:
         prev = self.prev_pitch if prev_pitch is None else prev_pitch
         return self.situation.indices(tick, chord, prev, phrase)
 
-    def _steer(self, logits: np.ndarray, tick: int, chord: Chord) -> int | None:
-        """Guidance before sampling (version 3): returns the register target it used (None when off)."""
+    def _steer(self, logits: np.ndarray, tick: int, chord: Chord) -> tuple[int | None, np.ndarray | None]:
+        """Guidance before sampling: the register target it used (None when off) and the biases for the
+        sampler to add after the temperature (version 4; version 3 adds them to ``logits`` here: None)."""
         if self.guidance is None:
-            return None
+            return None, None
         target = self.shaper.target(tick)
         before = self.progression.chord_at(tick - 1) if tick > 0 else None
         old = before if before is not None and before != chord else None
         _, soon = self.situation.lookahead.next(tick)
-        self.guidance.bias(logits, tick, chord, old, self.prev_pitch, target, soon)
-        return target
+        bias = logits if self.sampler.held is None else np.zeros_like(logits)
+        self.guidance.bias(bias, tick, chord, old, self.prev_pitch, target, soon)
+        return target, None if bias is logits else bias
 
     def _shape_degree(self, logits: np.ndarray, tick: int) -> None:
         """Whole tuplets in a beat, and no more than ``max_repeats`` repeated pitches (degree models)."""
@@ -403,3 +427,11 @@ class Improviser:
     def jump(self, tick: int) -> None:
         """Move the position (a new chorus, a Song Position Pointer); the state is kept."""
         self.position = int(tick)
+
+
+def rhythm_classes(vocab: Vocabulary) -> np.ndarray:
+    """A class index per value: its duration, and whether it is a rest (what version 4 holds at the
+    reference temperature)."""
+    keys = [(v.duration, v.kind == "R") for v in vocab.values]
+    index = {key: i for i, key in enumerate(sorted(set(keys)))}
+    return np.array([index[key] for key in keys], dtype=np.int64)

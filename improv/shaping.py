@@ -22,8 +22,11 @@ The improviser asks a `Shaper` at three points of each step:
 
 For a degree model, improviser version 3 also reweights the odds before each draw (``improv.guidance``,
 sized by ``Steering``): guide tones at the changes, a pull towards the register target, fewer repeated
-pitches, no long or strong avoid notes. ``for_version`` maps a session log's improviser version to its
-shaping (1: none, 2: without the steering, 3: all).
+pitches, no long or strong avoid notes. Version 4 adds those biases after the temperature and holds the
+rhythm at the reference temperature (``Steering.reference``, ``improv.model.sampling.Held``), and the live
+``register_centre`` places the register target (``Shaper.place``; versions 2 and 3 ignored it, version 1's
+anchors gravitate to it). ``for_version`` maps a session log's improviser version to its shaping (1: none,
+2: without the steering, 3: steering tempered with the model's odds, 4: all).
 
 Time in ticks (``improv.theory.timing``). Every random draw goes through the improviser's one Generator.
 Not thread-safe: one Shaper per improviser, used from the thread that steps it.
@@ -38,11 +41,13 @@ import numpy as np
 
 from improv.errors import InputError
 from improv.measures import clashes
+from improv.model.sampling import DEFAULT_TEMPERATURE
 from improv.theory.harmony import Chord
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Value, Vocabulary, classify
 
-VERSION = 3  # the improviser version that shapes (1: hard register walls, no shaping; 2: no steering)
+VERSION = 4  # the improviser version that shapes (1: hard register walls, no shaping; 2: no steering; 3: the
+# steering tempered with the model's odds, register_centre ignored)
 DYNAMICS = 20  # velocity steps between the arc's lowest and highest level
 REFERENCE_BPM = 150.0  # the tempo at which the model's own rhythm is left alone
 KINDS = ("C", "S", "A", "X")  # the value kinds ``classify`` names
@@ -63,6 +68,14 @@ class Steering:
     ``repeat`` is against a repeated pitch, ``avoid`` against an avoid note held a beat or more (or a harsh
     one on beat 1 or 3; only while nudges are on), ``fast`` against values shorter than an eighth per
     doubling of the tempo above 150 BPM.
+
+    ``reference`` (version 4) is the temperature at which these sizes are meant: the biases are added after
+    the temperature (divided by ``reference``, not by the sampling temperature), and the rhythm (each
+    value's duration, note or rest; on beats 1 and 3 also chord tone or not: ``Guidance.held_classes``)
+    keeps the shares it has at ``reference``, so a low temperature no longer sharpens the guide-tone bonus
+    or crowds the line into its busiest rhythm and onto chord tones, and a high one no longer breaks the
+    rhythm up. None (version 3): the biases are added to the model's logits before the
+    temperature.
     """
 
     pull: float = 0.08
@@ -73,6 +86,7 @@ class Steering:
     repeat: float = 0.2
     avoid: float = 2.5
     fast: float = 0.5
+    reference: float | None = DEFAULT_TEMPERATURE
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,7 @@ class Shaping:
     fast_penalty: float = 1.2  # logit change of sub-eighth values per halving (+) / doubling (-) of 150 BPM
     repeat_penalty: float = 1.0  # logit penalty on values that repeat the previous pitch
     steering: Steering | None = field(default_factory=Steering)  # degree models; None: version 2
+    centre_control: bool = True  # the live register_centre places the register target (version 4)
 
     @classmethod
     def off(cls) -> Shaping:
@@ -101,12 +116,15 @@ class Shaping:
 def for_version(version: int, tempo: float | None = None) -> Shaping:
     """The shaping of an improviser version (a session log names it); InputError for an unknown one.
 
-    1: no shaping; 2: shaping without the degree model's steering (``improv.guidance``); 3: all of it.
+    1: no shaping; 2: shaping without the degree model's steering (``improv.guidance``); 3: the steering
+    before the temperature, ``register_centre`` ignored; 4: all of it.
     """
     if version == 1:
         return Shaping.off()
     if version == 2:
-        return Shaping(tempo=tempo, steering=None)
+        return Shaping(tempo=tempo, steering=None, centre_control=False)
+    if version == 3:
+        return Shaping(tempo=tempo, steering=Steering(reference=None), centre_control=False)
     if version == VERSION:
         return Shaping(tempo=tempo)
     raise InputError(f"improviser version {version} is unknown (this improv has 1 to {VERSION})")
@@ -156,7 +174,9 @@ class Shaper:
         self.centre = float((low + high) // 2)
         self.goal = self.centre
         self.level = 0.5  # where the arc is (0..1), for the dynamics
+        self.drawn = 0.5  # the phrase goal's level (the arc's and a random step), before clipping
         self.next_goal = 0
+        self.home: int | None = None  # the live register_centre (None: the middle of the range)
         self.nudged = 0
         self._fast: np.ndarray | None = None
         self._subs: np.ndarray | None = None
@@ -165,18 +185,37 @@ class Shaper:
     def target(self, tick: int) -> int:
         """The register target at a tick (moves slowly; a new phrase goal every ``phrase_bars``)."""
         s = self.shaping
-        if not s.register:
-            return (self.low + self.high) // 2
+        if not s.register:  # (version 1: anchors gravitate to the middle, or to the live register_centre)
+            return (self.low + self.high) // 2 if self.home is None else self.home
         if tick >= self.next_goal:
             arc = tick / (self.chorus_ticks * max(1, s.arc_choruses))
             self.level = arc_level(arc, s.climax)
-            level = self.level + float(self.rng.normal(0.0, 0.1))
-            width = self.high - self.low
-            margin = s.margin * width
-            self.goal = self.low + margin + min(max(level, 0.0), 1.0) * (width - 2 * margin)
+            self.drawn = self.level + float(self.rng.normal(0.0, 0.1))
+            self.goal = self._goal()
             self.next_goal = tick + s.phrase_bars * self.bar_ticks
         self.centre += 0.15 * (self.goal - self.centre)
         return int(round(self.centre))
+
+    def _goal(self) -> float:
+        """The phrase goal: the drawn level within the range less its margins, moved with the register
+        centre when one is set (version 4), never nearer either end than half the margin."""
+        s = self.shaping
+        width = self.high - self.low
+        margin = s.margin * width
+        goal = self.low + margin + min(max(self.drawn, 0.0), 1.0) * (width - 2 * margin)
+        if self.home is None or not s.centre_control:
+            return goal
+        goal += self.home - (self.low + self.high) / 2
+        return min(max(goal, self.low + margin / 2), self.high - margin / 2)
+
+    def place(self, centre: int) -> None:
+        """The live ``register_centre`` (a MIDI pitch): from now on the register target's phrase goals move
+        around it, the arc and the phrase contour kept, inside the range (version 4; the current goal moves
+        at once, and the target glides there). Version 1 anchors gravitate to it; versions 2 and 3 ignore
+        it (their session logs replay as they were played)."""
+        self.home = int(centre)
+        if self.shaping.register and self.shaping.centre_control and self.next_goal > 0:
+            self.goal = self._goal()
 
     def dynamics(self) -> int:
         """Velocity offset that follows the arc: softer at the start and the release, louder at the climax."""

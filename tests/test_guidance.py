@@ -1,5 +1,5 @@
-"""Guidance (improviser version 3): the degree model's odds reweighted before it samples, and the version-2
-improviser kept bit for bit behind the version a session log names."""
+"""Guidance (improviser versions 3 and 4): the degree model's odds reweighted before it samples, and the
+version-2 and version-3 improvisers kept bit for bit behind the version a session log names."""
 
 from __future__ import annotations
 
@@ -26,6 +26,7 @@ from improv.theory.progression import parse_progression
 from improv.theory.timing import TICKS_PER_BEAT
 
 GOLDEN = Path(__file__).parent / "data" / "improviser_v2_notes.json"
+GOLDEN_V3 = Path(__file__).parent / "data" / "improviser_v3_notes.json"
 IIVI = parse_progression("Dm7 G7 | Cmaj7 | Em7b5 A7 | Dm7 | Gm7 C7 | Fmaj7 | Bbm7 Eb7 | Abmaj7")
 
 
@@ -161,11 +162,17 @@ def test_version_2_plays_the_notes_it_played_before_version_3(model):
     assert _golden_run(model, data) == data["random_degree_model"]
 
 
+def _shipped_golden(path: Path, version: int) -> dict:
+    """A golden file whose shipped-default notes still apply (else the test skips: the default changed)."""
+    data = json.loads(path.read_text())
+    if model_hash(default_model_dir()) != data["shipped_default"]["model_hash"]:
+        pytest.skip(f"the shipped default model changed since the version-{version} notes were recorded")
+    return data
+
+
 def test_version_2_of_the_shipped_default_is_unchanged():
-    data = json.loads(GOLDEN.read_text())
+    data = _shipped_golden(GOLDEN, 2)
     shipped = data["shipped_default"]
-    if model_hash(default_model_dir()) != shipped["model_hash"]:
-        pytest.skip("the shipped default model changed since the version-2 notes were recorded")
     model = load_model()
     assert _golden_run(model, data) == shipped["notes"]
     v3 = improviser(parse_progression(data["changes"]), model=model, seed=3, temperature=0.9,
@@ -198,3 +205,95 @@ def test_a_log_naming_version_2_replays_version_2(tmp_path, model):
         again = replay_log(header, records).notes[:40]
         assert [(n.onset, n.pitch) for n in again] == [(n.onset, n.pitch) for n in played[version]]
     assert [n.pitch for n in played[2]] != [n.pitch for n in played[3]]
+
+
+def _golden_v3_run(model, data):
+    """Version 3 (motifs on) as recorded: seed/temperature/tempo, a register_centre of 76 after 20 steps."""
+    from improv.perform.performer import Performer, PerformerSettings
+
+    prog = parse_progression(data["changes"])
+    out = {}
+    for key in data["random_degree_model"]:
+        seed, temperature, tempo = key.split("/")
+        shaping, motifs = settings_for_version(3, float(tempo))
+        imp = improviser(prog, model=model, seed=int(seed), temperature=float(temperature), shaping=shaping,
+                         tempo=float(tempo), motifs=motifs)
+        perf = Performer(imp, PerformerSettings())
+        notes, centred = [], False
+        while imp.position < data["choruses"] * prog.length:
+            if perf.steps >= 20 and not centred:
+                perf.apply({"type": "param", "param": "register_centre", "value": 76})
+                centred = True
+            note = perf.next_note()
+            if note is not None:
+                notes.append([round(note.onset, 6), round(note.duration, 6), note.pitch, note.velocity])
+        out[key] = notes
+    return out
+
+
+def test_version_3_plays_the_notes_it_played_before_version_4(model):
+    data = json.loads(GOLDEN_V3.read_text())
+    assert _golden_v3_run(model, data) == data["random_degree_model"]
+
+
+def test_version_3_of_the_shipped_default_is_unchanged():
+    data = _shipped_golden(GOLDEN_V3, 3)
+    assert _golden_v3_run(load_model(), data) == data["shipped_default"]["notes"]
+
+
+def test_version_4_holds_the_rhythm_whatever_the_temperature(model):
+    """At every draw of a cold (0.6) version-4 line, each rhythm (duration, note or rest) has the share it
+    has at 0.9, biases included; version 3's tempered draw would have moved it."""
+    from improv.improviser import rhythm_classes
+
+    shaping, motifs = settings_for_version(4, 200.0)
+    imp = improviser(IIVI, model=model, seed=1, temperature=0.6, shaping=shaping, tempo=200.0, motifs=motifs)
+    rhythm = rhythm_classes(imp.vocab)
+    count = int(rhythm.max()) + 1
+    held, seen = imp.sampler._held_weights, []
+
+    def spy(logits, bias, classes=None):
+        weights = held(logits, bias, classes)
+
+        def shares(z):
+            w = np.exp(z - z.max())
+            return np.bincount(rhythm, w / w.sum(), count)
+
+        seen.append((np.bincount(rhythm, weights / weights.sum(), count), shares((logits + bias) / 0.9),
+                     shares((logits + bias) / 0.6)))
+        return weights
+
+    imp.sampler._held_weights = spy
+    imp.notes_until(2 * IIVI.length / TICKS_PER_BEAT)
+    assert len(seen) > 50
+    assert all(np.allclose(got, reference, atol=1e-9) for got, reference, _ in seen)
+    assert max(np.abs(tempered - reference).max() for _, reference, tempered in seen) > 0.05
+
+
+def test_version_4_at_the_reference_temperature_is_version_3(model):
+    for version in (3, 4):
+        shaping, motifs = settings_for_version(version, 200.0)
+        imp = improviser(IIVI, model=model, seed=2, temperature=0.9, shaping=shaping, tempo=200.0,
+                         motifs=motifs)
+        notes = imp.notes_until(2 * IIVI.length / TICKS_PER_BEAT)
+        if version == 3:
+            v3 = notes
+    assert notes == v3 and imp.sampler.held is not None and imp.sampler.held.reference == 0.9
+
+
+
+def test_version_4_holds_chord_tones_on_beats_1_and_3_apart_from_the_rest():
+    cmaj7 = parse_chord("Cmaj7")
+    values = [Degree(None, 12), Degree(0, 6, "+"), Degree(4, 6, "+"), Degree(2, 6, "+"), Degree(4, 12, "-")]
+    vocab = DegreeVocabulary(values)
+    idx = {v: i for i, v in enumerate(vocab.values)}
+    guidance = Guidance(vocab, Steering(), Register(52, 84, 12, 9.0), 48)
+    from improv.improviser import rhythm_classes
+
+    rhythm = rhythm_classes(vocab)
+    weak, strong = guidance.held_classes(rhythm, 6, cmaj7), guidance.held_classes(rhythm, 24, cmaj7)
+    assert (weak == 2 * rhythm).all()
+    root, third, ninth = idx[Degree(0, 6, "+")], idx[Degree(4, 6, "+")], idx[Degree(2, 6, "+")]
+    assert strong[root] == strong[third] != strong[ninth] == weak[ninth]  # chord tones vs the 9th on beat 3
+    assert strong[idx[Degree(None, 12)]] != strong[idx[Degree(4, 12, "-")]]  # a rest is no chord tone
+    assert strong.max() < 2 * (rhythm.max() + 1)

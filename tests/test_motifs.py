@@ -11,7 +11,7 @@ from improv.motifs import TRANSFORMS, Cell, MotifSettings, cells, place
 from improv.motifs.cells import octave_near, on_grid, shape_matches
 from improv.perform.events import Answer
 from improv.perform.performer import Performer, PerformerSettings, answer_start
-from improv.shaping import Shaping
+from improv.shaping import Shaping, Steering
 from improv.theory.harmony import parse_chord
 from improv.theory.progression import parse_progression
 from improv.theory.timing import TICKS_PER_BEAT
@@ -148,9 +148,12 @@ def test_motifs_off_is_the_improviser_without_a_memory(model):
 
 
 def test_each_improviser_version_has_its_settings():
-    assert IMPROVISER_VERSION == 3
-    assert settings_for_version(3, 140.0) == (Shaping(tempo=140.0), MotifSettings())
-    assert settings_for_version(2, 140.0) == (Shaping(tempo=140.0, steering=None), MotifSettings.off())
+    assert IMPROVISER_VERSION == 4
+    assert settings_for_version(4, 140.0) == (Shaping(tempo=140.0), MotifSettings())
+    assert settings_for_version(3, 140.0) == (Shaping(tempo=140.0, steering=Steering(reference=None),
+                                                      centre_control=False), MotifSettings())
+    assert settings_for_version(2, 140.0) == (Shaping(tempo=140.0, steering=None, centre_control=False),
+                                              MotifSettings.off())
     assert settings_for_version(1) == (Shaping.off(), MotifSettings.off())
     from improv.errors import InputError
 
@@ -255,7 +258,7 @@ def _logged_session(model, tmp_path, version):
     return played, log.path
 
 
-@pytest.mark.parametrize("version", [2, 3])
+@pytest.mark.parametrize("version", [2, 3, 4])
 def test_a_session_log_replays_with_the_improviser_version_it_names(model, tmp_path, version):
     from improv.cli.replay import replay_log
     from improv.perform.log import read_log
@@ -263,10 +266,10 @@ def test_a_session_log_replays_with_the_improviser_version_it_names(model, tmp_p
     played, path = _logged_session(model, tmp_path, version)
     header, records = read_log(path)
     answers = [r for r in records if r["type"] == "answer"]
-    assert len(answers) == (2 if version == 3 else 0)
+    assert len(answers) == (2 if version >= 3 else 0)
     result = replay_log(header, records)
     assert [(n.onset, n.pitch) for n in result.notes] == played
     assert result.answers == answers
-    if version == 3:
+    if version >= 3:
         older, _ = _logged_session(model, tmp_path, 2)
         assert older != played  # the versions really differ, and each log keeps its own

@@ -151,3 +151,47 @@ def test_dynamics_follow_the_arc(model):
     flat = build_improviser(PROG, ImproviserSettings(seed=1, temperature=1.0), model=model,
                             shaping=Shaping.off()).notes_until(beats)
     assert abs(np.mean([n.velocity for n in flat]) - 90) < 3
+
+
+# ------------------------------------------------------------------------- the live register_centre
+def test_the_register_centre_moves_the_target_in_version_4_only():
+    from improv.shaping import for_version
+
+    def goals(shaping, home):
+        shaper = Shaper(shaping, np.random.default_rng(0), 52, 84, PROG.length, 48)
+        if home is not None:
+            shaper.place(home)
+        return [shaper.target(t) for t in range(0, 4 * PROG.length, 6)]
+
+    free, low, high = (goals(Shaping(), home) for home in (None, 58, 80))
+    assert np.mean(low) < np.mean(free) - 5 and np.mean(high) > np.mean(free) + 5
+    assert all(52 <= g <= 84 for g in low + high)
+    assert np.ptp(high) > 3  # the phrase goals and the arc still move around it
+    for version in (2, 3):  # their session logs were played with it ignored
+        assert goals(for_version(version), 80) == goals(for_version(version), None)
+    assert set(goals(Shaping.off(), 70)) == {70}  # version 1: anchors gravitate to it, as they did
+
+
+def test_a_register_centre_cc_moves_the_line_and_replays(model):
+    from improv.perform.performer import Performer, PerformerSettings, param_value
+    from improv.perform.replay import replay
+
+    def event(x):
+        return {"type": "param", "param": "register_centre", "value": param_value("register_centre", x)}
+
+    def make():
+        return build_improviser(PROG, ImproviserSettings(seed=3, temperature=1.0), model=model,
+                                shaping=Shaping(tempo=120.0))
+
+    def played(x):
+        perf = Performer(make(), PerformerSettings())
+        perf.apply(event(x))
+        assert perf.imp.centre == event(x)["value"]
+        return [perf.next_note() for _ in range(120)]
+
+    low, high = (np.mean([n.pitch for n in played(x)]) for x in (0.15, 0.85))
+    assert high > low + 6
+    records = [{"type": "event", "step": 0, "event": event(0.85)}, {"type": "end", "notes": 120}]
+    header = {"performer": vars(PerformerSettings()).copy(), "channel": 0}
+    again = replay(header, records, make()).notes
+    assert [(n.onset, n.pitch) for n in again] == [(n.onset, n.pitch) for n in played(0.85)]
