@@ -37,7 +37,7 @@ from improv.live.bandfeed import BandFeed
 from improv.live.clock import Timeline
 from improv.live.feeder import Feeder, NoteSource, SoloFeeder, TimedNoteLike
 from improv.live.health import PortWatch
-from improv.live.inputs import Inputs, InputSource, Listening, slot_ahead
+from improv.live.inputs import ANSWER_MARGIN, Inputs, InputSource, Listening, slot_ahead
 from improv.live.scheduler import PRIO_CONTROL, Emitter, Sink
 from improv.live.stalls import WATCH as GC_WATCH
 from improv.live.telemetry import EngineResult, Telemetry, totals
@@ -226,14 +226,22 @@ class Engine:
             silence_all(self.emitter, self.parts, self.timeline.beat())
             return
         if isinstance(event, PhraseEvent):
-            # the answer is planned here, now: its first slot must still be ahead (the listen thread chose
-            # it a moment ago; under load the hand-over took longer), else its first note would be dropped
-            event = replace(event, answer=slot_ahead(self.timeline, event.answer, self.timeline.now()))
+            self._plan(event)
+            return
         band = self.band
         if isinstance(event, ChordEvent) and band is not None and band.follow and not self.transport.paused:
             self._rechord(band, event, arrived)
         else:
             self.solo.apply(event)
+
+    def _plan(self, event: PhraseEvent) -> None:
+        """A call: the answer is planned here, now, so its first slot must still be ahead once planned
+        (the listen thread chose it a moment ago): ahead by the margin, or by what planning the last call
+        took (a loaded machine), else the answer's first note would come too late and be dropped."""
+        counts, started = self.solo.counts, self.timeline.now()
+        margin = max(ANSWER_MARGIN, 1.5 * counts.plan_ms / 1000.0)
+        self.solo.apply(replace(event, answer=slot_ahead(self.timeline, event.answer, started, margin)))
+        counts.plan_ms = (self.timeline.now() - started) * 1000.0
 
     def _rechord(self, band: BandFeed, event: ChordEvent, arrived: float | None) -> None:
         """A played chord the band follows: the performer takes it, then the band cuts and re-makes what it

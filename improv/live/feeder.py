@@ -140,6 +140,7 @@ class SoloCounts:
     step_ms: float = 0.0  # the last improviser step
     max_step_ms: float = 0.0
     barges: int = 0  # answers stopped by a new call (respond mode)
+    plan_ms: float = 0.0  # the last call's handling (reseed, answer planning): the next answer's margin
 
 
 class SoloFeeder:
