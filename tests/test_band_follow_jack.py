@@ -11,6 +11,7 @@ engine far more time than it needs on a loaded machine, and no latency is assert
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections import defaultdict
 
@@ -112,15 +113,29 @@ def test_the_band_plays_the_chord_the_pianist_plays(jack, probe, tiny_model, tmp
     final = {c["tick"] // 48: c["symbol"] for c in chords}  # the chord each bar ended up with
     assert final == dict.fromkeys(PLAYED, "B7"), chords
     assert "band: B7 from tick" in err, err[-2000:]  # the band was re-made (not only the solo)
-    heard = 0
+    heard, wrong = 0, []
     for bar in range(BARS):
         if bar in PLAYED:  # from a beat after the chord was played to the bar's end (pushes aside)
             start, tones, guides = played_at[bar] + 1.0, B7_TONES, B7_GUIDES
         else:
             start, tones, guides = bar * 4.0, C7_TONES, C7_GUIDES
         for onset, pcs in _attacks(comp_ons, start, bar * 4 + 4 - PUSH).items():
-            assert guides <= pcs, (bar, onset, sorted(pcs))
-            heard += bar in PLAYED
+            if guides <= pcs:
+                heard += bar in PLAYED
+            else:
+                wrong.append(("comp", bar, onset, sorted(pcs)))
         third = _strong_beat(bass_ons, bar * 4 + 2.0)
-        assert third in tones, (bar, third)
+        if third not in tones:
+            wrong.append(("bass beat 3", bar, third))
+    # a note the machine was too busy to play in time is dropped (and counted): it may leave a voicing
+    # without a guide tone or a beat without its bass note, nothing else may
+    assert len(wrong) <= _lost(err), (wrong, err[-600:])
     assert heard >= 2  # the comping played on the played chord (seed 5: attacks in each of its bars)
+
+
+def _lost(err: str) -> int:
+    """Notes improv reported dropped for lateness (the emitter's, and the band's skipped ones)."""
+    ended = re.search(r"ended \(.*?\): \d+ notes, \d+ messages, \d+ late, (\d+) dropped", err)
+    skipped = re.search(r"band: (\d+) notes? skipped", err)
+    assert ended, err[-600:]
+    return int(ended.group(1)) + (int(skipped.group(1)) if skipped else 0)
