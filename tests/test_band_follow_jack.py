@@ -52,6 +52,19 @@ def _play_chords(pianist: Source, t0: float) -> dict[int, float]:
     return sent
 
 
+def _start(probe: Probe, proc, timeout: float = 90.0) -> float:
+    """When improv's MIDI Start arrived (form beat 0), waiting for it (improv's error if it ended)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        started = [t for t, msg in probe.snapshot() if msg == (0xFA,)]
+        if started:
+            return started[0]
+        if proc.poll() is not None:
+            pytest.fail(f"improv play ended before its Start:\n{proc.communicate()[1][-2000:]}")
+        time.sleep(0.002)
+    raise AssertionError(f"no MIDI Start from improv in {timeout} s")
+
+
 def _note_ons(events: list[dict], channel: int) -> list[tuple[float, int]]:
     """(form beat scheduled, pitch) of every note-on sent on ``channel``, in sending order."""
     return [(e["beat"], e["msg"][1]) for e in events
@@ -92,9 +105,7 @@ def test_the_band_plays_the_chord_the_pianist_plays(jack, probe, tiny_model, tmp
         "--band-port", f"bass=fbass{tag}", "--band-port", f"comp=fcomp{tag}")
     try:
         probe.connect(out)
-        pianist.wait_for_reader("improv-chords", jack.env(), proc, timeout=60.0)
-        assert probe.wait_for(lambda m: any(msg == (0xFA,) for _, msg in m), 60.0), "no Start"
-        t0 = next(t for t, msg in probe.snapshot() if msg == (0xFA,))
+        t0 = _start(probe, proc)  # (improv connects to the pianist's port before it starts)
         played_at = _play_chords(pianist, t0)
         err = _finish(proc, timeout=120.0)
         for recorder in (bass, comp):  # the end's panic has arrived
