@@ -1,8 +1,8 @@
 """Run every benchmark, print the tables and write them to benchmarks/RESULTS.md.
 
 Each benchmark measures the project and its baseline in the same run and reports the ratio. Usage:
-``python -m benchmarks.run [NAME ...]`` (preprocess, model, music, musicianship, band, synth,
-live, listen, engine); `make bench` runs all.
+``python -m benchmarks.run [NAME ...]`` (preprocess, model, music, musicianship, band, render,
+synth, live, listen, engine); `make bench` runs all.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ BENCHES = {
     "musicianship": ("benchmarks.bench_musicianship",
                      "Musicianship: improv, previous default, n-gram and real solos (issue 9)"),
     "band": ("benchmarks.bench_band", "Rhythm section and audio rendering (issue 11)"),
+    "render": ("benchmarks.bench_render", "`improv generate --audio` for 32 bars, stage by stage (issue 11)"),
     "synth": ("benchmarks.bench_synth",
               "Live sound through FluidSynth: first sound, CPU, attack latency (issue 11)"),
     "engine": ("benchmarks.bench_engine",

@@ -6,7 +6,13 @@ Two uses, one synth:
   writes a 16-bit stereo WAV (44.1 kHz). No audio device. The same file, soundfont and FluidSynth version give
   byte-identical audio (one synth per render, events applied at their sample positions).
 * live: ``Synth.send(message)`` plays raw MIDI bytes; ``improv.live.synth.SynthSink`` adds FluidSynth's audio
-  driver and makes it the engine's output ``Sink``. FluidSynth's API is thread-safe.
+  driver and makes it the engine's output ``Sink``. FluidSynth's API is thread-safe. ``send`` calls
+  FluidSynth's note and controller functions without releasing the GIL (they take microseconds), so the
+  emitter thread keeps it between the sends of one beat: another thread cannot take it mid-beat and make
+  the later parts wait a switch interval. Sample loading (a program change) does release it.
+
+Only the samples of the presets in use are loaded (``synth.dynamic-sample-loading``): the GM soundfont
+starts in a fraction of the time, live and offline.
 
 Seconds appear here only at file and driver boundaries. A missing library or soundfont is an ``InputError``
 (one line, exit 2).
@@ -14,6 +20,7 @@ Seconds appear here only at file and driver boundaries. A missing library or sou
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import threading
@@ -77,7 +84,8 @@ class Synth:
         self.fs_module = _fluidsynth()
         self.soundfont = find_soundfont(soundfont)
         self.sample_rate = sample_rate
-        self.fs = self.fs_module.Synth(gain=gain, samplerate=sample_rate, **settings)
+        settings = {"synth.dynamic-sample-loading": 1, **settings}
+        self.fs = self.fs_module.Synth(gain=gain, samplerate=sample_rate, channels=16, **settings)
         self.sfid = self.fs.sfload(str(self.soundfont))
         if self.sfid < 0:
             self.fs.delete()
@@ -88,6 +96,7 @@ class Synth:
             program = 0 if drums else programs.get(channel, 0)
             self.fs.program_select(channel, self.sfid, 128 if drums else 0, program)
         self._write = self.fs_module.fluid_synth_write_s16
+        self._calls = _HeldCalls(self.fs_module)
         self._closed = False
 
     def send(self, message: Sequence[int]) -> bool:
@@ -96,18 +105,19 @@ class Synth:
             return False
         status = message[0] & 0xF0
         channel = message[0] & 0x0F
-        data = list(message[1:3]) + [0, 0]
-        fs = self.fs
-        if status == NOTE_ON and data[1] > 0:
-            fs.noteon(channel, data[0], data[1])
+        first = message[1] & 0x7F if len(message) > 1 else 0
+        second = message[2] & 0x7F if len(message) > 2 else 0
+        calls, synth = self._calls, self.fs.synth
+        if status == NOTE_ON and second > 0:
+            calls.noteon(synth, channel, first, second)
         elif status in (NOTE_OFF, NOTE_ON):
-            fs.noteoff(channel, data[0])
+            calls.noteoff(synth, channel, first)
         elif status == CONTROL:
-            fs.cc(channel, data[0], data[1])
-        elif status == 0xC0:
-            fs.program_select(channel, self.sfid, 128 if channel == DRUM_CHANNEL else 0, data[0])
+            calls.cc(synth, channel, first, second)
+        elif status == 0xC0:  # may load samples from disk: the GIL is let go meanwhile
+            self.fs.program_select(channel, self.sfid, 128 if channel == DRUM_CHANNEL else 0, first)
         elif status == PITCH_BEND:
-            fs.pitch_bend(channel, (data[0] | data[1] << 7) - 8192)
+            calls.pitch_bend(synth, channel, first | second << 7)
         return True
 
     def samples(self, frames: int) -> np.ndarray:
@@ -130,12 +140,47 @@ class Synth:
             self.fs.delete()
 
 
+class _HeldCalls:
+    """FluidSynth's note, controller and bend functions through ``ctypes.PyDLL``: called with the GIL held
+    (pyfluidsynth's CFUNCTYPE prototypes release it on every call). Arguments: the synth pointer, the
+    channel and the 7-bit data (the bend as FluidSynth's 0..16383)."""
+
+    def __init__(self, module) -> None:
+        lib = ctypes.PyDLL(module._fl._name)
+        self.noteon = self._function(lib, "fluid_synth_noteon", 3)
+        self.noteoff = self._function(lib, "fluid_synth_noteoff", 2)
+        self.cc = self._function(lib, "fluid_synth_cc", 3)
+        self.pitch_bend = self._function(lib, "fluid_synth_pitch_bend", 2)
+
+    @staticmethod
+    def _function(lib: ctypes.PyDLL, name: str, ints: int):
+        function = getattr(lib, name)
+        function.argtypes = [ctypes.c_void_p] + [ctypes.c_int] * ints
+        function.restype = ctypes.c_int
+        return function
+
+
 def midi_events(mid: mido.MidiFile) -> list[tuple[float, list[int]]]:
-    """(seconds, message bytes) of every channel message in the file, in play order (tempo map applied)."""
-    now, events = 0.0, []
-    for msg in mid:  # mido merges the tracks and converts delta ticks to seconds
-        now += msg.time
-        if not msg.is_meta and msg.type != "sysex":
+    """(seconds, message bytes) of every channel message in the file, in play order (tempo map applied):
+    the tracks merged as mido merges them (by time; at one time, track by track in file order), without
+    mido's copy of every message."""
+    timed = []
+    for track in mid.tracks:
+        tick = 0
+        for msg in track:
+            tick += msg.time
+            timed.append((tick, msg))
+    timed.sort(key=lambda item: item[0])  # stable: the tracks' order at one tick
+    tempo, last, now, scale = 500000, 0, 0.0, 1e-6 / mid.ticks_per_beat  # mido's default tempo (120 BPM)
+    events = []
+    for tick, msg in timed:
+        if tick > last:
+            now += (tick - last) * tempo * scale
+            last = tick
+        if msg.is_meta:
+            if msg.type == "set_tempo":
+                tempo = msg.tempo
+        elif msg.type != "sysex":
             events.append((now, msg.bytes()))
     return events
 
@@ -145,16 +190,18 @@ class SynthLoader:
     offline render can load it while the notes are still being made; ``result()`` waits for it (and
     raises what making it raised, e.g. the InputError for a missing soundfont)."""
 
-    def __init__(self, soundfont: str | Path | None = None) -> None:
+    def __init__(self, soundfont: str | Path | None = None,
+                 programs: Mapping[int, int] | None = None) -> None:
+        """``programs``: as for Synth (the instruments the file will choose: their samples load here too)."""
         self._synth: Synth | None = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._load, args=(soundfont,), name="improv-sfload",
+        self._thread = threading.Thread(target=self._load, args=(soundfont, programs), name="improv-sfload",
                                         daemon=True)
         self._thread.start()
 
-    def _load(self, soundfont: str | Path | None) -> None:
+    def _load(self, soundfont: str | Path | None, programs: Mapping[int, int] | None) -> None:
         try:
-            self._synth = Synth(soundfont)
+            self._synth = Synth(soundfont, programs=programs)
         except BaseException as exc:  # handed to the caller by result()
             self._error = exc
 

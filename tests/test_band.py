@@ -284,3 +284,16 @@ def test_the_live_stream_sends_drums_then_bass_then_comp_on_one_onset():
     rank = {9: 0, 1: 1, 2: 2}
     for a, b in zip(notes, notes[1:], strict=False):
         assert a.onset < b.onset or (a.onset == b.onset and rank[a.channel] <= rank[b.channel])
+
+
+@pytest.mark.parametrize("groove", ["swing", "bossa"])
+def test_a_chord_played_onto_the_downbeat_gets_its_own_root_from_the_bass(groove):
+    from improv.live.listener import ChordFollower
+
+    follower = ChordFollower(parse_progression("C7 | C7 | C7 | C7"))
+    band = Band(follower, np.random.default_rng(3), feel=Feel(120, 0.0, groove), parts=("bass",))
+    led_in = band.bar(0)["bass"][-1]  # the approach (swing) or pickup (bossa) aimed at bar 2's C
+    assert led_in.onset >= 3.0 and led_in.pitch % 12 in (11, 0, 1, 10, 2)
+    follower.override(48, "B7")  # then the pianist's B7 lands on bar 2's downbeat (chord following)
+    first = band.bar(1)["bass"][0]
+    assert first.onset == 4.0 and first.pitch % 12 == 11

@@ -130,3 +130,58 @@ def test_missing_soundfont_or_library_is_one_line_exit_2(tmp_path, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "fluidsynth", None)  # as if it were not installed
     with pytest.raises(InputError, match="apt-get install libfluidsynth3"):
         synth.Synth()
+
+
+def _pitch_hz(audio: np.ndarray, rate: int) -> float:
+    """The strongest frequency between 300 and 700 Hz of the left channel."""
+    left = audio.reshape(-1, 2)[:, 0].astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(left * np.hanning(len(left))))
+    freqs = np.fft.rfftfreq(len(left), 1 / rate)
+    band = (freqs > 300) & (freqs < 700)
+    return float(freqs[band][np.argmax(spectrum[band])])
+
+
+def test_send_plays_note_controller_and_bend_messages():
+    _soundfont()
+
+    def play(*messages: tuple[int, ...]) -> np.ndarray:
+        s = synth.Synth()
+        try:
+            for message in messages:
+                s.send(message)
+            s.send((0x90, 69, 100))  # A4 on the piano
+            s.samples(2205)  # past the attack
+            return s.samples(44100)
+        finally:
+            s.close()
+
+    plain, bent = play(), play((0xE0, 0x00, 0x60))  # bend +4096 of 8192: a semitone up (range 2)
+    assert abs(_pitch_hz(plain, 44100) - 440.0) < 3
+    assert abs(_pitch_hz(bent, 44100) - 440.0 * 2 ** (1 / 12)) < 3
+    assert db(np.abs(play((0xB0, 7, 0))).max() / 32768) < -60  # channel volume 0
+    s = synth.Synth()
+    try:
+        s.send((0x90, 69, 100))
+        s.send((0x90, 69, 0))  # a note-on of velocity 0 ends the note
+        s.samples(44100)
+        assert s.fs.get_active_voice_count() == 0
+    finally:
+        s.close()
+
+
+def test_midi_events_merge_the_tracks_and_apply_the_tempo_map_as_mido_does():
+    mid = _file([(0.0, 1.0, 60, 90, 0), (1.0, 0.5, 64, 90, 1), (3.0, 1.0, 67, 90, 2)], tempo=100.0)
+    second = mido.MidiTrack()
+    second += [mido.Message("note_on", note=40, velocity=70, channel=3, time=480),
+               mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(150), time=0),
+               mido.Message("note_off", note=40, channel=3, time=960)]
+    mid.tracks.append(second)
+    expected, now = [], 0.0
+    for msg in mid:  # mido's own merge and tempo map
+        now += msg.time
+        if not msg.is_meta:
+            expected.append((now, msg.bytes()))
+    got = synth.midi_events(mid)
+    assert [m for _, m in got] == [m for _, m in expected]
+    assert [t for t, _ in got] == pytest.approx([t for t, _ in expected], abs=1e-9)
+    assert got[-1][0] == pytest.approx(0.6 + 3 * 0.4)  # beat 4: one beat at 100 BPM, then three at 150

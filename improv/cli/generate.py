@@ -77,10 +77,11 @@ def run(args: argparse.Namespace) -> int:
     progression, bars, tempo, parts = changes.progression, opts["bars"], opts["tempo"], opts["band"]
     channels = parse_band_channels(opts["band_channels"])
     loader = None
-    if opts["audio"]:  # the soundfont loads while the notes are made (off the critical path)
+    if opts["audio"]:  # the soundfont and the instruments load while the notes are made
+        from improv.cli.sound import synth_programs
         from improv.synth import SynthLoader
 
-        loader = SynthLoader(opts["soundfont"])
+        loader = SynthLoader(opts["soundfont"], programs=synth_programs(channels, parts))
     improviser = build_improviser(progression, table.improviser_settings(opts), model_dir=opts["model"],
                                   sections=changes.sections, tempo=tempo,
                                   shaping=_shaping(opts, tempo, bars / max(1, progression.bar_count)),

@@ -387,6 +387,8 @@ class Engine:
         if self.band is not None:
             result.band_reactions_ms = list(self.band.reactions_ms)
             result.band_remake_ms = list(self.band.remake_ms)
+            if self.band.late:
+                log.info("band: %d notes skipped (too late to queue)", self.band.late)
         if error is not None:
             if isinstance(error, ImprovError):
                 raise error

@@ -71,7 +71,9 @@ class WalkingBass(Player):
         nxt = self.form.next_span(span)
         if first:
             planned = self._plan.pop(tick, None)
-            return planned if planned is not None else self._nearest_root(chord)
+            if planned is not None and planned % 12 == chord_root(chord):
+                return planned  # the approach's target (not when a played chord replaced its chord)
+            return self._nearest_root(chord)
         if last and nxt.chord.root is not None:
             return self._approach(nxt, chord, strong=strong)
         if strong:

@@ -89,7 +89,8 @@ class BossaBass(Player):
         super().__init__(form, rng, channel=channel, swing=swing, velocity=velocity)
         self.prev = CENTRE
         self._root_pitch = CENTRE
-        self._plan: dict[int, int | None] = {}  # tick -> pitch of a main note already chosen (a pickup's)
+        # tick -> (pitch, chord) of a main note already chosen (a pickup's)
+        self._plan: dict[int, tuple[int | None, Chord]] = {}
 
     def bar(self, index: int) -> list[BandNote]:
         """The notes of bar ``index``: main notes on 1 and 3 (and chord starts), pickups before them."""
@@ -114,17 +115,18 @@ class BossaBass(Player):
 
     def _main(self, tick: int) -> int | None:
         """The pitch of the main note at ``tick``: the root on a chord's first beat and on every bar's
-        beat 1, else the fifth. Chosen once (a pickup sounds it first, then the note itself)."""
-        if tick in self._plan:
-            return self._plan[tick]
+        beat 1, else the fifth. Chosen once (a pickup sounds it first, then the note itself), again when
+        a played chord has replaced the chord it was chosen for."""
         span = self.form.span_at(tick)
+        if tick in self._plan and self._plan[tick][1] == span.chord:
+            return self._plan[tick][0]
         pitch = None
         if span.chord.root is not None:
             downbeat = tick % self.form.bar_ticks == 0
             pitch = self._root(span.chord) if downbeat or tick == span.start else self._fifth(span.chord)
             self.prev = pitch
         self._plan = {t: p for t, p in self._plan.items() if t >= tick}
-        self._plan[tick] = pitch
+        self._plan[tick] = (pitch, span.chord)
         return pitch
 
     def _root(self, chord: Chord) -> int:
