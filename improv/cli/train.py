@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from improv.errors import InputError
@@ -21,6 +22,7 @@ def add_parser(subparsers) -> None:
         description="Encode corpus files as values, fit the LSTM (Keras) and export a model directory: "
         "model.keras, cell.npz (numpy weights for the live cell), vocab.json and card.json.",
         epilog="examples:\n  improv train --corpus ../shared/data/wjazzd --out models/wjazzd --epochs 30\n"
+        "  improv train --corpus ../shared/data/wjazzd --out models/m --carry-state --fit-minutes 25\n"
         "  improv train --corpus ../shared/data/wjazzd --out models/m --distribute mirrored\n"
         "  TF_CONFIG='{...}' improv train --corpus ... --out models/m --distribute multiworker",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -56,6 +58,15 @@ def add_parser(subparsers) -> None:
         "--cpu-devices", type=int, default=0, metavar="N",
         help="split the CPU into N logical devices (to run Mirrored on a machine without GPUs)",
     )
+    p.add_argument(
+        "--carry-state", action="store_true",
+        help="windows do not overlap and go on from the state their solo reached (refreshed every epoch), "
+        "as the live cell keeps one state all session (default: each window from a zero state)",
+    )
+    p.add_argument(
+        "--fit-minutes", type=float, default=0.0, metavar="M",
+        help="stop fitting after the epoch that would let the next one end past M minutes (default: none)",
+    )
     p.add_argument("--limit", type=int, default=0, metavar="N", help="use only the first N pieces (trials)")
     p.set_defaults(run=run)
 
@@ -68,10 +79,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--val-split must be within (0, 0.9)")
     if not 1 <= args.layers <= 4 or not 0.0 <= args.dropout < 1.0 or args.cpu_devices < 0 or args.limit < 0:
         raise InputError("--layers must be 1..4, --dropout within [0, 1), --cpu-devices and --limit >= 0")
+    if args.fit_minutes < 0:
+        raise InputError("--fit-minutes must be >= 0")
     from improv.corpus.loader import load_many
+    from improv.model.trainkit import STAGES, Stages
 
-    results = load_many(args.corpus)
-    lines = [line for result in results for line in result.lines]
+    stages = Stages(STAGES)
+    with stages.stage("corpus"):
+        results = load_many(args.corpus)
+        lines = [line for result in results for line in result.lines]
     if args.limit:
         lines = lines[: args.limit]
     if len(lines) < 2:
@@ -98,22 +114,26 @@ def run(args: argparse.Namespace) -> int:
         layers=args.layers,
         dropout=args.dropout,
         distribute=args.distribute,
+        carry_state=args.carry_state,
+        fit_minutes=args.fit_minutes,
         verbose=1 if sys.stdout.isatty() else 2,
     )
-    model, vocab, metrics = train.fit(lines, config)
+    model, vocab, metrics = train.fit(lines, config, stages)
     wjazzd = any(r.kind == "wjazzd" for r in results)
     if not train.is_chief():
         print("worker done (the chief writes the model)")
         return 0
-    train.export(
-        model,
-        vocab,
-        args.out,
-        config=config,
-        metrics=metrics,
-        corpus=[str(p) for p in args.corpus],
-        attribution=train.WJAZZD_ATTRIBUTION if wjazzd else None,
-    )
+    metrics["whole_run_minutes"] = round((time.perf_counter() - stages.started) / 60, 1)
+    with stages.stage("export"):
+        train.export(
+            model,
+            vocab,
+            args.out,
+            config=config,
+            metrics=metrics,
+            corpus=[str(p) for p in args.corpus],
+            attribution=train.WJAZZD_ATTRIBUTION if wjazzd else None,
+        )
     summary = {k: metrics[k] for k in ("values", "epochs_run", "validation", "ngram_baseline")}
     summary["nll_improvement_over_ngram"] = round(metrics["nll_improvement_over_ngram"], 4)
     print(json.dumps(summary, indent=1))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -58,6 +58,20 @@ class NGram:
                     continuation[k - 1][ctx[1:]][sym] += 1
         self._continuation = [_summarise(level) for level in continuation]
         return self
+
+    def truncated(self, order: int, smoothing: str | None = None) -> NGram:
+        """This model's counts cut to a lower order, with either smoothing: what a fit of that order counts.
+
+        A context's level-k entry is its last k symbols whatever the order, so the lower levels are shared;
+        with the condition first the contexts' shape depends on the order, so only the same order is.
+        """
+        if not 1 <= order <= self.order or (self.cond_first and order != self.order):
+            raise ValueError(f"cannot cut an order-{self.order} model to order {order}")
+        model = NGram(order, self.size, smoothing or self.smoothing, self.cond_first)
+        model.counts = self.counts[:order]
+        model._tables = self._tables[:order]
+        model._continuation = [*self._continuation[: order - 1], {}]
+        return model
 
     def prob(self, context: Sequence[int], sym: int) -> float:
         """P(sym | the last order-1 symbols of context)."""
@@ -124,27 +138,34 @@ def best_ngram(
     size: int,
     max_order: int = 3,
     conds: dict[str, tuple[Sequence[Sequence[int]], Sequence[Sequence[int]]]] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[NGram, dict[str, float]]:
     """Fit every smoothing at orders 1..max_order (and with each condition); the best on validation.
 
     The scores are keyed ``"<order>"`` for Witten-Bell and ``"<order>-kn"`` for Kneser-Ney, with
     ``"+<name>"`` for a condition: ``conds`` maps a name to the (train, val) condition symbols. A conditioned
-    order-n model sees n-1 previous values and the condition.
+    order-n model sees n-1 previous values and the condition. Lower orders share the highest order's
+    counts (``NGram.truncated``: the same numbers a fit of their own would count), so a condition costs
+    one fit with it last and one per order with it first. ``progress(done, total)`` follows the scoring.
     """
+    orders = range(1, max_order + 1)
+    plans = [("", None, None, False, max_order, [(n, s) for n in orders for s in SMOOTHINGS])]
+    for name, (tr, va) in (conds or {}).items():
+        # conditioned: Kneser-Ney only (it wins every unconditioned comparison), at least one value back
+        plans.append((f"+{name}", tr, va, False, max_order, [(n, "kneser-ney") for n in orders]))
+        # condition first: order 1 would be the model above; the context's shape differs per order
+        plans += [(f"+{name}/first", tr, va, True, n, [(n, "kneser-ney")]) for n in range(2, max_order + 1)]
+    total = sum(len(p[-1]) for p in plans)
     scores: dict[str, float] = {}
     models: dict[str, NGram] = {}
-    variants = [("", None, None, False)]
-    for name, (tr, va) in (conds or {}).items():
-        variants += [(f"+{name}", tr, va, False), (f"+{name}/first", tr, va, True)]
-    for suffix, cond_train, cond_val, first in variants:
-        for order in range(1, max_order + 1):
-            # conditioned: Kneser-Ney only (it wins every unconditioned comparison), at least one value back
-            for smoothing in SMOOTHINGS if cond_train is None else ("kneser-ney",):
-                if cond_train is not None and first and order == 1:
-                    continue  # the same model as order 1 with the condition last
-                key = (str(order) if smoothing == "witten-bell" else f"{order}-kn") + suffix
-                span = order + (1 if cond_train is not None else 0)
-                model = NGram(min(span, 4), size, smoothing, first).fit(train, cond_train)
-                models[key], scores[key] = model, model.nll(val, cond_val)
+    for suffix, cond_train, cond_val, first, top, scored in plans:
+        span = top + (1 if cond_train is not None else 0)
+        full = NGram(min(span, 4), size, "kneser-ney", first).fit(train, cond_train)
+        for order, smoothing in scored:
+            key = (str(order) if smoothing == "witten-bell" else f"{order}-kn") + suffix
+            model = full.truncated(min(order + span - top, 4), smoothing)
+            models[key], scores[key] = model, model.nll(val, cond_val)
+            if progress is not None:
+                progress(len(scores), total)
     best = min(scores, key=scores.get)
     return models[best], scores
