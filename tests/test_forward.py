@@ -131,3 +131,27 @@ def test_stages_print_a_line_per_stage_and_keep_their_seconds():
     assert "stage 1/2 load ..." in text and "stage 2/2 fit done in" in text
     assert text.count("stage 1/2 load: ") == 11  # a bar at 0 %, then every tenth
     assert "100/100" in text and set(stages.seconds) == {"load", "fit"}
+
+
+def _loop_fit(model: NGram, sequences, conds=None) -> list[dict]:
+    """The counts a loop over every position gives (what ``NGram.fit`` computes at once)."""
+    from collections import Counter, defaultdict
+
+    counts = [defaultdict(Counter) for _ in range(model.order)]
+    for n, seq in enumerate(sequences):
+        seq = [int(x) for x in seq]
+        for i, sym in enumerate(seq):
+            ctx = model.context(seq, i, None if conds is None else conds[n][i])
+            for k in range(min(model.order, len(ctx) + 1)):
+                counts[k][tuple(ctx[len(ctx) - k :])][sym] += 1
+    return [dict(level) for level in counts]
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 4])
+@pytest.mark.parametrize("how", ["plain", "last", "first"])
+def test_ngram_fit_counts_what_a_loop_over_positions_counts(order, how):
+    rng = np.random.default_rng(order)
+    seqs = [rng.integers(0, 7, n) for n in (1, 2, 3, 40, 90)]
+    conds = None if how == "plain" else [rng.integers(0, 4, len(s)) for s in seqs]
+    model = NGram(order, 7, "kneser-ney", cond_first=how == "first").fit(seqs, conds)
+    assert [dict(level) for level in model.counts] == _loop_fit(model, seqs, conds)

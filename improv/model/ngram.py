@@ -42,13 +42,25 @@ class NGram:
         self._continuation: list[dict[tuple[int, ...], tuple[Counter, int, int]]] = []
 
     def fit(self, sequences: Sequence[Sequence[int]], conds: Sequence[Sequence[int]] | None = None) -> NGram:
-        """Count every context of length 0..order-1 in the sequences (with a condition per position)."""
+        """Count every context of length 0..order-1 in the sequences (with a condition per position).
+
+        The contexts ``context`` gives are built for every position at once (``_context_rows``) and each
+        level's (context, symbol) pairs counted with ``np.unique``: the same counts as a loop over positions.
+        """
+        rows, lengths, symbols = [], [], []
         for n, seq in enumerate(sequences):
-            seq = list(seq)
-            for i, sym in enumerate(seq):
-                ctx = self.context(seq, i, None if conds is None else conds[n][i])
-                for k in range(min(self.order, len(ctx) + 1)):
-                    self.counts[k][tuple(ctx[len(ctx) - k :])][sym] += 1
+            ctx, length = self._context_rows(np.asarray(seq, np.int64), None if conds is None else conds[n])
+            rows.append(ctx), lengths.append(length), symbols.append(np.asarray(seq, np.int64))
+        if rows:
+            ctx, length, sym = np.concatenate(rows), np.concatenate(lengths), np.concatenate(symbols)
+            width = self.order - 1
+            for k in range(self.order):
+                keep = length >= k
+                pairs = np.column_stack([ctx[keep, width - k :], sym[keep]])
+                unique, counts = np.unique(pairs, axis=0, return_counts=True)
+                level = self.counts[k]
+                for row, count in zip(unique.tolist(), counts.tolist(), strict=True):
+                    level[tuple(row[:-1])][row[-1]] += count
         self._tables = [_summarise(level) for level in self.counts]
         # continuation counts: in how many distinct one-longer contexts each (context, symbol) was seen
         continuation: list[dict[tuple[int, ...], Counter]] = [defaultdict(Counter) for _ in range(self.order)]
@@ -114,6 +126,29 @@ class NGram:
             # before values that are not there)
             return [-1 - int(cond), *history] if len(history) == self.order - 2 else history
         return [*history, -1 - int(cond)]
+
+    def _context_rows(self, seq: np.ndarray, cond) -> tuple[np.ndarray, np.ndarray]:
+        """``context(seq, i, cond[i])`` for every ``i`` at once: right-aligned rows (n, order - 1), lengths
+        (only the last ``length`` columns of a row are its context)."""
+        n, width = len(seq), self.order - 1
+        ctx = np.zeros((n, width), np.int64)
+        if not width:
+            return ctx, np.zeros(n, np.int64)
+        pos = np.arange(n)
+        back = width if cond is None else width - 1  # how many previous values a context holds at most
+        history = np.minimum(pos, back)
+        shift = 0 if cond is None or self.cond_first else 1  # the condition sits last: values end one early
+        for j in range(1, min(back, n - 1) + 1):
+            ctx[j:, width - j - shift] = seq[: n - j]
+        if cond is None:
+            return ctx, history
+        symbol = -1 - np.asarray(cond, np.int64)
+        if not self.cond_first:
+            ctx[:, width - 1] = symbol
+            return ctx, history + 1
+        full = history == back
+        ctx[full, 0] = symbol[full]
+        return ctx, np.where(full, width, history)
 
     def nll(self, sequences: Sequence[Sequence[int]], conds: Sequence[Sequence[int]] | None = None) -> float:
         """Mean negative log-likelihood per symbol (nats)."""
