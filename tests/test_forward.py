@@ -155,3 +155,22 @@ def test_ngram_fit_counts_what_a_loop_over_positions_counts(order, how):
     conds = None if how == "plain" else [rng.integers(0, 4, len(s)) for s in seqs]
     model = NGram(order, 7, "kneser-ney", cond_first=how == "first").fit(seqs, conds)
     assert [dict(level) for level in model.counts] == _loop_fit(model, seqs, conds)
+
+
+def test_the_encoding_is_cached_per_lines_design_and_layout(tmp_path, monkeypatch):
+    from improv.model import encoded
+
+    monkeypatch.setenv("IMPROV_CACHE", str(tmp_path))
+    lines = [scale_line(f"l{i}", bars=8, seed=i) for i in range(3)]
+    tokens, hot = encoded.encode_corpus(lines, "degree", 2)
+    assert len(list(tmp_path.glob("encoded-*.pickle"))) == 1
+    monkeypatch.setattr(encoded, "encode_lines", lambda *a: pytest.fail("encoded again"))
+    again, hot_again = encoded.encode_corpus(lines, "degree", 2)
+    assert [[t.value for t in ts] for ts in again] == [[t.value for t in ts] for ts in tokens]
+    assert all((a == b).all() for a, b in zip(hot, hot_again, strict=True)) and hot[0].shape[1] == 11
+    monkeypatch.undo()
+    monkeypatch.setenv("IMPROV_CACHE", str(tmp_path))
+    other = [scale_line(f"l{i}", bars=8, seed=i + 1) for i in range(3)]  # other lines: encoded anew
+    assert encoded.encode_corpus(other, "degree", 2)[0] != tokens
+    v1 = encoded.encode_corpus(lines, "degree", 1)[1]
+    assert v1[0].shape[1] == 3

@@ -51,22 +51,30 @@ def cond_size(version: int) -> int:
 
 
 def to_sequences(
-    lines: Sequence[Line], tokens: Sequence[list[Token]], vocab: Vocabulary, version: int = 1
+    lines: Sequence[Line],
+    tokens: Sequence[list[Token]],
+    vocab: Vocabulary,
+    version: int = 1,
+    hot: Sequence[np.ndarray] | None = None,
 ) -> Sequences:
-    """Index the tokens against a vocabulary (rare values map to their nearest) with conditioning."""
+    """Index the tokens against a vocabulary (rare values map to their nearest) with conditioning
+    (``hot``: every line's ``line_conds``, if computed before)."""
     names, values, conds = [], [], []
-    for line, toks in zip(lines, tokens, strict=True):
+    for n, (line, toks) in enumerate(zip(lines, tokens, strict=True)):
         if not toks:
             continue
         names.append(line.name)
         values.append(np.array([vocab.index(t.value) for t in toks], dtype=np.int32))
-        if version == 2:
-            hot = line_contexts(line, toks)
-        else:
-            bar = line.beats_per_bar * TICKS_PER_BEAT
-            hot = [condition_indices(t.chord, t.onset % bar, line.beats_per_bar) for t in toks]
-        conds.append(np.array(hot, dtype=np.int16))
+        conds.append(hot[n] if hot is not None else line_conds(line, toks, version))
     return Sequences(names, values, conds)
+
+
+def line_conds(line: Line, toks: Sequence[Token], version: int) -> np.ndarray:
+    """The hot conditioning positions (n, k) of a line's tokens in a layout version (1 or 2)."""
+    if version == 2:
+        return np.array(line_contexts(line, toks), dtype=np.int16)
+    bar = line.beats_per_bar * TICKS_PER_BEAT
+    return np.array([condition_indices(t.chord, t.onset % bar, line.beats_per_bar) for t in toks], np.int16)
 
 
 def change_points(line: Line, end: int) -> tuple[list[int], list]:

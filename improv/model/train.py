@@ -31,13 +31,13 @@ from improv.model.dataset import (
     Sequences,
     all_values,
     cond_size,
-    encode_lines,
     split_by_piece,
     subset,
     to_sequences,
     window_spans,
     windows,
 )
+from improv.model.encoded import encode_corpus
 from improv.model.ngram import best_ngram
 from improv.model.trainkit import (  # noqa: F401  (is_chief, WJAZZD_ATTRIBUTION: the CLI's names here)
     STAGES,
@@ -222,12 +222,12 @@ def fit(
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     with stages.stage("encode"):
-        tokens = encode_lines(lines, config.design)
+        version = config.cond_version if config.conditioning else 1  # the n-gram gets conditions either way
+        tokens, hot = encode_corpus(lines, config.design, version)
         train_idx, val_idx = split_by_piece(len(lines), config.val_split, rng)
         vocab_cls = DegreeVocabulary if config.design == "degree" else Vocabulary
         vocab, rare = vocab_cls.build(all_values([tokens[i] for i in train_idx]), config.min_count)
-        version = config.cond_version if config.conditioning else 1  # the n-gram gets conditions either way
-        seqs = to_sequences(lines, tokens, vocab, version)
+        seqs = to_sequences(lines, tokens, vocab, version, hot)
         train_seqs, val_seqs = subset(seqs, train_idx), subset(seqs, val_idx)
     with stages.stage("n-gram baselines") as tick:
         conds = ngram_conditions(train_seqs.conds, val_seqs.conds, version)
