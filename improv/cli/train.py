@@ -71,8 +71,8 @@ def add_parser(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Load the corpus, train, export, print a summary."""
+def _check(args: argparse.Namespace) -> None:
+    """Refuse settings out of range (exit 2)."""
     if args.epochs < 1 or args.units < 1:
         raise InputError("--epochs and --units must be positive")
     if not 0.0 < args.val_split < 0.9:
@@ -81,6 +81,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--layers must be 1..4, --dropout within [0, 1), --cpu-devices and --limit >= 0")
     if args.fit_minutes < 0:
         raise InputError("--fit-minutes must be >= 0")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the corpus, train, export, print a summary."""
+    _check(args)
     from improv.corpus.loader import load_many
     from improv.model.trainkit import STAGES, Stages
 
@@ -119,21 +124,15 @@ def run(args: argparse.Namespace) -> int:
         verbose=1 if sys.stdout.isatty() else 2,
     )
     model, vocab, metrics = train.fit(lines, config, stages)
-    wjazzd = any(r.kind == "wjazzd" for r in results)
     if not train.is_chief():
         print("worker done (the chief writes the model)")
         return 0
     metrics["whole_run_minutes"] = round((time.perf_counter() - stages.started) / 60, 1)
+    wjazzd = any(r.kind == "wjazzd" for r in results)
     with stages.stage("export"):
-        train.export(
-            model,
-            vocab,
-            args.out,
-            config=config,
-            metrics=metrics,
-            corpus=[str(p) for p in args.corpus],
-            attribution=train.WJAZZD_ATTRIBUTION if wjazzd else None,
-        )
+        train.export(model, vocab, args.out, config=config, metrics=metrics,
+                     corpus=[str(p) for p in args.corpus],
+                     attribution=train.WJAZZD_ATTRIBUTION if wjazzd else None)
     summary = {k: metrics[k] for k in ("values", "epochs_run", "validation", "ngram_baseline")}
     summary["nll_improvement_over_ngram"] = round(metrics["nll_improvement_over_ngram"], 4)
     print(json.dumps(summary, indent=1))
