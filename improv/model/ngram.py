@@ -56,11 +56,7 @@ class NGram:
             width = self.order - 1
             for k in range(self.order):
                 keep = length >= k
-                pairs = np.column_stack([ctx[keep, width - k :], sym[keep]])
-                unique, counts = np.unique(pairs, axis=0, return_counts=True)
-                level = self.counts[k]
-                for row, count in zip(unique.tolist(), counts.tolist(), strict=True):
-                    level[tuple(row[:-1])][row[-1]] += count
+                _count_level(self.counts[k], np.column_stack([ctx[keep, width - k :], sym[keep]]))
         self._tables = [_summarise(level) for level in self.counts]
         # continuation counts: in how many distinct one-longer contexts each (context, symbol) was seen
         continuation: list[dict[tuple[int, ...], Counter]] = [defaultdict(Counter) for _ in range(self.order)]
@@ -160,6 +156,34 @@ class NGram:
                 total -= math.log(self.prob(ctx, sym))
                 count += 1
         return total / max(count, 1)
+
+
+def _count_level(level: dict[tuple[int, ...], Counter], pairs: np.ndarray) -> None:
+    """Add the (context..., symbol) rows of ``pairs`` to ``level``: one Counter per distinct context.
+
+    Rows become one integer each (mixed radix, the symbol last) when that fits in 62 bits, so ``np.unique``
+    sorts plain integers; equal contexts are then neighbours.
+    """
+    if not len(pairs):
+        return
+    low = int(pairs.min())
+    shifted = pairs - low
+    radix = int(shifted.max()) + 1
+    if radix ** pairs.shape[1] < 2**62:
+        keys = shifted @ (radix ** np.arange(pairs.shape[1] - 1, -1, -1, dtype=np.int64))
+        _, first, counts = np.unique(keys, return_index=True, return_counts=True)
+        unique = pairs[first]
+    else:
+        unique, counts = np.unique(pairs, axis=0, return_counts=True)
+    rows, counts = unique.tolist(), counts.tolist()
+    start = 0
+    for end in range(1, len(rows) + 1):
+        if end == len(rows) or rows[end][:-1] != rows[start][:-1]:
+            ctx = tuple(rows[start][:-1])
+            seen = level[ctx]
+            for i in range(start, end):
+                seen[rows[i][-1]] += counts[i]
+            start = end
 
 
 def _summarise(level: dict[tuple[int, ...], Counter]) -> dict[tuple[int, ...], tuple[Counter, int, int]]:
