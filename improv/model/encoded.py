@@ -3,7 +3,7 @@ encoded before skips the encoding.
 
 The key is the lines themselves (their pickle), the vocabulary design, the conditioning layout and the
 code that encodes (``improv/model/dataset.py``, ``conditioning.py`` and ``improv/theory``): any change to
-one of them encodes anew. Entries live beside the corpus cache (``improv.corpus.loader.cache_dir``); an
+one of them encodes anew. Entries live beside the corpus cache (``improv.corpus.loader.cached``); an
 unreadable or unwritable cache is never fatal. One thread.
 """
 
@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import pickle
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from improv.corpus.loader import cache_dir
+from improv.corpus.loader import cached
 from improv.model.dataset import encode_lines, line_conds
 from improv.theory.values import Line, Token
 
@@ -31,17 +29,14 @@ def encode_corpus(
     lines: Sequence[Line], design: str, version: int, use_cache: bool = True
 ) -> tuple[list[list[Token]], list[np.ndarray]]:
     """Every line's tokens (``design``) and hot conditioning rows (layout ``version``)."""
-    key = _key(lines, design, version) if use_cache else None
-    if key is not None:
-        cached = _get(key)
-        if cached is not None:
-            log.info("encoded corpus from the cache (%s)", key)
-            return cached
-    tokens = encode_lines(lines, design)
-    hot = [line_conds(line, toks, version) for line, toks in zip(lines, tokens, strict=True)]
-    if key is not None:
-        _put(key, (tokens, hot))
-    return tokens, hot
+    def encode() -> tuple[list[list[Token]], list[np.ndarray]]:
+        tokens = encode_lines(lines, design)
+        return tokens, [line_conds(line, toks, version) for line, toks in zip(lines, tokens, strict=True)]
+
+    def valid(entry) -> bool:
+        return isinstance(entry, tuple) and len(entry) == 2 and all(isinstance(x, list) for x in entry)
+
+    return cached("encoded", _key(lines, design, version) if use_cache else None, encode, valid)
 
 
 def _code() -> bytes:
@@ -60,38 +55,3 @@ def _key(lines: Sequence[Line], design: str, version: int) -> str | None:
         return None
     what = hashlib.sha1(f"{FORMAT}|{design}|{version}|{len(lines)}".encode()).hexdigest()[:12]
     return f"{what}-{hashlib.sha1(data + _code()).hexdigest()[:24]}"
-
-
-def _get(key: str):
-    file = cache_dir() / f"encoded-{key}.pickle"
-    if not file.is_file():
-        return None
-    try:
-        with file.open("rb") as fh:
-            tokens, hot = pickle.load(fh)
-        return tokens, hot
-    except Exception as exc:  # a stale or damaged cache is never fatal
-        log.warning("ignoring unreadable encoding cache %s: %s", file, exc)
-        return None
-
-
-def _put(key: str, entry) -> None:
-    """Write the entry atomically, dropping older entries of the same design, layout and line count."""
-    directory = cache_dir()
-    tmp: str | None = None
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".encoded-", suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(entry, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        target = directory / f"encoded-{key}.pickle"
-        os.replace(tmp, target)
-        tmp = None
-        for old in directory.glob(f"encoded-{key.split('-')[0]}-*.pickle"):
-            if old != target:
-                old.unlink(missing_ok=True)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
-        log.warning("could not write the encoding cache in %s: %s", directory, exc)
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
