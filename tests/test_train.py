@@ -105,6 +105,71 @@ def test_train_a_stacked_degree_model_with_version_2_conditioning(tmp_path):
     assert gen.returncode == 0, gen.stderr
 
 
+def test_train_with_carried_state_reports_stages_and_nll_by_position(tmp_path):
+    pytest.importorskip("keras", reason="training needs the [train] extra")
+    out = tmp_path / "model"
+    result = run_improv("train", "--corpus", *_corpus(tmp_path), "--out", str(out), *TINY, "--layers", "2",
+                        "--carry-state")
+    assert result.returncode == 0, result.stderr[-2000:]
+    for stage in ("stage 1/6 corpus", "stage 2/6 encode", "stage 3/6 n-gram baselines", "stage 4/6 fit",
+                  "stage 5/6 validation", "stage 6/6 export"):
+        assert f"{stage} done in" in result.stderr
+    assert "validation NLL" in result.stderr
+    card = json.loads((out / "card.json").read_text())
+    assert card["carry_state"] is True and card["validation"]["keras_val_loss"] is None
+    assert set(card["stage_seconds"]) == {"corpus", "encode", "n-gram baselines", "fit", "validation"}
+    by_position = card["validation"]["nll_by_position"]
+    assert sum(b["values"] for b in by_position.values()) == card["tokens"]["validation"]
+    assert len(card["history"]["val_nll"]) == card["epochs_run"]
+    keras = pytest.importorskip("keras")
+    from improv.model import train
+
+    exported = keras.saving.load_model(out / "model.keras")  # the state table is training's only
+    assert [i.name for i in exported.inputs] == ["prev", "cond"]
+    assert not any(layer.name == train.STATE_TABLE for layer in exported.layers)
+    gen = run_improv("generate", "--out", str(tmp_path / "s.mid"), "--model", str(out), "--bars", "4")
+    assert gen.returncode == 0, gen.stderr
+
+
+def test_a_carried_window_computes_what_the_whole_solo_computes_there():
+    """The state table makes window k start where its solo's run from the beginning is: Keras over the
+    window gives the NLL the numpy forward pass gives at those positions of the whole solo."""
+    keras = pytest.importorskip("keras", reason="training needs the [train] extra")
+    from improv.model import forward, train
+    from improv.model.dataset import to_sequences, window_spans
+    from improv.theory import degrees
+
+    lines = [scale_line(f"l{i}", bars=24, seed=i) for i in range(3)]
+    toks = [degrees.encode(line) for line in lines]
+    vocab, _ = degrees.DegreeVocabulary.build([t.value for ts in toks for t in ts], 1)
+    seqs = to_sequences(lines, toks, vocab, version=2)
+    config = train.TrainConfig(units=8, layers=2, window=16, carry_state=True)
+    spans = window_spans(seqs, 16)
+    keras.utils.set_random_seed(0)
+    model = train.build_model(len(vocab), config.cond_size, 8, 2, windows=len(spans))
+    carry = train.CarryState(seqs.values, seqs.conds, len(vocab), spans)
+    carry.set_model(model)
+    carry.on_epoch_begin(0)
+    inputs, target, weight = train._arrays(seqs, config, 2, 16)
+    logits = keras.ops.convert_to_numpy(model(inputs, training=False))
+    whole = forward.run(train.cell_arrays(model), len(vocab), seqs.values, seqs.conds).nll
+    log_p = logits - logits.max(-1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
+    for row, (n, start, stop) in enumerate(spans):
+        ours = -log_p[row, np.arange(stop - start), target[row, : stop - start]]
+        assert np.abs(ours - whole[n][start:stop]).max() < 1e-4, (row, start)
+    assert any(start > 0 for _, start, _ in spans)
+    plain = train.plain_model(model)  # the exported model: no table, the same weights
+    assert len(plain.inputs) == 2 and train.plain_model(plain) is plain
+    prev = np.concatenate([[-1], seqs.values[0][:-1]]).astype(np.int32)[None]
+    cond = np.zeros((1, len(prev[0]), config.cond_size), np.float32)
+    cond[0, np.arange(len(prev[0]))[:, None], seqs.conds[0]] = 1.0
+    logits = keras.ops.convert_to_numpy(plain({"prev": prev, "cond": cond}, training=False))[0]
+    log_p = logits - logits.max(-1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(-1, keepdims=True))
+    assert np.abs(-log_p[np.arange(len(prev[0])), seqs.values[0]] - whole[0]).max() < 1e-4
+
+
 @pytest.mark.slow
 def test_train_mirrored_over_two_logical_cpu_devices(tmp_path):
     pytest.importorskip("keras", reason="training needs the [train] extra")

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from improv.cli.option import command
@@ -17,6 +18,7 @@ DESCRIPTION = """Encode corpus files as values, fit the LSTM (Keras) and export 
 model.keras, cell.npz (numpy weights for the live cell), vocab.json and card.json."""
 EPILOG = """examples:
   improv train --corpus ../shared/data/wjazzd --out models/wjazzd --epochs 30
+  improv train --corpus ../shared/data/wjazzd --out models/m --carry-state --fit-minutes 25
   improv train --corpus ../shared/data/wjazzd --out models/m --distribute mirrored
   TF_CONFIG='{...}' improv train --corpus ... --out models/m --distribute multiworker"""
 
@@ -56,21 +58,40 @@ def add_parser(subparsers) -> None:
         "--cpu-devices", type=int, default=0, metavar="N",
         help="split the CPU into N logical devices (to run Mirrored on a machine without GPUs)",
     )
+    p.add_argument(
+        "--carry-state", action="store_true",
+        help="windows do not overlap and go on from the state their solo reached (refreshed every epoch), "
+        "as the live cell keeps one state all session (default: each window from a zero state)",
+    )
+    p.add_argument(
+        "--fit-minutes", type=float, default=0.0, metavar="M",
+        help="stop fitting after the epoch that would let the next one end past M minutes (default: none)",
+    )
     p.add_argument("--limit", type=int, default=0, metavar="N", help="use only the first N pieces (trials)")
 
 
-def run(args: argparse.Namespace) -> int:
-    """Load the corpus, train, export, print a summary."""
+def _check(args: argparse.Namespace) -> None:
+    """Refuse settings out of range (exit 2)."""
     if args.epochs < 1 or args.units < 1:
         raise InputError("--epochs and --units must be positive")
     if not 0.0 < args.val_split < 0.9:
         raise InputError("--val-split must be within (0, 0.9)")
     if not 1 <= args.layers <= 4 or not 0.0 <= args.dropout < 1.0 or args.cpu_devices < 0 or args.limit < 0:
         raise InputError("--layers must be 1..4, --dropout within [0, 1), --cpu-devices and --limit >= 0")
-    from improv.corpus.loader import load_many
+    if args.fit_minutes < 0:
+        raise InputError("--fit-minutes must be >= 0")
 
-    results = load_many(args.corpus)
-    lines = [line for result in results for line in result.lines]
+
+def run(args: argparse.Namespace) -> int:
+    """Load the corpus, train, export, print a summary."""
+    _check(args)
+    from improv.corpus.loader import load_many
+    from improv.model.trainkit import STAGES, Stages
+
+    stages = Stages(STAGES)
+    with stages.stage("corpus"):
+        results = load_many(args.corpus)
+        lines = [line for result in results for line in result.lines]
     if args.limit:
         lines = lines[: args.limit]
     if len(lines) < 2:
@@ -97,22 +118,20 @@ def run(args: argparse.Namespace) -> int:
         layers=args.layers,
         dropout=args.dropout,
         distribute=args.distribute,
+        carry_state=args.carry_state,
+        fit_minutes=args.fit_minutes,
         verbose=1 if sys.stdout.isatty() else 2,
     )
-    model, vocab, metrics = train.fit(lines, config)
-    wjazzd = any(r.kind == "wjazzd" for r in results)
+    model, vocab, metrics = train.fit(lines, config, stages)
     if not train.is_chief():
         print("worker done (the chief writes the model)")
         return 0
-    train.export(
-        model,
-        vocab,
-        args.out,
-        config=config,
-        metrics=metrics,
-        corpus=[str(p) for p in args.corpus],
-        attribution=train.WJAZZD_ATTRIBUTION if wjazzd else None,
-    )
+    metrics["whole_run_minutes"] = round((time.perf_counter() - stages.started) / 60, 1)
+    wjazzd = any(r.kind == "wjazzd" for r in results)
+    with stages.stage("export"):
+        train.export(model, vocab, args.out, config=config, metrics=metrics,
+                     corpus=[str(p) for p in args.corpus],
+                     attribution=train.WJAZZD_ATTRIBUTION if wjazzd else None)
     summary = {k: metrics[k] for k in ("values", "epochs_run", "validation", "ngram_baseline")}
     summary["nll_improvement_over_ngram"] = round(metrics["nll_improvement_over_ngram"], 4)
     print(json.dumps(summary, indent=1))

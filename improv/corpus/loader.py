@@ -23,7 +23,7 @@ import logging
 import os
 import pickle
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
@@ -115,16 +115,13 @@ def load(
     path = Path(path)
     reader = reader_for(kind_of(path))
     key = _cache_key(path, reader, options) if use_cache else None
-    if key is not None:
-        cached = _cache_get(key)
-        if cached is not None:
-            log.info("corpus cache hit for %s", path)
-            return cached
-    result = _read(path, reader, progress, options)
-    result.lines = [piece for line in result.lines for piece in split_long_rests(line)]
-    if key is not None:
-        _cache_put(key, result)
-    return result
+
+    def read() -> ReadResult:
+        result = _read(path, reader, progress, options)
+        result.lines = [piece for line in result.lines for piece in split_long_rests(line)]
+        return result
+
+    return cached("corpus", key, read, lambda entry: isinstance(entry, ReadResult))
 
 
 def load_many(
@@ -202,36 +199,52 @@ def _cache_key(path: Path, reader: Reader, options: dict[str, Any]) -> str | Non
     return f"{short}-{hashlib.sha1(version.encode()).hexdigest()[:24]}"
 
 
-def _cache_get(key: str) -> ReadResult | None:
-    file = cache_dir() / f"corpus-{key}.pickle"
+def cached(kind: str, key: str | None, compute: Callable[[], Any], valid: Callable[[Any], bool]):
+    """The entry cached as ``<kind>-<key>`` if there is a valid one, else ``compute()``, then cached
+    (``key`` None: no cache)."""
+    if key is not None:
+        entry = cache_get(kind, key)
+        if entry is not None and valid(entry):
+            log.info("%s cache hit (%s)", kind, key)
+            return entry
+    entry = compute()
+    if key is not None:
+        cache_put(kind, key, entry)
+    return entry
+
+
+def cache_get(kind: str, key: str):
+    """The object cached as ``<kind>-<key>.pickle`` in ``cache_dir()``, or None (a stale or damaged
+    entry is never fatal)."""
+    file = cache_dir() / f"{kind}-{key}.pickle"
     if not file.is_file():
         return None
     try:
         with file.open("rb") as fh:
-            result = pickle.load(fh)
+            return pickle.load(fh)
     except Exception as exc:  # a stale or damaged cache is never fatal
-        log.warning("ignoring unreadable corpus cache %s: %s", file, exc)
+        log.warning("ignoring unreadable %s cache %s: %s", kind, file, exc)
         return None
-    return result if isinstance(result, ReadResult) else None
 
 
-def _cache_put(key: str, result: ReadResult) -> None:
-    """Write the entry atomically and drop older entries of the same source and options."""
+def cache_put(kind: str, key: str, entry) -> None:
+    """Write ``entry`` atomically as ``<kind>-<key>.pickle``, dropping older entries whose key starts
+    the same (``<what>-<version>``: the same source, another version)."""
     directory = cache_dir()
     tmp: str | None = None
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".corpus-", suffix=".tmp")
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{kind}-", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump(result, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        target = directory / f"corpus-{key}.pickle"
+            pickle.dump(entry, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        target = directory / f"{kind}-{key}.pickle"
         os.replace(tmp, target)
         tmp = None
-        for old in directory.glob(f"corpus-{key.split('-')[0]}-*.pickle"):
+        for old in directory.glob(f"{kind}-{key.split('-')[0]}-*.pickle"):
             if old != target:
                 old.unlink(missing_ok=True)
     except (OSError, pickle.PicklingError, TypeError, AttributeError) as exc:
-        log.warning("could not write corpus cache in %s: %s", directory, exc)
+        log.warning("could not write %s cache in %s: %s", kind, directory, exc)
     finally:
         if tmp is not None:
             Path(tmp).unlink(missing_ok=True)

@@ -51,22 +51,30 @@ def cond_size(version: int) -> int:
 
 
 def to_sequences(
-    lines: Sequence[Line], tokens: Sequence[list[Token]], vocab: Vocabulary, version: int = 1
+    lines: Sequence[Line],
+    tokens: Sequence[list[Token]],
+    vocab: Vocabulary,
+    version: int = 1,
+    hot: Sequence[np.ndarray] | None = None,
 ) -> Sequences:
-    """Index the tokens against a vocabulary (rare values map to their nearest) with conditioning."""
+    """Index the tokens against a vocabulary (rare values map to their nearest) with conditioning
+    (``hot``: every line's ``line_conds``, if computed before)."""
     names, values, conds = [], [], []
-    for line, toks in zip(lines, tokens, strict=True):
+    for n, (line, toks) in enumerate(zip(lines, tokens, strict=True)):
         if not toks:
             continue
         names.append(line.name)
         values.append(np.array([vocab.index(t.value) for t in toks], dtype=np.int32))
-        if version == 2:
-            hot = line_contexts(line, toks)
-        else:
-            bar = line.beats_per_bar * TICKS_PER_BEAT
-            hot = [condition_indices(t.chord, t.onset % bar, line.beats_per_bar) for t in toks]
-        conds.append(np.array(hot, dtype=np.int16))
+        conds.append(hot[n] if hot is not None else line_conds(line, toks, version))
     return Sequences(names, values, conds)
+
+
+def line_conds(line: Line, toks: Sequence[Token], version: int) -> np.ndarray:
+    """The hot conditioning positions (n, k) of a line's tokens in a layout version (1 or 2)."""
+    if version == 2:
+        return np.array(line_contexts(line, toks), dtype=np.int16)
+    bar = line.beats_per_bar * TICKS_PER_BEAT
+    return np.array([condition_indices(t.chord, t.onset % bar, line.beats_per_bar) for t in toks], np.int16)
 
 
 def change_points(line: Line, end: int) -> tuple[list[int], list]:
@@ -112,34 +120,41 @@ def line_contexts(line: Line, toks: Sequence[Token]) -> list[tuple[int, ...]]:
     return out
 
 
+def window_spans(
+    seqs: Sequences, length: int, stride: int | None = None, min_length: int = 8
+) -> list[tuple[int, int, int]]:
+    """(sequence, start, stop) of every training window, in order: ``stride`` apart (``length`` if not
+    given), the last one of a line shorter when the line ends, none shorter than ``min_length``."""
+    stride = stride or length
+    spans = []
+    for n, vals in enumerate(seqs.values):
+        for start in range(0, max(len(vals) - min_length, 0) + 1, stride):
+            stop = min(start + length, len(vals))
+            if stop - start >= min_length:
+                spans.append((n, start, stop))
+    return spans
+
+
 def windows(
     seqs: Sequences, length: int, stride: int | None = None, min_length: int = 8, size: int = COND_SIZE
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Fixed-length training windows: (prev, cond one-hot, target, weight).
+    """Fixed-length training windows: (prev, cond one-hot, target, weight), one per ``window_spans``.
 
     ``prev[t]`` is the value before ``target[t]`` (START at the beginning of a line), ``cond[t]`` the
     conditioning of ``target[t]``; short tails are padded with weight 0.
     """
-    stride = stride or length
-    prevs, conds, targets, weights = [], [], [], []
-    for vals, hot in zip(seqs.values, seqs.conds, strict=True):
-        previous = np.concatenate([[START], vals[:-1]]).astype(np.int32)
-        for start in range(0, max(len(vals) - min_length, 0) + 1, stride):
-            stop = min(start + length, len(vals))
-            if stop - start < min_length:
-                continue
-            n = stop - start
-            p = np.full(length, START, dtype=np.int32)
-            y = np.zeros(length, dtype=np.int32)
-            w = np.zeros(length, dtype=np.float32)
-            c = np.zeros((length, size), dtype=np.float32)
-            p[:n], y[:n], w[:n] = previous[start:stop], vals[start:stop], 1.0
-            c[np.arange(n)[:, None], hot[start:stop]] = 1.0
-            prevs.append(p), targets.append(y), weights.append(w), conds.append(c)
-    if not prevs:
-        empty = np.zeros((0, length), dtype=np.int32)
-        return empty, np.zeros((0, length, size), np.float32), empty, empty.astype(np.float32)
-    return np.stack(prevs), np.stack(conds), np.stack(targets), np.stack(weights)
+    spans = window_spans(seqs, length, stride, min_length)
+    prev = np.full((len(spans), length), START, dtype=np.int32)
+    target = np.zeros((len(spans), length), dtype=np.int32)
+    weight = np.zeros((len(spans), length), dtype=np.float32)
+    cond = np.zeros((len(spans), length, size), dtype=np.float32)
+    previous = [np.concatenate([[START], vals[:-1]]).astype(np.int32) for vals in seqs.values]
+    for row, (n, start, stop) in enumerate(spans):
+        k = stop - start
+        prev[row, :k], target[row, :k] = previous[n][start:stop], seqs.values[n][start:stop]
+        weight[row, :k] = 1.0
+        cond[row, np.arange(k)[:, None], seqs.conds[n][start:stop]] = 1.0
+    return prev, cond, target, weight
 
 
 def split_by_piece(n: int, val_fraction: float, rng: np.random.Generator) -> tuple[list[int], list[int]]:

@@ -1,20 +1,23 @@
 """Training: the only module that imports TensorFlow/Keras.
 
 Fused ``LSTM`` layers (one, or a stack) over whole windows (not a cell unrolled by hand), a dense layer to
-logits, sparse cross-entropy; validation split by piece; early stopping; seeded. ``export`` writes a model
-directory: ``model.keras``, ``cell.npz`` (numpy weights for ``improv.model.cell``), ``vocab.json`` and
-``card.json``. ``distribute`` runs the same fit under tf.distribute (Mirrored over local devices, or
-MultiWorkerMirrored across processes named by ``TF_CONFIG``); the default is one process, no strategy.
+logits, sparse cross-entropy; validation split by piece; early stopping on the validation solos' NLL run
+whole from a zero state (``improv.model.forward``: the live cell's view); seeded. With ``carry_state`` the
+windows do not overlap and each starts from the state the model reaches there running its solo from the
+start (refreshed before every epoch), so the model learns to go on from one state all session as the live
+cell does. ``fit`` reports its stages (encode, n-gram baselines, fit, validation) with progress lines.
+``export`` writes a model directory: ``model.keras``, ``cell.npz`` (numpy weights for
+``improv.model.cell``), ``vocab.json`` and ``card.json``. ``distribute`` runs the same fit under
+tf.distribute (Mirrored over local devices, or MultiWorkerMirrored across processes named by
+``TF_CONFIG``); the default is one process, no strategy.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import json
 import logging
 import os
-import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -23,19 +26,28 @@ from pathlib import Path
 
 import numpy as np
 
-from improv.model import conditioning
+from improv.model import conditioning, forward
 from improv.model.dataset import (
     Sequences,
     all_values,
     cond_size,
-    encode_lines,
     split_by_piece,
     subset,
     to_sequences,
+    window_spans,
     windows,
 )
+from improv.model.encoded import encode_corpus
 from improv.model.ngram import best_ngram
-from improv.model.trainkit import ngram_conditions, per_note, sequence_nll
+from improv.model.trainkit import (  # noqa: F401  (is_chief, WJAZZD_ATTRIBUTION: the CLI's names here)
+    STAGES,
+    WJAZZD_ATTRIBUTION,
+    Stages,
+    is_chief,
+    model_card,
+    ngram_conditions,
+    run_metrics,
+)
 from improv.theory.degrees import DegreeVocabulary
 from improv.theory.values import Line, Vocabulary
 
@@ -44,13 +56,7 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402  (after the log-level variable)
 
-WJAZZD_ATTRIBUTION = (
-    "Contains information from the Weimar Jazz Database (Jazzomat Research Project, HfM Weimar), "
-    "which is made available under the ODbL v1.0 (https://opendatacommons.org/licenses/odbl/1.0/). "
-    "Pfleiderer, Frieler, Abesser, Zaddach, Burkhart (eds.), Inside the Jazzomat, Schott Campus, 2017."
-)
-
-
+STATE_TABLE = "carried_state"
 @keras.saving.register_keras_serializable(package="improv")
 class OneHot(keras.layers.Layer):
     """Integer value indices to one-hot vectors; index -1 (the start) gives all zeros."""
@@ -85,6 +91,8 @@ class TrainConfig:
     layers: int = 1
     dropout: float = 0.0  # between stacked layers (training only)
     distribute: str | None = None  # None, "mirrored" or "multiworker"
+    carry_state: bool = False  # windows go on from the state their solo reached (else a zero state each)
+    fit_minutes: float = 0.0  # stop fitting before an epoch would end past this (0: no limit)
     verbose: int = 1
     extra: dict = field(default_factory=dict)
 
@@ -100,9 +108,14 @@ def layer_name(k: int) -> str:
 
 
 def build_model(
-    n_values: int, cond_size: int, units: int, layers: int = 1, dropout: float = 0.0
+    n_values: int, cond_size: int, units: int, layers: int = 1, dropout: float = 0.0, windows: int = 0
 ) -> keras.Model:
-    """prev value index (+ conditioning) -> LSTM stack -> logits over the vocabulary, for whole windows."""
+    """prev value index (+ conditioning) -> LSTM stack -> logits over the vocabulary, for whole windows.
+
+    ``windows`` > 0 adds an input ``window`` (the window's number) whose initial (a, c) of every layer
+    is looked up in a non-trainable table (``STATE_TABLE``: [a0, c0, a1, c1, ...] per window), filled by
+    ``CarryState``; the exported model never has it (``plain_model``).
+    """
     prev = keras.Input(shape=(None,), dtype="int32", name="prev")
     inputs = [prev]
     x = OneHot(n_values, name="one_hot")(prev)
@@ -110,12 +123,49 @@ def build_model(
         cond = keras.Input(shape=(None, cond_size), name="cond")
         inputs.append(cond)
         x = keras.layers.Concatenate(name="with_cond")([x, cond])
+    initial = None
+    if windows:
+        window = keras.Input(shape=(), dtype="int32", name="window")
+        inputs.append(window)
+        initial = keras.layers.Embedding(
+            windows, 2 * layers * units, embeddings_initializer="zeros", trainable=False, name=STATE_TABLE
+        )(window)
     for k in range(layers):
         if k and dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{k}")(x)
-        x = keras.layers.LSTM(units, return_sequences=True, name=layer_name(k))(x)
+        state = None
+        if initial is not None:
+            state = [initial[:, 2 * k * units : (2 * k + 1) * units],
+                     initial[:, (2 * k + 1) * units : (2 * k + 2) * units]]
+        x = keras.layers.LSTM(units, return_sequences=True, name=layer_name(k))(x, initial_state=state)
     logits = keras.layers.Dense(n_values, name="dense")(x)
     return keras.Model(inputs, logits, name="improv_lstm")
+
+
+def plain_model(model: keras.Model, dropout: float = 0.0) -> keras.Model:
+    """The model without its state table (the same layers and weights): what is exported."""
+    try:
+        model.get_layer(STATE_TABLE)
+    except ValueError:
+        return model
+    lstms = lstm_layers(model)
+    n_values = model.get_layer("one_hot").depth
+    cond = lstms[0].get_weights()[0].shape[0] - n_values
+    plain = build_model(n_values, cond, lstms[0].units, len(lstms), dropout)
+    for name in [layer_name(k) for k in range(len(lstms))] + ["dense"]:
+        plain.get_layer(name).set_weights(model.get_layer(name).get_weights())
+    return plain
+
+
+def cell_arrays(model: keras.Model) -> dict[str, np.ndarray]:
+    """The weights in ``cell.npz``'s layout (what the numpy cell and ``improv.model.forward`` run)."""
+    arrays = {}
+    for k, lstm in enumerate(lstm_layers(model)):
+        suffix = f"_{k}" if k else ""
+        for name, weight in zip(("kernel", "recurrent", "bias"), lstm.get_weights(), strict=True):
+            arrays[name + suffix] = weight
+    arrays["dense_w"], arrays["dense_b"] = model.get_layer("dense").get_weights()
+    return arrays
 
 
 def lstm_layers(model: keras.Model) -> list:
@@ -163,83 +213,75 @@ def build_step_model(model: keras.Model) -> keras.Model:
     return step
 
 
-def fit(lines: Sequence[Line], config: TrainConfig) -> tuple[keras.Model, Vocabulary, dict]:
-    """Encode, split by piece, fit with early stopping; returns the model, vocabulary and metrics."""
+def fit(
+    lines: Sequence[Line], config: TrainConfig, stages: Stages | None = None
+) -> tuple[keras.Model, Vocabulary, dict]:
+    """Encode, split by piece, score the n-gram baselines, fit with early stopping, validate; returns the
+    model, the vocabulary and metrics. ``stages`` prints and times each stage (made here if not given)."""
+    stages = stages or Stages(STAGES)
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    tokens = encode_lines(lines, config.design)
-    train_idx, val_idx = split_by_piece(len(lines), config.val_split, rng)
-    vocab_cls = DegreeVocabulary if config.design == "degree" else Vocabulary
-    vocab, rare = vocab_cls.build(all_values([tokens[i] for i in train_idx]), config.min_count)
-    version = config.cond_version if config.conditioning else 1  # the n-gram gets conditions either way
-    seqs = to_sequences(lines, tokens, vocab, version)
-    train_seqs, val_seqs = subset(seqs, train_idx), subset(seqs, val_idx)
-    size = config.cond_size
-
-    model, strategy, history, seconds = _fit_model(config, len(vocab), size, train_seqs, val_seqs, version)
-    val_nll = whole_sequence_nll(model, val_seqs, size)
-    conds = ngram_conditions(train_seqs.conds, val_seqs.conds, version)
-    ngram, ngram_scores = best_ngram(train_seqs.values, val_seqs.values, len(vocab), conds=conds)
-    best = min(ngram_scores.values())
-    rests = np.array([v.kind == "R" for v in vocab.values])
-    val_notes = int(sum(int((~rests[v]).sum()) for v in val_seqs.values))
-    metrics = {
-        "distribute": {
-            "strategy": config.distribute or "none",
-            "replicas": strategy.num_replicas_in_sync if strategy is not None else 1,
-        },
-        "design": config.design,
-        "layers": config.layers,
-        "pieces": {"train": len(train_idx), "validation": len(val_idx)},
-        "tokens": {"train": train_seqs.tokens, "validation": val_seqs.tokens},
-        "validation_notes": val_notes,
-        "notes": int(sum(len(line.notes) for line in lines)),
-        "values": len(vocab),
-        "rare_values_mapped": rare,
-        "min_count": config.min_count,
-        "epochs_run": len(history.history["loss"]),
-        "train_seconds": round(seconds, 1),
-        "validation": {
-            "nll": val_nll,
-            "nll_per_note": per_note(val_nll, val_seqs.tokens, val_notes),
-            "keras_val_loss": float(min(history.history["val_loss"])),
-        },
-        "ngram_baseline": {
-            "best": min(ngram_scores, key=ngram_scores.get),
-            "best_order": ngram.order,
-            "smoothing": ngram.smoothing,
-            "nll_by_model": ngram_scores,
-            "nll": best,
-            "nll_per_note": per_note(best, val_seqs.tokens, val_notes),
-        },
-        "nll_improvement_over_ngram": 1.0 - val_nll / best,
-        "history": {k: [float(x) for x in v] for k, v in history.history.items()},
-    }
+    with stages.stage("encode"):
+        version = config.cond_version if config.conditioning else 1  # the n-gram gets conditions either way
+        tokens, hot = encode_corpus(lines, config.design, version)
+        train_idx, val_idx = split_by_piece(len(lines), config.val_split, rng)
+        vocab_cls = DegreeVocabulary if config.design == "degree" else Vocabulary
+        vocab, rare = vocab_cls.build(all_values([tokens[i] for i in train_idx]), config.min_count)
+        seqs = to_sequences(lines, tokens, vocab, version, hot)
+        train_seqs, val_seqs = subset(seqs, train_idx), subset(seqs, val_idx)
+    with stages.stage("n-gram baselines") as tick:
+        conds = ngram_conditions(train_seqs.conds, val_seqs.conds, version)
+        ngram, scores = best_ngram(train_seqs.values, val_seqs.values, len(vocab), conds=conds, progress=tick)
+    with stages.stage("fit"):
+        model, strategy, history, seconds = _fit_model(config, len(vocab), train_seqs, val_seqs, version)
+    with stages.stage("validation"):
+        model = plain_model(model, config.dropout)
+        val = forward.run(cell_arrays(model), len(vocab), val_seqs.values, _conds(val_seqs, config))
+    replicas = strategy.num_replicas_in_sync if strategy is not None else 1
+    metrics = run_metrics(
+        config, replicas, lines, (vocab, rare), (train_seqs, val_seqs), history.history, seconds, val.nll,
+        (ngram, scores), stages.seconds,
+    )
     return model, vocab, metrics
 
 
-def _fit_model(config: TrainConfig, n_values: int, size: int, train_seqs: Sequences, val_seqs: Sequences,
-               version: int):
+def _conds(seqs: Sequences, config: TrainConfig) -> list[np.ndarray]:
+    """The hot conditioning positions the model takes (none without conditioning)."""
+    if config.cond_size:
+        return seqs.conds
+    return [np.zeros((len(v), 0), np.int16) for v in seqs.values]
+
+
+def _fit_model(config: TrainConfig, n_values: int, train_seqs: Sequences, val_seqs: Sequences, version: int):
     """Build and compile the model (under the distribution strategy, if any) and fit it with early
-    stopping; returns the model, the strategy, Keras' history and the seconds fitting took."""
+    stopping on the whole validation solos' NLL; returns the model, the strategy, Keras' history and the
+    seconds fitting took."""
     strategy = strategy_for(config.distribute)
+    stride = config.window if config.carry_state else config.window // 2
+    spans = window_spans(train_seqs, config.window, stride)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
-        model = build_model(n_values, size, config.units, config.layers, config.dropout)
+        model = build_model(n_values, config.cond_size, config.units, config.layers, config.dropout,
+                            len(spans) if config.carry_state else 0)
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             weighted_metrics=["sparse_categorical_accuracy"],
         )
-    train_arrays = _arrays(train_seqs, config, version)
+    train_arrays = _arrays(train_seqs, config, version, stride)
     train_data = dataset(*train_arrays, batch_size=config.batch_size, shuffle=True, seed=config.seed)
     if config.distribute == "multiworker":
         _build_before_fit(model, strategy, train_arrays, config.batch_size)
-    val_data = dataset(*_arrays(val_seqs, config, version), batch_size=config.batch_size)
-    callbacks = [
+    val_data = None  # Keras' windows start from zero states: not what a carried model is for
+    if not config.carry_state:
+        val_data = dataset(*_arrays(val_seqs, config, version, stride), batch_size=config.batch_size)
+    callbacks = [WholeValidation(val_seqs.values, _conds(val_seqs, config), n_values)]
+    if config.carry_state:
+        callbacks.append(CarryState(train_seqs.values, _conds(train_seqs, config), n_values, spans))
+    callbacks += [
         keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True
+            monitor="val_nll", mode="min", patience=config.patience, restore_best_weights=True
         ),
-        ProgressLog(config.epochs),
+        ProgressLog(config.epochs, budget=60 * config.fit_minutes),
     ]
     started = time.perf_counter()
     history = model.fit(
@@ -252,24 +294,38 @@ def _fit_model(config: TrainConfig, n_values: int, size: int, train_seqs: Sequen
     return model, strategy, history, time.perf_counter() - started
 
 
-def whole_sequence_nll(model: keras.Model, seqs: Sequences, size: int) -> float:
-    """Validation NLL per value (nats), each solo run from its start in one piece (the live cell's view)."""
-    from improv.model.dataset import START
+class WholeValidation(keras.callbacks.Callback):
+    """After every epoch, ``logs["val_nll"]``: the validation solos' NLL per value, each run whole from a
+    zero state with the model's current weights (numpy, as the live cell runs; what early stopping and
+    the card use)."""
 
-    log_probs, targets = [], []
-    for values, hot in zip(seqs.values, seqs.conds, strict=True):
-        prev = np.concatenate([[START], values[:-1]]).astype(np.int32)[None, :]
-        inputs = {"prev": prev}
-        if size:
-            cond = np.zeros((1, len(values), size), np.float32)
-            cond[0, np.arange(len(values))[:, None], hot] = 1.0
-            inputs["cond"] = cond
-        logits = keras.ops.convert_to_numpy(model(inputs, training=False))[0]
-        logits = logits - logits.max(axis=1, keepdims=True)
-        log_probs.append(logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)))
-        targets.append(values)
-    total, count = sequence_nll(log_probs, targets)
-    return total / max(count, 1)
+    def __init__(self, values: list[np.ndarray], conds: list[np.ndarray], n_values: int) -> None:
+        super().__init__()
+        self.values, self.conds, self.n_values = values, conds, n_values
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        run = forward.run(cell_arrays(self.model), self.n_values, self.values, self.conds)
+        if logs is not None:
+            logs["val_nll"] = forward.mean_nll(run.nll)
+
+
+class CarryState(keras.callbacks.Callback):
+    """Before every epoch, each training window's initial (a, c) of every layer: the state the model
+    (as it is now) reaches at the window's start running its solo from the beginning."""
+
+    def __init__(self, values: list[np.ndarray], conds: list[np.ndarray], n_values: int,
+                 spans: list[tuple[int, int, int]]) -> None:
+        super().__init__()
+        self.values, self.conds, self.n_values, self.spans = values, conds, n_values, spans
+        self.starts: list[list[int]] = [[] for _ in values]
+        for n, start, _ in spans:
+            self.starts[n].append(start)
+
+    def on_epoch_begin(self, epoch, logs=None) -> None:
+        arrays = cell_arrays(self.model)
+        run = forward.run(arrays, self.n_values, self.values, self.conds, starts=self.starts, nll=False)
+        rows = np.concatenate([s.reshape(len(s), -1) for s in run.states])  # spans are in (solo, start) order
+        self.model.get_layer(STATE_TABLE).embeddings.assign(rows.astype(np.float32))
 
 
 def _build_before_fit(model: keras.Model, strategy, arrays, batch_size: int) -> None:
@@ -324,23 +380,14 @@ def split_cpu(devices: int) -> None:
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
 
 
-def is_chief() -> bool:
-    """Whether this process writes the model (always, unless it is a non-chief worker of TF_CONFIG)."""
-    try:
-        task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
-    except ValueError:
-        return True
-    return task.get("type", "worker") in ("chief", "worker") and (
-        task.get("type") == "chief" or int(task.get("index", 0)) == 0
-    )
-
-
 class ProgressLog(keras.callbacks.Callback):
-    """A progress bar line every tenth of an epoch: epoch, share done, loss, elapsed and time left."""
+    """A progress bar line every tenth of an epoch: epoch, share done, loss, elapsed and time left; with a
+    ``budget`` (seconds), it stops fitting after an epoch when the next one would end past it."""
 
-    def __init__(self, epochs: int, stream=None) -> None:
+    def __init__(self, epochs: int, stream=None, budget: float = 0.0) -> None:
         super().__init__()
         self.epochs = epochs
+        self.budget = budget
         self.stream = stream or sys.stderr
         self.started = time.perf_counter()
         self.epoch = 0
@@ -371,11 +418,16 @@ class ProgressLog(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None) -> None:
         self.batches = self.batches or self.params.get("steps")
         logs = logs or {}
+        now = time.perf_counter()
+        keras_val = f"val_loss {logs['val_loss']:.4f} " if "val_loss" in logs else ""
         self._print(
             f"epoch {epoch + 1}/{self.epochs} done: loss {logs.get('loss', float('nan')):.4f} "
-            f"val_loss {logs.get('val_loss', float('nan')):.4f} "
-            f"({(time.perf_counter() - self.started) / 60:.1f} min)"
+            f"{keras_val}validation NLL {logs.get('val_nll', float('nan')):.4f} "
+            f"({(now - self.started) / 60:.1f} min)"
         )
+        if self.budget and now - self.started + (now - self.epoch_started) > self.budget:
+            self._print(f"stopping: another epoch would end past the {self.budget / 60:.0f}-minute budget")
+            self.model.stop_training = True
 
     def _print(self, text: str) -> None:
         print(text, file=self.stream, flush=True)
@@ -398,12 +450,13 @@ def dataset(inputs: dict, targets, weights=None, *, batch_size: int, shuffle: bo
     return data.batch(batch_size).prefetch(2).with_options(options)
 
 
-def _arrays(seqs: Sequences, config: TrainConfig, version: int):
-    """Model inputs, targets and weights for a set of sequences."""
-    prev, cond, target, weight = windows(
-        seqs, config.window, stride=config.window // 2, size=cond_size(version)
-    )
+def _arrays(seqs: Sequences, config: TrainConfig, version: int, stride: int):
+    """Model inputs, targets and weights for a set of sequences (and each window's number, to look up
+    its carried state)."""
+    prev, cond, target, weight = windows(seqs, config.window, stride=stride, size=cond_size(version))
     inputs = {"prev": prev, "cond": cond} if config.cond_size else {"prev": prev}
+    if config.carry_state:
+        inputs["window"] = np.arange(len(prev), dtype=np.int32)
     return inputs, target, weight
 
 
@@ -420,40 +473,13 @@ def export(
     """Write the model directory: model.keras, cell.npz, vocab.json, card.json."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    model = plain_model(model, config.dropout)
     model.save(out / "model.keras")
-    arrays = {}
-    for k, lstm in enumerate(lstm_layers(model)):
-        suffix = f"_{k}" if k else ""
-        for name, weight in zip(("kernel", "recurrent", "bias"), lstm.get_weights(), strict=True):
-            arrays[name + suffix] = weight
-    arrays["dense_w"], arrays["dense_b"] = model.get_layer("dense").get_weights()
+    arrays = cell_arrays(model)
     np.savez(out / "cell.npz", **arrays)
     kernel = arrays["kernel"]
     cond = conditioning.describe(config.cond_version) if kernel.shape[0] > len(vocab) else {"size": 0}
     vocab.save(out / "vocab.json", {"conditioning": cond})
-    card = {
-        "name": out.name,
-        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(shlex.quote(a) for a in ["improv", *sys.argv[1:]])
-        if sys.argv and sys.argv[0].endswith("improv")
-        else " ".join(shlex.quote(a) for a in sys.argv),
-        "corpus": list(corpus),
-        "units": config.units,
-        "layers": config.layers,
-        "dropout": config.dropout,
-        "vocabulary": config.design,
-        "window": config.window,
-        "batch_size": config.batch_size,
-        "learning_rate": config.learning_rate,
-        "seed": config.seed,
-        "epochs": config.epochs,
-        "conditioning": cond,
-        **{k: v for k, v in metrics.items() if k != "history"},
-        "history": metrics.get("history", {}),
-        **config.extra,
-    }
-    if attribution:
-        card["attribution"] = attribution
-        card["licence"] = "ODbL-1.0 (the model is a derived database of WJazzD)"
+    card = model_card(out.name, config, cond, metrics, corpus, attribution)
     (out / "card.json").write_text(json.dumps(card, indent=1) + "\n")
     return out

@@ -1,4 +1,5 @@
-"""Training helpers that need no TensorFlow: the n-gram baseline's conditions and honest NLL figures.
+"""Training helpers that need no TensorFlow: the n-gram baseline's conditions, honest NLL figures, the
+progress lines of a run's stages, the run's metrics and its model card.
 
 The baseline must see what the LSTM sees (the chord, the next chord, the beat), so its condition symbols are
 built from the same hot conditioning positions the LSTM is fed (``improv.model.conditioning``).
@@ -6,11 +7,26 @@ built from the same hot conditioning positions the LSTM is fed (``improv.model.c
 
 from __future__ import annotations
 
+import contextlib
+import datetime as _dt
+import json
+import os
+import shlex
+import sys
+import time
 from collections.abc import Sequence
 
 import numpy as np
 
+from improv.model import forward
 from improv.model.conditioning import GROUPS_V2
+
+STAGES = ("corpus", "encode", "n-gram baselines", "fit", "validation", "export")  # of `improv train`
+WJAZZD_ATTRIBUTION = (
+    "Contains information from the Weimar Jazz Database (Jazzomat Research Project, HfM Weimar), "
+    "which is made available under the ODbL v1.0 (https://opendatacommons.org/licenses/odbl/1.0/). "
+    "Pfleiderer, Frieler, Abesser, Zaddach, Burkhart (eds.), Inside the Jazzomat, Schott Campus, 2017."
+)
 
 _GROUP = {name: i for i, (name, _) in enumerate(GROUPS_V2)}
 # condition sets tried for the n-gram (version-2 groups); version 1 has quality, beat, sub-beat only
@@ -47,10 +63,127 @@ def per_note(nll_per_token: float, tokens: int, notes: int) -> float:
     return nll_per_token * tokens / max(notes, 1)
 
 
-def sequence_nll(log_probs: Sequence[np.ndarray], targets: Sequence[np.ndarray]) -> tuple[float, int]:
-    """Sum of -log p(target) over sequences, and how many targets (log_probs: (n, values) per sequence)."""
-    total, count = 0.0, 0
-    for lp, y in zip(log_probs, targets, strict=True):
-        total -= float(lp[np.arange(len(y)), y].sum())
-        count += len(y)
-    return total, count
+class Stages:
+    """A training run's stages, in order, with a progress line as each starts, moves and ends.
+
+    ``with stages.stage("n-gram baselines") as tick:`` times a stage (``seconds`` keeps every stage's
+    time for the card); ``tick(done, total)`` prints a bar within it, at most every tenth. Lines go to
+    ``stream`` (stderr by default). One thread.
+    """
+
+    def __init__(self, names: Sequence[str], stream=None) -> None:
+        self.names = list(names)
+        self.stream = stream if stream is not None else sys.stderr
+        self.seconds: dict[str, float] = {}
+        self.started = time.perf_counter()
+
+    @contextlib.contextmanager
+    def stage(self, name: str):
+        """Time stage ``name`` (one of ``names``), yielding its ``tick(done, total)``."""
+        number = self.names.index(name) + 1 if name in self.names else len(self.seconds) + 1
+        head = f"stage {number}/{len(self.names)} {name}"
+        began = time.perf_counter()
+        shown = [-1]
+
+        def tick(done: int, total: int) -> None:
+            tenth = int(10 * done / max(total, 1))
+            if tenth > shown[0]:
+                shown[0] = tenth
+                self._print(f"[{'#' * (3 * tenth):<30}] {head}: {done}/{total} ({self._since(began)})")
+
+        self._print(f"{head} ...")
+        yield tick
+        self.seconds[name] = round(time.perf_counter() - began, 1)
+        self._print(f"{head} done in {self._since(began)} (run {self._since(self.started)})")
+
+    @staticmethod
+    def _since(began: float) -> str:
+        seconds = time.perf_counter() - began
+        return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.stream, flush=True)
+
+
+def is_chief() -> bool:
+    """Whether this process writes the model (always, unless it is a non-chief worker of TF_CONFIG)."""
+    try:
+        task = json.loads(os.environ.get("TF_CONFIG") or "{}").get("task", {})
+    except ValueError:
+        return True
+    return task.get("type", "worker") in ("chief", "worker") and (
+        task.get("type") == "chief" or int(task.get("index", 0)) == 0
+    )
+
+
+def run_metrics(config, replicas, lines, vocab_rare, split, history, seconds, val_nlls, baseline, stages):
+    """The card's figures of a training run: counts, the validation NLL (per value, per note, by
+    position in the solo), the n-gram baselines, the stages' seconds, Keras' history."""
+    vocab, rare = vocab_rare
+    train_seqs, val_seqs = split
+    ngram, scores = baseline
+    rests = np.array([v.kind == "R" for v in vocab.values])
+    val_notes = int(sum(int((~rests[v]).sum()) for v in val_seqs.values))
+    val_nll, best = forward.mean_nll(val_nlls), min(scores.values())
+    keras_val = history.get("val_loss")
+    return {
+        "distribute": {"strategy": config.distribute or "none", "replicas": replicas},
+        "design": config.design,
+        "layers": config.layers,
+        "carry_state": config.carry_state,
+        "pieces": {"train": len(train_seqs.values), "validation": len(val_seqs.values)},
+        "tokens": {"train": train_seqs.tokens, "validation": val_seqs.tokens},
+        "validation_notes": val_notes,
+        "notes": int(sum(len(line.notes) for line in lines)),
+        "values": len(vocab),
+        "rare_values_mapped": rare,
+        "min_count": config.min_count,
+        "epochs_run": len(history["loss"]),
+        "train_seconds": round(seconds, 1),
+        "validation": {
+            "nll": val_nll,
+            "nll_per_note": per_note(val_nll, val_seqs.tokens, val_notes),
+            "nll_by_position": forward.by_position(val_nlls),
+            "keras_val_loss": float(min(keras_val)) if keras_val else None,
+        },
+        "ngram_baseline": {
+            "best": min(scores, key=scores.get),
+            "best_order": ngram.order,
+            "smoothing": ngram.smoothing,
+            "nll_by_model": scores,
+            "nll": best,
+            "nll_per_note": per_note(best, val_seqs.tokens, val_notes),
+        },
+        "nll_improvement_over_ngram": 1.0 - val_nll / best,
+        "stage_seconds": dict(stages),
+        "history": {k: [float(x) for x in v] for k, v in history.items()},
+    }
+
+
+def model_card(name, config, cond, metrics, corpus, attribution) -> dict:
+    """``card.json``: the settings, the exact command, the metrics, the attribution."""
+    card = {
+        "name": name,
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "command": " ".join(shlex.quote(a) for a in ["improv", *sys.argv[1:]])
+        if sys.argv and sys.argv[0].endswith("improv")
+        else " ".join(shlex.quote(a) for a in sys.argv),
+        "corpus": list(corpus),
+        "units": config.units,
+        "layers": config.layers,
+        "dropout": config.dropout,
+        "vocabulary": config.design,
+        "window": config.window,
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "seed": config.seed,
+        "epochs": config.epochs,
+        "conditioning": cond,
+        **{k: v for k, v in metrics.items() if k != "history"},
+        "history": metrics.get("history", {}),
+        **config.extra,
+    }
+    if attribution:
+        card["attribution"] = attribution
+        card["licence"] = "ODbL-1.0 (the model is a derived database of WJazzD)"
+    return card
