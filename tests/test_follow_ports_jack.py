@@ -33,8 +33,9 @@ class Source:
         self.out.open_virtual_port("out")
         self.label = f"{name}:out"
 
-    def wait_for_reader(self, client: str, env: dict, proc: subprocess.Popen, timeout: float = 20.0) -> None:
-        """Until a port of JACK client ``client`` (improv's reader) is connected to ours."""
+    def wait_for_reader(self, client: str, env: dict, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+        """Until a port of JACK client ``client`` (improv's reader) is connected to ours (generous: a
+        loaded machine may take long to start improv; an improv that ended fails at once)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             listing = subprocess.run(["jack_lsp", "-c", self.label], env=env, capture_output=True, text=True)
