@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NOTE_ON, sounding
+from conftest import NOTE_ON, settle_graph, sounding
 from test_listen_jack import _finish  # exit 0, no traceback, the stderr
 
 from improv.cli import main
@@ -57,6 +57,7 @@ class Source:
         return first + count
 
     def close(self) -> None:
+        settle_graph()
         self.out.close_port()
         self.out.delete()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import mido
 import pytest
-from conftest import NOTE_ON, sounding
+from conftest import NOTE_ON, settle_graph, sounding
 
 from benchmarks.bench_listen import FOLLOW_SENDER, follow_errors
 from improv.cli import main
@@ -71,6 +71,7 @@ class Player:
             raise failed[0]
 
     def close(self) -> None:
+        settle_graph()
         self.out.close_port()
         self.out.delete()
 

@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import rtmidi
@@ -299,6 +299,7 @@ class OutputPort:
         self.port_name: str | None = None  # the full name of the opened existing port
         self.dead = False
         self.connected = True
+        self.settle: Callable[[], object] | None = None  # waits for the JACK graph before the port goes
         self._lock = threading.Lock()
         try:
             self._out = _new_client(rtmidi.MidiOut, api, name=client_name)
@@ -367,6 +368,8 @@ class OutputPort:
                 hits = match_ports(self.query or "", names, api_name(self.api))
             if len(hits) != 1:
                 return False
+            if self.settle is not None:
+                self.settle()
             try:
                 self._out.close_port()
                 self._out.open_port(hits[0])
@@ -383,6 +386,8 @@ class OutputPort:
         if out is None:
             return
         if not self.dead:
+            if self.settle is not None:
+                self.settle()
             try:
                 out.close_port()
             except RTMIDI_ERRORS as exc:
@@ -419,6 +424,18 @@ class _LibJack:
             lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
             lib.jack_client_close.argtypes = [ctypes.c_void_p]
             lib.jack_on_shutdown.argtypes = [ctypes.c_void_p, cls.SHUTDOWN_FN, ctypes.c_void_p]
+            for name in ("jack_activate", "jack_deactivate", "jack_get_buffer_size", "jack_get_sample_rate"):
+                getattr(lib, name).argtypes = [ctypes.c_void_p]
+            lib.jack_set_latency_callback.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+            lib.jack_get_client_name.restype = ctypes.c_char_p
+            lib.jack_get_client_name.argtypes = [ctypes.c_void_p]
+            lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+            lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
+            lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
+            lib.jack_free.argtypes = [ctypes.c_void_p]
+            lib.jack_port_register.restype = ctypes.c_void_p
+            lib.jack_port_register.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
+                                               ctypes.c_ulong, ctypes.c_ulong]
             cls._on_message = cls.ERROR_FN(_jack_message)
             lib.jack_set_error_function(cls._on_message)
             lib.jack_set_info_function(cls._on_message)
@@ -427,6 +444,11 @@ class _LibJack:
             return None
         cls.lib = lib
         return lib
+
+
+def libjack():
+    """The libjack python-rtmidi uses (ctypes, its messages routed to logging); None without one."""
+    return _LibJack.load()
 
 
 jack_log = logging.getLogger("improv.jack")
