@@ -51,6 +51,10 @@ class GraphSettle:
         # called (mode, arg): clock_gettime(clock = the mode, timespec = our buffer), C all the way
         stamp = ctypes.cast(ctypes.CDLL(None).clock_gettime, ctypes.c_void_p)
         lib.jack_set_latency_callback(listener, stamp, ctypes.addressof(self._stamp))
+        # an activated client must process every cycle (a synchronous server waits for it): libc's
+        # sched_yield takes no argument and returns 0, "go on", from JACK's thread without Python
+        process = ctypes.cast(ctypes.CDLL(None).sched_yield, ctypes.c_void_p)
+        lib.jack_set_process_callback(listener, process, None)
         lib.jack_port_register(listener, b"in", MIDI_TYPE, JACK_PORT_IS_INPUT, 0)
         lib.jack_activate(listener)
         # only clients connected to a processing one are told: an rtmidi output that never sends

@@ -361,6 +361,8 @@ class OutputPort:
         """Reconnect to the port by name after it came back; True on success."""
         if self.virtual is not None or self.dead:
             return True
+        if self.settle is not None:  # not under the lock: the emitter keeps sending meanwhile
+            self.settle()
         with self._lock:
             names = list(self._out.get_ports())
             hits = [i for i, n in enumerate(names) if n == self.port_name]
@@ -368,8 +370,6 @@ class OutputPort:
                 hits = match_ports(self.query or "", names, api_name(self.api))
             if len(hits) != 1:
                 return False
-            if self.settle is not None:
-                self.settle()
             try:
                 self._out.close_port()
                 self._out.open_port(hits[0])
@@ -426,7 +426,8 @@ class _LibJack:
             lib.jack_on_shutdown.argtypes = [ctypes.c_void_p, cls.SHUTDOWN_FN, ctypes.c_void_p]
             for name in ("jack_activate", "jack_deactivate", "jack_get_buffer_size", "jack_get_sample_rate"):
                 getattr(lib, name).argtypes = [ctypes.c_void_p]
-            lib.jack_set_latency_callback.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+            for name in ("jack_set_latency_callback", "jack_set_process_callback"):
+                getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
             lib.jack_get_client_name.restype = ctypes.c_char_p
             lib.jack_get_client_name.argtypes = [ctypes.c_void_p]
             lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
