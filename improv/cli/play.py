@@ -74,8 +74,9 @@ def run(args: argparse.Namespace) -> int:
                         virtual=listening.virtual_input)
     port, watched = sound.open_output(opts, api)
     inputs: list = []
-    graph = _graph_settle(api, watched)
+    graph = None
     try:
+        graph = _graph_settle(api, watched)
         log.info("playing on %s%s", port.label, f" ({ports.api_name(api)})" if api is not None else "")
         result = _play(opts, changes, profile, api, (port, watched), (inputs, graph and graph.wait))
     finally:

@@ -231,9 +231,10 @@ def match_ports(query: str, names: Sequence[str], api: str = "") -> list[int]:
     return [i for i, n in enumerate(normed) if q in n]
 
 
-# the clients improv's outputs live on: the player's output and the JACK heartbeat (JACK renames a
-# second client of the same name "improv-01"); their ports are sources, never a player to listen to
-_OWN_OUTPUT_CLIENT = re.compile(rf"{re.escape(DEFAULT_CLIENT)}(-hb)?(-\d+)?")
+# the clients improv's outputs live on: the player's output, the JACK heartbeat and jacksettle's silent
+# peer (JACK renames a second client of the same name "improv-01"); their ports are sources, never a
+# player to listen to
+_OWN_OUTPUT_CLIENT = re.compile(rf"{re.escape(DEFAULT_CLIENT)}(-hb|-settle-peer)?(-\d+)?")
 
 
 def is_own_output(name: str) -> bool:
