@@ -10,8 +10,9 @@ client of ours closing, a peer connecting or leaving (measured: 2-7 more of them
 a client has opened and connected). rtmidi offers no way to deactivate its clients first, so improv
 waits for the graph to go quiet before each port it closes.
 
-:class:`GraphSettle` is a ctypes JACK client with no process callback whose input is connected to
-an rtmidi output that never sends (only clients connected to a processing one are told). Its latency
+:class:`GraphSettle` is a ctypes JACK client whose input is connected to an rtmidi output that
+never sends (only clients connected to a processing one are told); its process callback is libc's
+``sched_yield`` (a synchronous server waits for every activated client each cycle). Its latency
 callback is libc's ``clock_gettime`` with a buffer as its clock argument: every notification stamps
 the buffer from libjack's thread with no Python and no GIL. :meth:`GraphSettle.wait` returns
 once the stamp has not changed for a quiet window (at least four JACK periods).
