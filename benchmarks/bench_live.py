@@ -32,13 +32,14 @@ PERIODS = (64, 256)
 TEMPO = 120.0
 
 
-# The start of every sender script (a separate rtmidi JACK client process): open a port by name.
+# The start of every sender script (a separate rtmidi JACK client process): open a port by name once
+# it exists (60 s: improv, which makes it, may start slowly on a loaded machine).
 OPEN_OUT = textwrap.dedent(
     """
     import json, sys, time, rtmidi
     def open_out(target, name):
         out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=name)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60
         while target not in out.get_ports():
             if time.monotonic() > deadline:
                 sys.exit("no port " + target)

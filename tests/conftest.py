@@ -157,6 +157,21 @@ def _start_jackd(name: str, period: int, log: Path) -> JackServer:
     pytest.fail(f"jackd would not start (log: {log}):\n{log.read_text()[-2000:]}")
 
 
+_GRAPH: list = []  # this session's improv.live.jacksettle.GraphSettle, made on first use
+
+
+def settle_graph() -> None:
+    """Before a JACK port of this process closes: wait until the server's latency notifications for the
+    graph changes so far (e.g. an improv that just ended) have been handled. libjack crashes (SIGSEGV in
+    its notification thread) when a port goes while they walk that client's ports; see
+    improv.live.jacksettle."""
+    if not _GRAPH:
+        from improv.live.jacksettle import GraphSettle
+
+        _GRAPH.append(GraphSettle("pytest"))
+    _GRAPH[0].wait()
+
+
 def require_jack() -> None:
     """Skip with a reason where jackd or rtmidi's JACK API is missing; under CI=true fail instead."""
     if shutil.which("jackd") is None:
@@ -182,6 +197,8 @@ def jack_server(tmp_path_factory: pytest.TempPathFactory):
     try:
         yield server
     finally:
+        while _GRAPH:
+            _GRAPH.pop().close()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -283,6 +300,7 @@ class Probe:
         self._stop.set()
         self._thread.join(timeout=2)
         for midi_in in self._inputs:
+            settle_graph()
             midi_in.close_port()
             midi_in.delete()
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NOTE_ON, sounding
+from conftest import NOTE_ON, settle_graph, sounding
 from test_listen_jack import _finish  # exit 0, no traceback, the stderr
 
 from improv.cli import main
@@ -33,12 +33,17 @@ class Source:
         self.out.open_virtual_port("out")
         self.label = f"{name}:out"
 
-    def wait_for_reader(self, client: str, env: dict, proc: subprocess.Popen, timeout: float = 20.0) -> None:
-        """Until a port of JACK client ``client`` (improv's reader) is connected to ours."""
+    def wait_for_reader(self, client: str, env: dict, proc: subprocess.Popen, timeout: float = 60.0) -> None:
+        """Until a port of JACK client ``client`` (improv's reader) is connected to ours (generous: a
+        loaded machine may take long to start improv; an improv that ended fails at once)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            listing = subprocess.run(["jack_lsp", "-c", self.label], env=env, capture_output=True, text=True)
-            if f"{client}:" in listing.stdout:
+            try:
+                listing = subprocess.run(["jack_lsp", "-c", self.label], env=env, capture_output=True,
+                                         text=True, timeout=10).stdout
+            except subprocess.TimeoutExpired:  # a jack_lsp that hangs must not hang the test
+                listing = ""
+            if f"{client}:" in listing:
                 return
             if proc.poll() is not None:
                 pytest.fail(f"improv play ended early:\n{proc.communicate()[1]}")
@@ -56,6 +61,7 @@ class Source:
         return first + count
 
     def close(self) -> None:
+        settle_graph()
         self.out.close_port()
         self.out.delete()
 

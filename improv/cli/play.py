@@ -69,16 +69,37 @@ def run(args: argparse.Namespace) -> int:
                         virtual=listening.virtual_input)
     port, watched = sound.open_output(opts, api)
     inputs: list = []
+    graph = None
     try:
+        graph = _graph_settle(api, watched)
         log.info("playing on %s%s", port.label, f" ({ports.api_name(api)})" if api is not None else "")
-        result = _play(opts, changes, profile, api, (port, watched), inputs)
+        result = _play(opts, changes, profile, api, (port, watched), (inputs, graph and graph.wait))
     finally:
         for item in inputs:
-            item.close()
+            item.close()  # each waits for the JACK graph to settle first (improv.live.jacksettle)
         port.close()
+        if graph is not None:
+            graph.close()
     log.info("ended (%s): %d notes, %d messages, %d late, %d dropped, %d rests for lateness", result.reason,
              result.notes, result.sent, result.late, result.dropped, result.rests_for_lateness)
     return 0
+
+
+def _graph_settle(api: int | None, watched):
+    """On JACK, what every port of ours (``watched``: the MIDI outputs) waits on before it closes (None
+    elsewhere): libjack crashes when a port goes while the server's latency notifications still walk
+    that client's ports."""
+    from improv.live import ports
+
+    if api != ports.rtmidi.API_UNIX_JACK:
+        return None
+    from improv.live.jacksettle import GraphSettle
+
+    graph = GraphSettle()
+    for output in getattr(watched, "ports", [watched]):
+        if hasattr(output, "settle"):
+            output.settle = graph.wait
+    return graph
 
 
 def _fill_from_tune(opts: PlayOptions, changes: Changes) -> None:
@@ -94,8 +115,9 @@ def _fill_from_tune(opts: PlayOptions, changes: Changes) -> None:
         opts.session.bars = opts.session.choruses * changes.progression.bar_count
 
 
-def _play(opts: PlayOptions, changes: Changes, profile, api: int | None, output: tuple, inputs: list):
-    """Open the inputs, build the performer, the listeners and the engine, and play."""
+def _play(opts: PlayOptions, changes: Changes, profile, api: int | None, output: tuple, heard: tuple):
+    """Open the inputs (``heard``: the list they go in, what they wait on before closing), build the
+    performer, the listeners and the engine, and play."""
     from improv.live import ports
     from improv.live.health import PortWatch
     from improv.live.listener import ChordFollower
@@ -105,7 +127,7 @@ def _play(opts: PlayOptions, changes: Changes, profile, api: int | None, output:
     follow = listening.chords_from or listening.split is not None or listening.chords_channel is not None
     chords = ChordFollower(progression, sticky=changes.title == "N.C.") if follow else None
     performer = _performer(opts, changes, chords)
-    heard = _listening(opts, profile, api, inputs)
+    listened = _listening(opts, profile, api, *heard)
     session_log = _session_log(opts, changes, performer, chords)
     performer.journal = session_log.write  # which cell of a call each answer developed
     port, watched = output
@@ -114,7 +136,7 @@ def _play(opts: PlayOptions, changes: Changes, profile, api: int | None, output:
     clock = sound.link_clock(opts, progression.beats_per_bar)
     try:
         engine = _engine(opts, changes, performer, port, api, chord_source=chords or progression, watch=watch,
-                         listening=heard, session_log=session_log, clock=clock)
+                         listening=listened, session_log=session_log, clock=clock)
         return engine.run()
     finally:
         if watch is not None:
@@ -202,7 +224,7 @@ def _session_log(opts: PlayOptions, changes: Changes, performer, chords):
     return session_log
 
 
-def _listening(opts: PlayOptions, profile, api: int, inputs: list):
+def _listening(opts: PlayOptions, profile, api: int, inputs: list, settle=None):
     """The inputs to open and how to listen to them (None: nothing to listen to). --clock NAME and
     --chords-from NAME work with or without a player's --input; every opened input goes in ``inputs``."""
     from improv.live.engine import InputSource, Listening
@@ -216,12 +238,14 @@ def _listening(opts: PlayOptions, profile, api: int, inputs: list):
     sources = []
     if heard.input or heard.virtual_input:
         main = MidiInput(api, port=heard.input, virtual=heard.virtual_input, client_name="improv-in")
+        main.settle = settle
         inputs.append(main)
         log.info("listening on %s", main.label)
         sources.append(InputSource(main, "player", clock=heard.clock == "input"))
     if heard.clock not in (None, "input"):
         _check_input_name(api, heard.clock, "--clock")
         clock_in = MidiInput(api, port=heard.clock, client_name="improv-clock")
+        clock_in.settle = settle
         inputs.append(clock_in)
         log.info("following the MIDI clock on %s", clock_in.label)
         sources.append(InputSource(clock_in, "clock", clock=True))
@@ -230,6 +254,7 @@ def _listening(opts: PlayOptions, profile, api: int, inputs: list):
         _check_input_name(api, heard.chords_from, "--chords-from")
         chord_in = MidiInput(api, port=heard.chords_from, client_name="improv-chords")
         log.info("following the chords played on %s", chord_in.label)
+        chord_in.settle = settle
         inputs.append(chord_in)
         sources.append(InputSource(chord_in, "chords"))
         chord_config = ListenerConfig(chords_only=True)

@@ -109,6 +109,7 @@ class MidiInput:
         self.dropped = 0  # messages pushed out of the full queue
         self.ignored = 0  # active sensing and sysex filtered here
         self.reopened = 0
+        self.settle: Callable[[], object] | None = None  # waits for the JACK graph before a port goes
         self._queue: deque[Message] = deque(maxlen=maxlen)
         self._ready = threading.Event()
         self._stop = threading.Event()
@@ -238,6 +239,8 @@ class MidiInput:
         return list(self._in.get_ports())
 
     def _reopen(self, index: int, names: list[str]) -> None:
+        if self.settle is not None:
+            self.settle()
         try:
             self._in.close_port()
             self._in.open_port(index)
@@ -260,6 +263,8 @@ class MidiInput:
         midi_in, self._in = getattr(self, "_in", None), None
         if midi_in is None:
             return
+        if self.settle is not None:
+            self.settle()
         try:
             midi_in.close_port()
         except RTMIDI_ERRORS as exc:

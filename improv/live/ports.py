@@ -15,7 +15,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import rtmidi
@@ -231,9 +231,10 @@ def match_ports(query: str, names: Sequence[str], api: str = "") -> list[int]:
     return [i for i, n in enumerate(normed) if q in n]
 
 
-# the clients improv's outputs live on: the player's output and the JACK heartbeat (JACK renames a
-# second client of the same name "improv-01"); their ports are sources, never a player to listen to
-_OWN_OUTPUT_CLIENT = re.compile(rf"{re.escape(DEFAULT_CLIENT)}(-hb)?(-\d+)?")
+# the clients improv's outputs live on: the player's output, the JACK heartbeat and jacksettle's silent
+# peer (JACK renames a second client of the same name "improv-01"); their ports are sources, never a
+# player to listen to
+_OWN_OUTPUT_CLIENT = re.compile(rf"{re.escape(DEFAULT_CLIENT)}(-hb|-settle-peer)?(-\d+)?")
 
 
 def is_own_output(name: str) -> bool:
@@ -299,6 +300,7 @@ class OutputPort:
         self.port_name: str | None = None  # the full name of the opened existing port
         self.dead = False
         self.connected = True
+        self.settle: Callable[[], object] | None = None  # waits for the JACK graph before the port goes
         self._lock = threading.Lock()
         try:
             self._out = _new_client(rtmidi.MidiOut, api, name=client_name)
@@ -360,6 +362,8 @@ class OutputPort:
         """Reconnect to the port by name after it came back; True on success."""
         if self.virtual is not None or self.dead:
             return True
+        if self.settle is not None:  # not under the lock: the emitter keeps sending meanwhile
+            self.settle()
         with self._lock:
             names = list(self._out.get_ports())
             hits = [i for i, n in enumerate(names) if n == self.port_name]
@@ -383,6 +387,8 @@ class OutputPort:
         if out is None:
             return
         if not self.dead:
+            if self.settle is not None:
+                self.settle()
             try:
                 out.close_port()
             except RTMIDI_ERRORS as exc:
@@ -419,6 +425,19 @@ class _LibJack:
             lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
             lib.jack_client_close.argtypes = [ctypes.c_void_p]
             lib.jack_on_shutdown.argtypes = [ctypes.c_void_p, cls.SHUTDOWN_FN, ctypes.c_void_p]
+            for name in ("jack_activate", "jack_deactivate", "jack_get_buffer_size", "jack_get_sample_rate"):
+                getattr(lib, name).argtypes = [ctypes.c_void_p]
+            for name in ("jack_set_latency_callback", "jack_set_process_callback"):
+                getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
+            lib.jack_get_client_name.restype = ctypes.c_char_p
+            lib.jack_get_client_name.argtypes = [ctypes.c_void_p]
+            lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+            lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
+            lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
+            lib.jack_free.argtypes = [ctypes.c_void_p]
+            lib.jack_port_register.restype = ctypes.c_void_p
+            lib.jack_port_register.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
+                                               ctypes.c_ulong, ctypes.c_ulong]
             cls._on_message = cls.ERROR_FN(_jack_message)
             lib.jack_set_error_function(cls._on_message)
             lib.jack_set_info_function(cls._on_message)
@@ -427,6 +446,11 @@ class _LibJack:
             return None
         cls.lib = lib
         return lib
+
+
+def libjack():
+    """The libjack python-rtmidi uses (ctypes, its messages routed to logging); None without one."""
+    return _LibJack.load()
 
 
 jack_log = logging.getLogger("improv.jack")
