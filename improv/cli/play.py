@@ -93,9 +93,9 @@ def _graph_settle(api: int | None, watched):
 
     if api != ports.rtmidi.API_UNIX_JACK:
         return None
-    from improv.live.jacksettle import GraphSettle
+    from improv.live.jacksettle import LazySettle
 
-    graph = GraphSettle()
+    graph = LazySettle()  # joins the graph only when a port is about to go: nothing woken while playing
     for output in getattr(watched, "ports", [watched]):
         if hasattr(output, "settle"):
             output.settle = graph.wait

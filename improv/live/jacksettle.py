@@ -16,18 +16,27 @@ never sends (only clients connected to a processing one are told); its process c
 callback is libc's ``clock_gettime`` with a buffer as its clock argument: every notification stamps
 the buffer from libjack's thread with no Python and no GIL. :meth:`GraphSettle.wait` returns
 once the stamp has not changed for a quiet window (at least four JACK periods).
+
+:class:`LazySettle` is what ``improv play`` uses: the listener joins the graph only when the first port
+is about to close or reopen (at the end of a session, or when a port came back), so no client of it
+is woken during the session; joining stirs the graph too, and the wait outlasts that as well.
+Threads: ``wait`` may be called from the main thread and an emitter's (a reopen); creation is locked.
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import re
+import threading
 import time
 
 import rtmidi
 
 from improv.errors import RuntimeFailure
 from improv.live.ports import DEFAULT_CLIENT, libjack
+
+log = logging.getLogger(__name__)
 
 JACK_NO_START_SERVER = 0x01
 JACK_PORT_IS_INPUT, JACK_PORT_IS_OUTPUT = 0x01, 0x02
@@ -103,4 +112,32 @@ class GraphSettle:
         self._lib.jack_client_close(client)
 
 
-__all__ = ["GraphSettle"]
+class LazySettle:
+    """A :class:`GraphSettle` made at the first ``wait`` (none while nothing closes); a graph it cannot
+    join (no server any more) is not waited for."""
+
+    def __init__(self, client_name: str = DEFAULT_CLIENT) -> None:
+        self.client_name = client_name
+        self._graph: GraphSettle | None = None
+        self._failed = False
+        self._lock = threading.Lock()
+
+    def wait(self) -> bool:
+        with self._lock:
+            if self._graph is None and not self._failed:
+                try:
+                    self._graph = GraphSettle(self.client_name)
+                except RuntimeFailure as exc:
+                    log.debug("not waiting for the JACK graph: %s", exc)
+                    self._failed = True
+            graph = self._graph
+        return graph.wait() if graph is not None else True
+
+    def close(self) -> None:
+        with self._lock:
+            graph, self._graph = self._graph, None
+        if graph is not None:
+            graph.close()
+
+
+__all__ = ["GraphSettle", "LazySettle"]
