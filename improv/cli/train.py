@@ -102,24 +102,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"training needs TensorFlow: pip install 'improv[train]' ({exc})") from exc
     if args.cpu_devices:
         train.split_cpu(args.cpu_devices)
+    same = ("units", "epochs", "batch_size", "window", "learning_rate", "val_split", "patience", "min_count",
+            "seed", "layers", "dropout", "distribute", "carry_state", "fit_minutes")  # named as its fields
     config = train.TrainConfig(
-        units=args.units,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        window=args.window,
-        learning_rate=args.learning_rate,
-        val_split=args.val_split,
-        patience=args.patience,
-        min_count=args.min_count,
-        seed=args.seed,
-        conditioning=not args.no_conditioning,
-        cond_version=args.conditioning_version,
-        design=args.vocabulary,
-        layers=args.layers,
-        dropout=args.dropout,
-        distribute=args.distribute,
-        carry_state=args.carry_state,
-        fit_minutes=args.fit_minutes,
+        **{name: getattr(args, name) for name in same},
+        conditioning=not args.no_conditioning, cond_version=args.conditioning_version, design=args.vocabulary,
         verbose=1 if sys.stdout.isatty() else 2,
     )
     model, vocab, metrics = train.fit(lines, config, stages)

@@ -26,6 +26,7 @@ from improv.live.ports import (
     DEFAULT_CLIENT,
     RTMIDI_ERRORS,
     api_name,
+    close_rtmidi,
     find_port,
     input_names,
     match_ports,
@@ -263,13 +264,7 @@ class MidiInput:
         midi_in, self._in = getattr(self, "_in", None), None
         if midi_in is None:
             return
-        if self.settle is not None:
-            self.settle()
-        try:
-            midi_in.close_port()
-        except RTMIDI_ERRORS as exc:
-            log.warning("closing MIDI input failed: %s", exc)
-        midi_in.delete()
+        close_rtmidi(midi_in, self.settle, "MIDI input")
 
     def __enter__(self) -> MidiInput:
         return self

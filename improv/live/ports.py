@@ -387,14 +387,20 @@ class OutputPort:
         if out is None:
             return
         if not self.dead:
-            if self.settle is not None:
-                self.settle()
-            try:
-                out.close_port()
-            except RTMIDI_ERRORS as exc:
-                log.warning("closing the MIDI port failed: %s", exc)
-            out.delete()
+            close_rtmidi(out, self.settle, "the MIDI port")
         # a dead JACK server: do not touch the client again (close could block); leak it
+
+
+def close_rtmidi(client, settle: Callable[[], object] | None, what: str) -> None:
+    """Close an rtmidi client's port and free it, once the JACK graph has settled (``settle``: see
+    improv.live.jacksettle); a failure to close is logged, never raised."""
+    if settle is not None:
+        settle()
+    try:
+        client.close_port()
+    except RTMIDI_ERRORS as exc:
+        log.warning("closing %s failed: %s", what, exc)
+    client.delete()
 
 
 class _LibJack:
