@@ -50,6 +50,7 @@ class GraphSettle:
         lib = libjack()
         if lib is None:
             raise RuntimeFailure("cannot follow the JACK graph: libjack not found")
+        _declare(lib)
         self._lib = lib
         self._stamp = (ctypes.c_char * 32)()  # both latency modes' timespecs land in here
         status = ctypes.c_int()
@@ -110,6 +111,23 @@ class GraphSettle:
         self._peer.delete()
         self._lib.jack_deactivate(client)
         self._lib.jack_client_close(client)
+
+
+def _declare(lib) -> None:
+    """The signatures of the libjack functions a GraphSettle calls (beyond those ports.libjack declares)."""
+    void, text = ctypes.c_void_p, ctypes.c_char_p
+    for name in ("jack_activate", "jack_deactivate", "jack_get_buffer_size", "jack_get_sample_rate"):
+        getattr(lib, name).argtypes = [void]
+    for name in ("jack_set_latency_callback", "jack_set_process_callback"):
+        getattr(lib, name).argtypes = [void, void, void]
+    lib.jack_get_client_name.restype = text
+    lib.jack_get_client_name.argtypes = [void]
+    lib.jack_connect.argtypes = [void, text, text]
+    lib.jack_get_ports.restype = ctypes.POINTER(text)
+    lib.jack_get_ports.argtypes = [void, text, text, ctypes.c_ulong]
+    lib.jack_free.argtypes = [void]
+    lib.jack_port_register.restype = void
+    lib.jack_port_register.argtypes = [void, text, text, ctypes.c_ulong, ctypes.c_ulong]
 
 
 class LazySettle:

@@ -431,19 +431,6 @@ class _LibJack:
             lib.jack_client_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(ctypes.c_int)]
             lib.jack_client_close.argtypes = [ctypes.c_void_p]
             lib.jack_on_shutdown.argtypes = [ctypes.c_void_p, cls.SHUTDOWN_FN, ctypes.c_void_p]
-            for name in ("jack_activate", "jack_deactivate", "jack_get_buffer_size", "jack_get_sample_rate"):
-                getattr(lib, name).argtypes = [ctypes.c_void_p]
-            for name in ("jack_set_latency_callback", "jack_set_process_callback"):
-                getattr(lib, name).argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
-            lib.jack_get_client_name.restype = ctypes.c_char_p
-            lib.jack_get_client_name.argtypes = [ctypes.c_void_p]
-            lib.jack_connect.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
-            lib.jack_get_ports.restype = ctypes.POINTER(ctypes.c_char_p)
-            lib.jack_get_ports.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong]
-            lib.jack_free.argtypes = [ctypes.c_void_p]
-            lib.jack_port_register.restype = ctypes.c_void_p
-            lib.jack_port_register.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p,
-                                               ctypes.c_ulong, ctypes.c_ulong]
             cls._on_message = cls.ERROR_FN(_jack_message)
             lib.jack_set_error_function(cls._on_message)
             lib.jack_set_info_function(cls._on_message)
