@@ -49,16 +49,16 @@ def random_model_dir(path: Path, seed: int = 0, units: int = 16, cond: bool = Tr
     return path
 
 
-def degree_model_dir(path: Path, seed: int = 0, units: int = 16, layers: int = 2) -> Path:
-    """A degree-values (version 2) model directory with random weights, version-2 conditioning, stacked."""
-    from improv.model.conditioning import COND_SIZE_V2
+def degree_model_dir(path: Path, seed: int = 0, units: int = 16, layers: int = 2, cond_version: int = 2) -> Path:
+    """A degree-values (version 2) model directory with random weights, version-2 (or 3) conditioning,
+    stacked."""
     from improv.theory import degrees
 
     rng = np.random.default_rng(seed)
     values = [t.value for i in range(4) for t in degrees.encode(scale_line(seed=i))]
     values += [degrees.Degree(None, 12), degrees.Degree(4, 6, "+"), degrees.Degree(4, 3, "=")]
     vocab = degrees.DegreeVocabulary(values)
-    n_in = len(vocab) + COND_SIZE_V2
+    n_in = len(vocab) + describe(cond_version)["size"]
     arrays = {
         "kernel": rng.normal(0, 0.3, (n_in, 4 * units)),
         "recurrent": rng.normal(0, 0.3, (units, 4 * units)),
@@ -72,7 +72,7 @@ def degree_model_dir(path: Path, seed: int = 0, units: int = 16, layers: int = 2
         arrays[f"bias_{k}"] = np.zeros(4 * units)
     path.mkdir(parents=True, exist_ok=True)
     np.savez(path / "cell.npz", **{k: v.astype(np.float32) for k, v in arrays.items()})
-    vocab.save(path / "vocab.json", {"conditioning": describe(2)})
+    vocab.save(path / "vocab.json", {"conditioning": describe(cond_version)})
     (path / "card.json").write_text('{"name": "random degree test model"}\n')
     return path
 

@@ -1,5 +1,5 @@
-"""Conditioning version 2 (next chord, height, tempo, phrase, form), the tuplet guard and the n-gram baseline
-given the same conditioning."""
+"""Conditioning versions 2 (next chord, height, tempo, phrase, form) and 3 (also the previous pitch's degree
+over this chord), the tuplet guard and the n-gram baseline given the same conditioning."""
 
 from __future__ import annotations
 
@@ -8,12 +8,17 @@ from modelkit import chord, degree_model_dir, scale_line
 
 from improv.model.conditioning import (
     COND_SIZE_V2,
+    COND_SIZE_V3,
     GROUPS_V2,
+    GROUPS_V3,
     Context,
     Lookahead,
     Phrase,
+    describe,
+    indices,
     indices_v2,
 )
+from improv.generate import ImproviserSettings, build_improviser, load_model
 from improv.model.dataset import line_contexts, to_sequences
 from improv.model.ngram import NGram, best_ngram
 from improv.model.rhythm import STRAIGHT, TRIPLET, TupletGuard, family
@@ -21,6 +26,7 @@ from improv.model.trainkit import ngram_conditions
 from improv.theory import degrees
 from improv.theory.progression import parse_progression
 from improv.theory.timing import TICKS_PER_BEAT
+from improv.theory.values import events
 
 _SIZES = [s for _, s in GROUPS_V2]
 START = dict(zip([g for g, _ in GROUPS_V2], np.cumsum([0] + _SIZES)[:-1].tolist(), strict=True))
@@ -84,6 +90,52 @@ def test_training_contexts_match_the_layout():
     assert choruses == {1}
 
 
+def test_version_3_adds_the_previous_pitch_as_a_degree_of_this_chord():
+    start = COND_SIZE_V2
+    # C (72), the b7 of Dm7, heard over G7: its 4th (5 semitones above G), a half step above the 3rd
+    over_g7 = indices(Context(chord("G7"), 0, 4, chord("Cmaj7"), 96, 0.5, prev_pitch=72), 3)
+    assert over_g7[:-1] == indices_v2(Context(chord("G7"), 0, 4, chord("Cmaj7"), 96, 0.5))
+    assert over_g7[-1] - start == 5
+    over_dm7 = indices(Context(chord("Dm7"), 0, prev_pitch=72), 3)
+    assert over_dm7[-1] - start == 10  # the same pitch is the b7 of Dm7
+    assert indices(Context(chord("Dm7"), 0), 3)[-1] - start == 12  # no pitch yet
+    assert indices(Context(chord("Dm7"), 0, prev_pitch=72), 2) == indices_v2(Context(chord("Dm7"), 0))
+    assert all(0 <= h < COND_SIZE_V3 for h in over_g7)
+    assert describe(3)["size"] == COND_SIZE_V3 == COND_SIZE_V2 + 13
+    assert describe(3)["groups"][-1] == ["prev_degree", 13] and len(GROUPS_V3) == len(GROUPS_V2) + 1
+
+
+def test_version_3_training_contexts_name_the_pitch_before_each_value():
+    line = scale_line(bars=4)
+    toks = degrees.encode(line)
+    hot = line_contexts(line, toks, 3)
+    assert [h[:-1] for h in hot] == line_contexts(line, toks, 2)
+    assert hot[0][-1] - COND_SIZE_V2 == 12
+    prev, checked = None, 0
+    for h, tok, event in zip(hot, toks, events(line), strict=True):
+        if prev is not None:
+            assert h[-1] - COND_SIZE_V2 == (prev - tok.chord.root) % 12
+            checked += 1
+        prev = event.pitch if event.pitch is not None else prev
+    assert checked > 20
+
+
+def test_a_version_3_model_hears_the_pitch_it_just_played(tmp_path):
+    model = load_model(degree_model_dir(tmp_path / "m", cond_version=3))
+    assert model.cond_version == 3 and model.cell.cond_size == COND_SIZE_V3
+    imp = build_improviser(parse_progression("Dm7 | G7 | Cmaj7 | %"), ImproviserSettings(seed=1), model=model)
+    heard = set()
+    for _ in range(64):
+        tick = imp.position
+        harmony = imp.progression.chord_at(tick)
+        prev = imp.prev_pitch
+        hot = imp.condition(tick, harmony)
+        assert hot[-1] - COND_SIZE_V2 == (12 if prev is None else (prev - harmony.root) % 12)
+        heard.add(hot[-1])
+        imp.step()
+    assert len(heard) > 4
+
+
 def test_the_tuplet_guard_keeps_a_beat_straight_or_triplet():
     assert family(3) == STRAIGHT and family(4) == TRIPLET and family(6) == 0
     durations = [2, 3, 4, 6, 12]
@@ -135,3 +187,7 @@ def test_ngram_conditions_come_from_the_lstms_inputs():
     assert set(conds) >= {"chord+beat", "chord+next+beat"}
     train, val = conds["chord+next+beat"]
     assert [len(c) for c in train] == [len(v) for v in seqs.values[:2]]
+    seqs3 = to_sequences(lines, toks, vocab, version=3)
+    conds3 = ngram_conditions(seqs3.conds[:2], seqs3.conds[2:], version=3)
+    assert set(conds3) >= set(conds) | {"prev", "prev+chord", "prev+chord+beat"}
+    assert conds3["chord+next+beat"] == conds["chord+next+beat"]

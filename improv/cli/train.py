@@ -46,8 +46,9 @@ def add_parser(subparsers) -> None:
         help="values: chord degree + move (version 2, default) or kind + leap (version 1)",
     )
     p.add_argument(
-        "--conditioning-version", type=int, choices=(1, 2), default=2,
-        help="1: chord quality and beat; 2 (default): also next chord, height, tempo, phrase, form",
+        "--conditioning-version", type=int, choices=(1, 2, 3), default=2,
+        help="1: chord quality and beat; 2 (default): also next chord, height, tempo, phrase, form; "
+        "3: also the previous pitch's degree over this chord",
     )
     p.add_argument(
         "--distribute", choices=("mirrored", "multiworker"), default=None,

@@ -1,13 +1,18 @@
 """The conditioning vector the cell sees beside the previous value: where the next value falls.
 
 It describes the value about to be predicted (its onset is known before it is sampled, since onsets are the
-running sum of durations). Two layouts, recorded in a model's ``vocab.json``:
+running sum of durations). Three layouts, recorded in a model's ``vocab.json``:
 
 - version 1 (24 inputs): chord quality, beat in the bar, tick in the beat.
 - version 2 (``COND_SIZE_V2`` inputs), which also looks ahead and knows where it is: the next chord (its
   root relative to this chord's root, and its quality) and how soon it arrives, the height of the previous
   pitch in the register, the tempo, the position in the phrase (notes since it began), the chorus and the
   bar in a four-bar group.
+- version 3 (``COND_SIZE_V3``): version 2 and the previous sounding pitch's degree above *this* chord's root
+  (12, or "none"). A degree value names its degree above the chord at its own onset, so across a change
+  the model could not tell which new degree is a step away from the note it just played (the 7th of the
+  ii is the 4th of the V, a half step above its 3rd); with this group it can, and "=" (the same pitch)
+  names exactly one degree.
 
 Every group is one-hot, so a step is described by its hot positions (a tuple of ints) and the cell adds a
 few kernel rows instead of multiplying a vector. Pure functions; no state, no threads.
@@ -48,7 +53,10 @@ GROUPS_V2 = (
     ("bar_in_four", 4),
 )
 COND_SIZE_V2 = sum(size for _, size in GROUPS_V2)
-_OFFSETS = np.cumsum([0] + [size for _, size in GROUPS_V2])[:-1].tolist()
+GROUPS_V3 = GROUPS_V2 + (("prev_degree", 13),)  # the previous pitch above this chord's root; 12 = none
+COND_SIZE_V3 = sum(size for _, size in GROUPS_V3)
+GROUPS = {2: GROUPS_V2, 3: GROUPS_V3}  # layout version -> its groups, in vector order
+_OFFSETS = np.cumsum([0] + [size for _, size in GROUPS_V3])[:-1].tolist()
 
 
 def condition(chord: Chord, tick_in_bar: int, beats_per_bar: int = 4) -> np.ndarray:
@@ -83,6 +91,17 @@ class Context:
     phrase_notes: int = 0
     chorus: int = 1
     bar: int = 0  # bar of the chorus, from 0
+    prev_pitch: int | None = None  # the previous sounding pitch (MIDI; version 3), None: none yet
+
+
+def indices(ctx: Context, version: int = 2) -> tuple[int, ...]:
+    """The hot positions of the version-2 (eleven) or version-3 (twelve) vector."""
+    hot = indices_v2(ctx)
+    if version < 3:
+        return hot
+    root = ctx.chord.root if ctx.chord.root is not None else 0  # over N.C. degrees count from C
+    prev = 12 if ctx.prev_pitch is None else (ctx.prev_pitch - root) % 12
+    return (*hot, _OFFSETS[len(GROUPS_V2)] + prev)
 
 
 def indices_v2(ctx: Context) -> tuple[int, ...]:
@@ -108,7 +127,7 @@ def indices_v2(ctx: Context) -> tuple[int, ...]:
         min(max(ctx.chorus, 1), CHORUSES) - 1,
         ctx.bar % 4,
     )
-    return tuple(off + h for off, h in zip(_OFFSETS, hot, strict=True))
+    return tuple(off + h for off, h in zip(_OFFSETS, hot))  # (the version-2 groups' offsets)
 
 
 def height_in(pitch: int | None, low: int, high: int) -> float | None:
@@ -128,8 +147,9 @@ def next_change(ticks: Sequence[int], chords: Sequence[Chord], tick: int) -> tup
 
 def describe(version: int = 1) -> dict:
     """The layout saved in vocab.json, so a model directory says what conditioning it expects."""
-    if version == 2:
-        return {"version": 2, "size": COND_SIZE_V2, "groups": [list(g) for g in GROUPS_V2],
+    if version in GROUPS:
+        groups = GROUPS[version]
+        return {"version": version, "size": sum(size for _, size in groups), "groups": [list(g) for g in groups],
                 "qualities": list(QUALITIES), "tempo_edges": list(TEMPI)}
     return {"size": COND_SIZE, "qualities": list(QUALITIES), "beats": BEATS, "sub_beats": TICKS_PER_BEAT}
 
@@ -194,7 +214,7 @@ class Situation:
     """Where the next value falls, for the conditioning: the form (bar, chorus, sections), the phrase, the
     next change, the tempo and the register the height is measured in. One per improviser; not thread-safe.
 
-    ``version`` is the model's conditioning layout (0: none, 1, 2); ticks as everywhere, tempo in BPM.
+    ``version`` is the model's conditioning layout (0: none, 1, 2, 3); ticks as everywhere, tempo in BPM.
     """
 
     def __init__(self, progression, version: int, tempo: float, low: int, high: int,
@@ -221,6 +241,6 @@ class Situation:
         ctx = Context(
             chord, tick % self.bar_ticks, self.beats_per_bar, nxt, soon,
             height_in(prev_pitch, self.low, self.high), self.tempo,
-            (phrase or self.phrase).notes, chorus + 1, in_chorus // self.bar_ticks,
+            (phrase or self.phrase).notes, chorus + 1, in_chorus // self.bar_ticks, prev_pitch,
         )
-        return indices_v2(ctx)
+        return indices(ctx, self.version)

@@ -11,11 +11,12 @@ import numpy as np
 from improv.model.conditioning import (
     COND_SIZE,
     COND_SIZE_V2,
+    COND_SIZE_V3,
     Context,
     Phrase,
     condition_indices,
     height_in,
-    indices_v2,
+    indices,
     next_change,
 )
 from improv.theory import degrees
@@ -47,7 +48,7 @@ def encode_lines(lines: Sequence[Line], design: str = "kind") -> list[list[Token
 
 def cond_size(version: int) -> int:
     """The conditioning vector's size for a layout version (0 = none)."""
-    return {0: 0, 1: COND_SIZE, 2: COND_SIZE_V2}[version]
+    return {0: 0, 1: COND_SIZE, 2: COND_SIZE_V2, 3: COND_SIZE_V3}[version]
 
 
 def to_sequences(
@@ -70,9 +71,9 @@ def to_sequences(
 
 
 def line_conds(line: Line, toks: Sequence[Token], version: int) -> np.ndarray:
-    """The hot conditioning positions (n, k) of a line's tokens in a layout version (1 or 2)."""
-    if version == 2:
-        return np.array(line_contexts(line, toks), dtype=np.int16)
+    """The hot conditioning positions (n, k) of a line's tokens in a layout version (1, 2 or 3)."""
+    if version >= 2:
+        return np.array(line_contexts(line, toks, version), dtype=np.int16)
     bar = line.beats_per_bar * TICKS_PER_BEAT
     return np.array([condition_indices(t.chord, t.onset % bar, line.beats_per_bar) for t in toks], np.int16)
 
@@ -91,8 +92,8 @@ def change_points(line: Line, end: int) -> tuple[list[int], list]:
     return out_ticks, out_chords
 
 
-def line_contexts(line: Line, toks: Sequence[Token]) -> list[tuple[int, ...]]:
-    """Version-2 hot positions for every token of a line (what the improviser computes live).
+def line_contexts(line: Line, toks: Sequence[Token], version: int = 2) -> list[tuple[int, ...]]:
+    """Version-2 (or 3) hot positions for every token of a line (what the improviser computes live).
 
     Height is the previous pitch within the solo's own range; tempo and choruses come from the line's
     meta (``tempo``, ``chorus_ticks``) when the corpus gives them (else 120 BPM, one chorus).
@@ -111,9 +112,9 @@ def line_contexts(line: Line, toks: Sequence[Token]) -> list[tuple[int, ...]]:
         start = choruses[k - 1] if k else 0
         ctx = Context(
             tok.chord, tok.onset % bar, line.beats_per_bar, nxt, soon, height_in(prev, low, high),
-            tempo, phrase.notes, max(k, 1), (tok.onset - start) // bar,
+            tempo, phrase.notes, max(k, 1), (tok.onset - start) // bar, prev,
         )
-        out.append(indices_v2(ctx))
+        out.append(indices(ctx, version))
         phrase.advance(pitch is not None, tok.value.duration)
         if pitch is not None:
             prev = pitch

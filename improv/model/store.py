@@ -235,7 +235,7 @@ def _conditioning_size(meta: dict, path: Path | None = None) -> int:
     if size == 0:
         return 0
     version = cond.get("version", 1) if isinstance(cond, dict) else 1
-    expected = conditioning.describe(version if version in (1, 2) else 1)
+    expected = conditioning.describe(version if version in (1, *conditioning.GROUPS) else 1)
     if not isinstance(cond, dict) or any(cond.get(key, value) != value for key, value in expected.items()):
         where = path or VOCAB
         raise InputError(f"{where}: conditioning {excerpt(json.dumps(cond), 80)} is neither size 0 "

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from improv.model import forward
-from improv.model.conditioning import GROUPS_V2
+from improv.model.conditioning import GROUPS_V3
 
 STAGES = ("corpus", "encode", "n-gram baselines", "fit", "validation", "export")  # of `improv train`
 WJAZZD_ATTRIBUTION = (
@@ -28,12 +28,19 @@ WJAZZD_ATTRIBUTION = (
     "Pfleiderer, Frieler, Abesser, Zaddach, Burkhart (eds.), Inside the Jazzomat, Schott Campus, 2017."
 )
 
-_GROUP = {name: i for i, (name, _) in enumerate(GROUPS_V2)}
-# condition sets tried for the n-gram (version-2 groups); version 1 has quality, beat, sub-beat only
+_GROUP = {name: i for i, (name, _) in enumerate(GROUPS_V3)}
+# condition sets tried for the n-gram (version-2 groups; version 3 adds the previous pitch's degree over this
+# chord, alone and with the chord and beat); version 1 has quality, beat, sub-beat only
 NGRAM_CONDITIONS = {
     "chord+beat": ("quality", "beat", "sub_beat"),
     "chord+next+beat": ("quality", "next_root", "next_quality", "beat"),
     "chord+next+soon+beat": ("quality", "next_root", "next_quality", "next_in", "beat", "sub_beat"),
+}
+NGRAM_CONDITIONS_V3 = {
+    **NGRAM_CONDITIONS,
+    "prev": ("prev_degree",),
+    "prev+chord": ("prev_degree", "quality"),
+    "prev+chord+beat": ("prev_degree", "quality", "beat", "sub_beat"),
 }
 
 
@@ -45,7 +52,7 @@ def ngram_conditions(
     ``train``/``val`` are the per-line hot positions (n, k) of the sequences; symbols are numbered in order
     of first appearance (unseen combinations in validation get fresh numbers: the n-gram backs off).
     """
-    sets = NGRAM_CONDITIONS if version == 2 else {"chord+beat": None}
+    sets = {2: NGRAM_CONDITIONS, 3: NGRAM_CONDITIONS_V3}.get(version, {"chord+beat": None})
     out = {}
     for name, groups in sets.items():
         cols = list(range(3)) if groups is None else [_GROUP[g] for g in groups]
