@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 
@@ -68,6 +67,15 @@ def add_parser(subparsers) -> None:
         "--fit-minutes", type=float, default=0.0, metavar="M",
         help="stop fitting after the epoch that would let the next one end past M minutes (default: none)",
     )
+    p.add_argument(
+        "--output-dropout", type=float, default=0.0, metavar="P",
+        help="dropout on the last LSTM layer's output, before the dense layer (default 0)",
+    )
+    p.add_argument(
+        "--lr-plateau", type=float, default=0.0, metavar="F",
+        help="multiply the learning rate by F after an epoch that did not improve the validation NLL "
+        "(default 0: a fixed rate)",
+    )
     p.add_argument("--limit", type=int, default=0, metavar="N", help="use only the first N pieces (trials)")
 
 
@@ -81,6 +89,8 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError("--layers must be 1..4, --dropout within [0, 1), --cpu-devices and --limit >= 0")
     if args.fit_minutes < 0:
         raise InputError("--fit-minutes must be >= 0")
+    if not 0.0 <= args.output_dropout < 1.0 or not 0.0 <= args.lr_plateau < 1.0:
+        raise InputError("--output-dropout and --lr-plateau must be within [0, 1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,11 +114,11 @@ def run(args: argparse.Namespace) -> int:
     if args.cpu_devices:
         train.split_cpu(args.cpu_devices)
     same = ("units", "epochs", "batch_size", "window", "learning_rate", "val_split", "patience", "min_count",
-            "seed", "layers", "dropout", "distribute", "carry_state", "fit_minutes")  # named as its fields
+            "seed", "layers", "dropout", "distribute", "carry_state", "fit_minutes", "output_dropout",
+            "lr_plateau")  # named as its fields
     config = train.TrainConfig(
         **{name: getattr(args, name) for name in same},
-        conditioning=not args.no_conditioning, cond_version=args.conditioning_version, design=args.vocabulary,
-        verbose=1 if sys.stdout.isatty() else 2,
+        cond_version=0 if args.no_conditioning else args.conditioning_version, design=args.vocabulary,
     )
     model, vocab, metrics = train.fit(lines, config, stages)
     if not train.is_chief():

@@ -85,21 +85,22 @@ class TrainConfig:
     patience: int = 3
     min_count: int = 3
     seed: int = 0
-    conditioning: bool = True
-    cond_version: int = 2  # 1: quality/beat/sub-beat; 2: also next chord, height, tempo, phrase, form
+    cond_version: int = 2  # 0: none; 1: quality/beat/sub-beat; 2: also next chord, height, tempo, phrase,
+    # form; 3: also the previous pitch's degree over this chord
     design: str = "degree"  # the vocabulary: "degree" (values version 2) or "kind" (kind/leap, version 1)
     layers: int = 1
     dropout: float = 0.0  # between stacked layers (training only)
+    output_dropout: float = 0.0  # on the last layer's output, before the dense layer (training only)
+    lr_plateau: float = 0.0  # the learning rate times this after an epoch that did not improve (0: never)
     distribute: str | None = None  # None, "mirrored" or "multiworker"
     carry_state: bool = False  # windows go on from the state their solo reached (else a zero state each)
     fit_minutes: float = 0.0  # stop fitting before an epoch would end past this (0: no limit)
-    verbose: int = 1
     extra: dict = field(default_factory=dict)
 
     @property
     def cond_size(self) -> int:
         """Conditioning inputs the model takes."""
-        return cond_size(self.cond_version) if self.conditioning else 0
+        return cond_size(self.cond_version)
 
 
 def layer_name(k: int) -> str:
@@ -108,7 +109,8 @@ def layer_name(k: int) -> str:
 
 
 def build_model(
-    n_values: int, cond_size: int, units: int, layers: int = 1, dropout: float = 0.0, windows: int = 0
+    n_values: int, cond_size: int, units: int, layers: int = 1, dropout: float = 0.0, windows: int = 0,
+    output_dropout: float = 0.0,
 ) -> keras.Model:
     """prev value index (+ conditioning) -> LSTM stack -> logits over the vocabulary, for whole windows.
 
@@ -138,6 +140,8 @@ def build_model(
             state = [initial[:, 2 * k * units : (2 * k + 1) * units],
                      initial[:, (2 * k + 1) * units : (2 * k + 2) * units]]
         x = keras.layers.LSTM(units, return_sequences=True, name=layer_name(k))(x, initial_state=state)
+    if output_dropout:
+        x = keras.layers.Dropout(output_dropout, name="output_dropout")(x)
     logits = keras.layers.Dense(n_values, name="dense")(x)
     return keras.Model(inputs, logits, name="improv_lstm")
 
@@ -222,7 +226,7 @@ def fit(
     keras.utils.set_random_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     with stages.stage("encode"):
-        version = config.cond_version if config.conditioning else 1  # the n-gram gets conditions either way
+        version = config.cond_version or 1  # the n-gram gets conditions either way
         tokens, hot = encode_corpus(lines, config.design, version)
         train_idx, val_idx = split_by_piece(len(lines), config.val_split, rng)
         vocab_cls = DegreeVocabulary if config.design == "degree" else Vocabulary
@@ -261,7 +265,7 @@ def _fit_model(config: TrainConfig, n_values: int, train_seqs: Sequences, val_se
     spans = window_spans(train_seqs, config.window, stride)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = build_model(n_values, config.cond_size, config.units, config.layers, config.dropout,
-                            len(spans) if config.carry_state else 0)
+                            len(spans) if config.carry_state else 0, config.output_dropout)
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -277,6 +281,9 @@ def _fit_model(config: TrainConfig, n_values: int, train_seqs: Sequences, val_se
     callbacks = [WholeValidation(val_seqs.values, _conds(val_seqs, config), n_values)]
     if config.carry_state:
         callbacks.append(CarryState(train_seqs.values, _conds(train_seqs, config), n_values, spans))
+    if config.lr_plateau:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(
+            monitor="val_nll", mode="min", factor=config.lr_plateau, patience=0, min_delta=1e-3, verbose=1))
     callbacks += [
         keras.callbacks.EarlyStopping(
             monitor="val_nll", mode="min", patience=config.patience, restore_best_weights=True
@@ -289,7 +296,7 @@ def _fit_model(config: TrainConfig, n_values: int, train_seqs: Sequences, val_se
         validation_data=val_data,
         epochs=config.epochs,
         callbacks=callbacks,
-        verbose=config.verbose,
+        verbose=1 if sys.stdout.isatty() else 2,
     )
     return model, strategy, history, time.perf_counter() - started
 

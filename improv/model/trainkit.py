@@ -179,6 +179,8 @@ def model_card(name, config, cond, metrics, corpus, attribution) -> dict:
         "units": config.units,
         "layers": config.layers,
         "dropout": config.dropout,
+        "output_dropout": config.output_dropout,
+        "lr_plateau": config.lr_plateau,
         "vocabulary": config.design,
         "window": config.window,
         "batch_size": config.batch_size,
