@@ -156,3 +156,39 @@ def test_a_stacked_layer_of_the_wrong_shape_is_refused(tmp_path):
     arrays["kernel_1"] = arrays["kernel_1"][:, :8]
     with pytest.raises(InputError, match="layer 2"):
         Cell.from_arrays(arrays, n_values=arrays["dense_b"].shape[0])
+
+
+@pytest.mark.train
+def test_shared_value_features_fold_into_the_plain_cell():
+    """A model trained with shared value features (in and out) runs as the plain numpy cell: the folded
+    weights give the Keras model's logits within 1e-4 over a whole window, every value's row differs."""
+    keras = pytest.importorskip("keras", reason="needs the [train] extra (Keras)")
+    from improv.model import layers as klayers
+    from improv.model import train
+    from improv.theory import degrees
+
+    values = [t.value for i in range(4) for t in degrees.encode(scale_line(seed=i))]
+    vocab = degrees.DegreeVocabulary(values + [degrees.Degree(None, 12)])
+    features = klayers.value_features(vocab)
+    assert features.shape[0] == len(vocab) and (features.sum(axis=1) == 3).all()
+    keras.utils.set_random_seed(0)
+    model = train.build_model(len(vocab), COND_SIZE_V2, 16, layers=2, features=features)
+    rng = np.random.default_rng(2)
+    for layer in model.layers:
+        if layer.get_weights():
+            layer.set_weights([w + rng.normal(0, 0.2, w.shape).astype(w.dtype) for w in layer.get_weights()])
+    steps = 64
+    prev = rng.integers(0, len(vocab), steps).astype(np.int32)
+    prev[0] = -1
+    hot = [tuple(sorted(rng.choice(COND_SIZE_V2, 11, replace=False).tolist())) for _ in range(steps)]
+    cond = np.zeros((1, steps, COND_SIZE_V2), np.float32)
+    for t, h in enumerate(hot):
+        cond[0, t, list(h)] = 1
+    theirs = np.asarray(model.predict_on_batch([prev[None, :], cond]))[0]
+    arrays = train.cell_arrays(model)
+    assert arrays["kernel"].shape == (len(vocab) + COND_SIZE_V2, 64)
+    cell = Cell.from_arrays(arrays, n_values=len(vocab))
+    ours = np.stack([cell.step_logits(None if p < 0 else int(p), h).copy() for p, h in zip(prev, hot, strict=True)])
+    assert np.abs(ours - theirs).max() < 1e-4
+    plain = train.plain_model(model)
+    assert plain.get_layer("one_hot").features is not None

@@ -76,6 +76,11 @@ def add_parser(subparsers) -> None:
         help="multiply the learning rate by F after an epoch that did not improve the validation NLL "
         "(default 0: a fixed rate)",
     )
+    p.add_argument(
+        "--shared-features", action="store_true",
+        help="degree values share the weights of their degree, duration and move (in and out; folded into "
+        "the exported cell, which stays the same size)",
+    )
     p.add_argument("--limit", type=int, default=0, metavar="N", help="use only the first N pieces (trials)")
 
 
@@ -115,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         train.split_cpu(args.cpu_devices)
     same = ("units", "epochs", "batch_size", "window", "learning_rate", "val_split", "patience", "min_count",
             "seed", "layers", "dropout", "distribute", "carry_state", "fit_minutes", "output_dropout",
-            "lr_plateau")  # named as its fields
+            "lr_plateau", "shared_features")  # named as its fields
     config = train.TrainConfig(
         **{name: getattr(args, name) for name in same},
         cond_version=0 if args.no_conditioning else args.conditioning_version, design=args.vocabulary,

@@ -127,7 +127,7 @@ def indices_v2(ctx: Context) -> tuple[int, ...]:
         min(max(ctx.chorus, 1), CHORUSES) - 1,
         ctx.bar % 4,
     )
-    return tuple(off + h for off, h in zip(_OFFSETS, hot))  # (the version-2 groups' offsets)
+    return tuple(off + h for off, h in zip(_OFFSETS, hot, strict=False))  # (version 2's offsets)
 
 
 def height_in(pitch: int | None, low: int, high: int) -> float | None:
@@ -149,8 +149,8 @@ def describe(version: int = 1) -> dict:
     """The layout saved in vocab.json, so a model directory says what conditioning it expects."""
     if version in GROUPS:
         groups = GROUPS[version]
-        return {"version": version, "size": sum(size for _, size in groups), "groups": [list(g) for g in groups],
-                "qualities": list(QUALITIES), "tempo_edges": list(TEMPI)}
+        return {"version": version, "size": sum(size for _, size in groups),
+                "groups": [list(g) for g in groups], "qualities": list(QUALITIES), "tempo_edges": list(TEMPI)}
     return {"size": COND_SIZE, "qualities": list(QUALITIES), "beats": BEATS, "sub_beats": TICKS_PER_BEAT}
 
 

@@ -1,4 +1,4 @@
-"""Training: the only module that imports TensorFlow/Keras.
+"""Training: with its layers (``improv.model.layers``), the only code that imports TensorFlow/Keras.
 
 Fused ``LSTM`` layers (one, or a stack) over whole windows (not a cell unrolled by hand), a dense layer to
 logits, sparse cross-entropy; validation split by piece; early stopping on the validation solos' NLL run
@@ -38,6 +38,7 @@ from improv.model.dataset import (
     windows,
 )
 from improv.model.encoded import encode_corpus
+from improv.model.layers import OneHot, SharedDense, fold_input, value_features
 from improv.model.ngram import best_ngram
 from improv.model.trainkit import (  # noqa: F401  (is_chief, WJAZZD_ATTRIBUTION: the CLI's names here)
     STAGES,
@@ -57,21 +58,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402  (after the log-level variable)
 
 STATE_TABLE = "carried_state"
-@keras.saving.register_keras_serializable(package="improv")
-class OneHot(keras.layers.Layer):
-    """Integer value indices to one-hot vectors; index -1 (the start) gives all zeros."""
-
-    def __init__(self, depth: int, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.depth = depth
-
-    def call(self, inputs):
-        return keras.ops.one_hot(inputs, self.depth)
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "depth": self.depth}
-
-
 @dataclass
 class TrainConfig:
     """Everything that decides a training run."""
@@ -91,6 +77,7 @@ class TrainConfig:
     layers: int = 1
     dropout: float = 0.0  # between stacked layers (training only)
     output_dropout: float = 0.0  # on the last layer's output, before the dense layer (training only)
+    shared_features: bool = False  # degree values share their degree's, duration's and move's weights
     lr_plateau: float = 0.0  # the learning rate times this after an epoch that did not improve (0: never)
     distribute: str | None = None  # None, "mirrored" or "multiworker"
     carry_state: bool = False  # windows go on from the state their solo reached (else a zero state each)
@@ -110,7 +97,7 @@ def layer_name(k: int) -> str:
 
 def build_model(
     n_values: int, cond_size: int, units: int, layers: int = 1, dropout: float = 0.0, windows: int = 0,
-    output_dropout: float = 0.0,
+    output_dropout: float = 0.0, features: np.ndarray | None = None,
 ) -> keras.Model:
     """prev value index (+ conditioning) -> LSTM stack -> logits over the vocabulary, for whole windows.
 
@@ -120,7 +107,7 @@ def build_model(
     """
     prev = keras.Input(shape=(None,), dtype="int32", name="prev")
     inputs = [prev]
-    x = OneHot(n_values, name="one_hot")(prev)
+    x = OneHot(n_values, features, name="one_hot")(prev)
     if cond_size:
         cond = keras.Input(shape=(None, cond_size), name="cond")
         inputs.append(cond)
@@ -142,8 +129,9 @@ def build_model(
         x = keras.layers.LSTM(units, return_sequences=True, name=layer_name(k))(x, initial_state=state)
     if output_dropout:
         x = keras.layers.Dropout(output_dropout, name="output_dropout")(x)
-    logits = keras.layers.Dense(n_values, name="dense")(x)
-    return keras.Model(inputs, logits, name="improv_lstm")
+    shared = features is not None
+    dense = SharedDense(features, name="dense") if shared else keras.layers.Dense(n_values, name="dense")
+    return keras.Model(inputs, dense(x), name="improv_lstm")
 
 
 def plain_model(model: keras.Model, dropout: float = 0.0) -> keras.Model:
@@ -153,9 +141,10 @@ def plain_model(model: keras.Model, dropout: float = 0.0) -> keras.Model:
     except ValueError:
         return model
     lstms = lstm_layers(model)
-    n_values = model.get_layer("one_hot").depth
-    cond = lstms[0].get_weights()[0].shape[0] - n_values
-    plain = build_model(n_values, cond, lstms[0].units, len(lstms), dropout)
+    one_hot = model.get_layer("one_hot")
+    n_values, features = one_hot.depth, one_hot.features
+    cond = lstms[0].get_weights()[0].shape[0] - n_values - (0 if features is None else features.shape[1])
+    plain = build_model(n_values, cond, lstms[0].units, len(lstms), dropout, features=features)
     for name in [layer_name(k) for k in range(len(lstms))] + ["dense"]:
         plain.get_layer(name).set_weights(model.get_layer(name).get_weights())
     return plain
@@ -168,7 +157,10 @@ def cell_arrays(model: keras.Model) -> dict[str, np.ndarray]:
         suffix = f"_{k}" if k else ""
         for name, weight in zip(("kernel", "recurrent", "bias"), lstm.get_weights(), strict=True):
             arrays[name + suffix] = weight
-    arrays["dense_w"], arrays["dense_b"] = model.get_layer("dense").get_weights()
+    arrays["kernel"] = fold_input(arrays["kernel"], model.get_layer("one_hot").features)
+    dense = model.get_layer("dense")
+    shared = isinstance(dense, SharedDense)
+    arrays["dense_w"], arrays["dense_b"] = dense.folded() if shared else dense.get_weights()
     return arrays
 
 
@@ -188,7 +180,7 @@ def build_step_model(model: keras.Model) -> keras.Model:
     Used by the parity test and the latency benchmark as the Keras reference.
     """
     lstms = lstm_layers(model)
-    dense = model.get_layer("dense")
+    arrays = cell_arrays(model)  # (shared value features folded in)
     n_values = model.get_layer("one_hot").depth
     cond_size = model.input_shape[1][-1] if isinstance(model.input_shape, list) else 0
     units = lstms[0].units
@@ -211,9 +203,10 @@ def build_step_model(model: keras.Model) -> keras.Model:
     step_dense = keras.layers.Dense(n_values, name="dense_step")
     logits = step_dense(x[:, 0, :])
     step = keras.Model([*inputs, *states], [logits, *outputs])
-    for step_lstm, lstm in steps:
-        step_lstm.set_weights(lstm.get_weights())
-    step_dense.set_weights(dense.get_weights())
+    for k, (step_lstm, _) in enumerate(steps):
+        suffix = f"_{k}" if k else ""
+        step_lstm.set_weights([arrays[name + suffix] for name in ("kernel", "recurrent", "bias")])
+    step_dense.set_weights([arrays["dense_w"], arrays["dense_b"]])
     return step
 
 
@@ -237,7 +230,9 @@ def fit(
         conds = ngram_conditions(train_seqs.conds, val_seqs.conds, version)
         ngram, scores = best_ngram(train_seqs.values, val_seqs.values, len(vocab), conds=conds, progress=tick)
     with stages.stage("fit"):
-        model, strategy, history, seconds = _fit_model(config, len(vocab), train_seqs, val_seqs, version)
+        features = value_features(vocab) if config.shared_features else None
+        model, strategy, history, seconds = _fit_model(config, len(vocab), train_seqs, val_seqs, version,
+                                                       features)
     with stages.stage("validation"):
         model = plain_model(model, config.dropout)
         val = forward.run(cell_arrays(model), len(vocab), val_seqs.values, _conds(val_seqs, config))
@@ -256,7 +251,8 @@ def _conds(seqs: Sequences, config: TrainConfig) -> list[np.ndarray]:
     return [np.zeros((len(v), 0), np.int16) for v in seqs.values]
 
 
-def _fit_model(config: TrainConfig, n_values: int, train_seqs: Sequences, val_seqs: Sequences, version: int):
+def _fit_model(config: TrainConfig, n_values: int, train_seqs: Sequences, val_seqs: Sequences, version: int,
+               features: np.ndarray | None = None):
     """Build and compile the model (under the distribution strategy, if any) and fit it with early
     stopping on the whole validation solos' NLL; returns the model, the strategy, Keras' history and the
     seconds fitting took."""
@@ -265,7 +261,7 @@ def _fit_model(config: TrainConfig, n_values: int, train_seqs: Sequences, val_se
     spans = window_spans(train_seqs, config.window, stride)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = build_model(n_values, config.cond_size, config.units, config.layers, config.dropout,
-                            len(spans) if config.carry_state else 0, config.output_dropout)
+                            len(spans) if config.carry_state else 0, config.output_dropout, features)
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

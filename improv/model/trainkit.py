@@ -181,6 +181,7 @@ def model_card(name, config, cond, metrics, corpus, attribution) -> dict:
         "dropout": config.dropout,
         "output_dropout": config.output_dropout,
         "lr_plateau": config.lr_plateau,
+        "shared_features": config.shared_features,
         "vocabulary": config.design,
         "window": config.window,
         "batch_size": config.batch_size,
