@@ -19,6 +19,10 @@ only changes the odds, ``improv.shaping.Steering`` sets their size in logits, na
   (``improv.shaping.harsh``) on beat 1 or 3, whatever its length.
 - tempo: values shorter than an eighth, per doubling of the tempo above ``REFERENCE_BPM`` (the model
   hears the tempo, but plays a little too busily at 200 BPM and up, where WJazzD's players thin out).
+- density (version 5, ``Density``): when the line's notes per beat over the last bars leave a band around
+  what WJazzD's players play at this tempo (their median per tempo, ``DENSITY_BY_TEMPO``), values that
+  would make it busier lose odds and the others gain, in proportion to how far outside the band it is;
+  inside the band the line is left alone, so it still breathes and runs.
 
 Units: ticks (12 per beat), MIDI pitches, BPM. No random draw. Not thread-safe: one per improviser, used
 from the thread that steps it.
@@ -27,6 +31,7 @@ from the thread that steps it.
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +45,11 @@ ANCHOR = len(MOVES)  # the move column of a value with no move (an anchor)
 COLUMNS = len(MOVES) + 1
 REST = 12 * COLUMNS  # the table slot of a rest (no pitch: no bias but the tempo's)
 _DEGREES = np.arange(12)
+# notes per beat of WJazzD's 4/4 swing solos, median per tempo bin (< 120, 120-160, 160-200, 200-260, >= 260
+# BPM; ``benchmarks.bench_musicianship``'s reference), at each bin's typical tempo; interpolated between
+DENSITY_BY_TEMPO = ((100.0, 2.33), (140.0, 1.68), (180.0, 1.39), (230.0, 1.31), (280.0, 1.29))
+DENSITY_WINDOW = 4 * 4 * TICKS_PER_BEAT  # the line's density is counted over its last four bars
+DENSITY_BAND = 0.1  # no bias while within this share of the players' median
 _CACHE = 256  # register tables kept (keyed by root, previous pitch, target): about 0.25 MB at most (at
 # 4096 a 30-minute soak grew 4 MB: the keys keep coming, so a cache this size only grows)
 
@@ -112,6 +122,13 @@ class Guidance:
         self._avoid: dict[tuple[Chord, bool], np.ndarray] = {}
         self._roles: dict[Chord, np.ndarray] = {}
         self.guided = 0  # changes at which the guide-tone bias applied (for tests and logs)
+        gain = steering.density
+        self.density = Density(self.durations, degree < 0, tempo, gain) if gain else None
+
+    def advance(self, duration: int, is_note: bool) -> None:
+        """Account for the value just played (the density governor counts the line's notes)."""
+        if self.density is not None:
+            self.density.advance(duration, is_note)
 
     def bias(self, logits: np.ndarray, tick: int, chord: Chord, old: Chord | None, prev: int | None,
              target: int, soon: int | None) -> None:
@@ -126,6 +143,8 @@ class Guidance:
             table = table + self._change_table(pitch, prev, old, chord)
         logits += table[self.slot]
         logits += self._tempo
+        if self.density is not None:
+            self.density.bias(logits)
         if self.avoid_notes and chord.root is not None:
             strong = tick % self.bar_ticks in (0, self.bar_ticks // 2)
             logits += self._avoid_bias(chord, strong)
@@ -205,3 +224,46 @@ class Guidance:
         found = -self.steering.avoid * bad.astype(np.float64)
         self._avoid[key] = found
         return found
+
+
+class Density:
+    """The line's notes per beat over its last bars against the players' median at this tempo (version 5).
+
+    ``bias`` moves the odds of every value by how much it would add to the density (a note of ``d`` ticks
+    adds 12 / d notes per beat, a rest none) relative to the median, scaled by ``gain`` times how far the
+    line is outside the band (a share of the median): a line too busy leans to longer notes and rests, one
+    too sparse to shorter notes. Deterministic; not thread-safe.
+    """
+
+    def __init__(self, durations: np.ndarray, rest: np.ndarray, tempo: float | None, gain: float) -> None:
+        tempi, medians = zip(*DENSITY_BY_TEMPO, strict=True)
+        self.median = float(np.interp(tempo or 120.0, tempi, medians))
+        rate = np.where(rest, 0.0, TICKS_PER_BEAT / np.maximum(durations, 1))
+        self._lean = gain * (rate - self.median) / self.median  # per unit of relative excess
+        self.recent: deque[tuple[int, bool]] = deque()
+        self.ticks = self.notes = 0
+
+    def advance(self, duration: int, is_note: bool) -> None:
+        """Count one value; forget what fell out of the window."""
+        self.recent.append((duration, is_note))
+        self.ticks += duration
+        self.notes += is_note
+        while self.ticks - self.recent[0][0] >= DENSITY_WINDOW:
+            old, was_note = self.recent.popleft()
+            self.ticks -= old
+            self.notes -= was_note
+
+    @property
+    def excess(self) -> float:
+        """How far the recent density is outside the band, as a share of the median (0 inside it, or
+        before two bars have been played)."""
+        if self.ticks < DENSITY_WINDOW // 2:
+            return 0.0
+        ratio = self.notes * TICKS_PER_BEAT / self.ticks / self.median - 1.0
+        return math.copysign(max(abs(ratio) - DENSITY_BAND, 0.0), ratio)
+
+    def bias(self, logits: np.ndarray) -> None:
+        """Lean the odds (in place) against the excess, if there is one."""
+        excess = self.excess
+        if excess:
+            logits -= excess * self._lean

@@ -58,9 +58,10 @@ from improv.theory.values import Line, Note, Value, Vocabulary, decode, encode
 
 # session logs record it (1: hard register walls, no shaping, ``Shaping.off()``; 2: shaping; 3: shaping with
 # guidance and the motif memory; 4: the guidance after the temperature, the rhythm held, register_centre
-# heard); a version-1 model keeps the version-1 realisation path whatever the improviser version
+# heard; 5: the density governor, ``improv.guidance.Density``); a version-1 model keeps the version-1
+# realisation path whatever the improviser version
 
-IMPROVISER_VERSION = 4
+IMPROVISER_VERSION = 5
 
 
 def settings_for_version(version: int, tempo: float | None = None) -> tuple[Shaping, MotifSettings]:
@@ -70,7 +71,7 @@ def settings_for_version(version: int, tempo: float | None = None) -> tuple[Shap
         raise InputError(f"improviser version {version} is unknown (this improv has 1..{IMPROVISER_VERSION})")
     if version == IMPROVISER_VERSION:
         return for_version(SHAPING_VERSION, tempo), MotifSettings()
-    return for_version(version, tempo), MotifSettings() if version >= 3 else MotifSettings.off()
+    return for_version(version, tempo), MotifSettings.of_version(version)
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,8 @@ class Improviser:
             self.prev_index = index
             pitch = self._realise(value, chord, tick, target)
         self.situation.phrase.advance(pitch is not None, value.duration)
+        if self.guidance is not None:
+            self.guidance.advance(value.duration, pitch is not None)
         if self.tuplets is not None:
             self.tuplets.advance(tick)
         self.position += value.duration

@@ -46,8 +46,8 @@ from improv.theory.harmony import Chord
 from improv.theory.timing import TICKS_PER_BEAT
 from improv.theory.values import Value, Vocabulary, classify
 
-VERSION = 4  # the improviser version that shapes (1: hard register walls, no shaping; 2: no steering; 3: the
-# steering tempered with the model's odds, register_centre ignored)
+VERSION = 5  # the improviser version that shapes (1: hard register walls, no shaping; 2: no steering; 3: the
+# steering tempered with the model's odds, register_centre ignored; 4: no density governor)
 DYNAMICS = 20  # velocity steps between the arc's lowest and highest level
 REFERENCE_BPM = 150.0  # the tempo at which the model's own rhythm is left alone
 KINDS = ("C", "S", "A", "X")  # the value kinds ``classify`` names
@@ -80,13 +80,14 @@ class Steering:
 
     pull: float = 0.08
     wall: float = 0.35
-    guide: float = 2.0
+    guide: float = 1.0  # (2.0 in versions 3 and 4: a model that hears the previous degree needs less)
     guide_tones: float = 0.4
     approach: float = 0.6
     repeat: float = 0.2
     avoid: float = 2.5
     fast: float = 0.5
     reference: float | None = DEFAULT_TEMPERATURE
+    density: float = 6.0  # version 5: the density governor's gain (``improv.guidance.Density``); 0: off
 
 
 @dataclass(frozen=True)
@@ -117,14 +118,17 @@ def for_version(version: int, tempo: float | None = None) -> Shaping:
     """The shaping of an improviser version (a session log names it); InputError for an unknown one.
 
     1: no shaping; 2: shaping without the degree model's steering (``improv.guidance``); 3: the steering
-    before the temperature, ``register_centre`` ignored; 4: all of it.
+    before the temperature, ``register_centre`` ignored; 4: without the density governor; 5: all of it.
     """
     if version == 1:
         return Shaping.off()
     if version == 2:
         return Shaping(tempo=tempo, steering=None, centre_control=False)
     if version == 3:
-        return Shaping(tempo=tempo, steering=Steering(reference=None), centre_control=False)
+        steering = Steering(guide=2.0, reference=None, density=0.0)
+        return Shaping(tempo=tempo, steering=steering, centre_control=False)
+    if version == 4:
+        return Shaping(tempo=tempo, steering=Steering(guide=2.0, density=0.0))
     if version == VERSION:
         return Shaping(tempo=tempo)
     raise InputError(f"improviser version {version} is unknown (this improv has 1 to {VERSION})")

@@ -49,7 +49,8 @@ def random_model_dir(path: Path, seed: int = 0, units: int = 16, cond: bool = Tr
     return path
 
 
-def degree_model_dir(path: Path, seed: int = 0, units: int = 16, layers: int = 2, cond_version: int = 2) -> Path:
+def degree_model_dir(path: Path, seed: int = 0, units: int = 16, layers: int = 2,
+                     cond_version: int = 2) -> Path:
     """A degree-values (version 2) model directory with random weights, version-2 (or 3) conditioning,
     stacked."""
     from improv.theory import degrees

@@ -188,7 +188,8 @@ def test_shared_value_features_fold_into_the_plain_cell():
     arrays = train.cell_arrays(model)
     assert arrays["kernel"].shape == (len(vocab) + COND_SIZE_V2, 64)
     cell = Cell.from_arrays(arrays, n_values=len(vocab))
-    ours = np.stack([cell.step_logits(None if p < 0 else int(p), h).copy() for p, h in zip(prev, hot, strict=True)])
+    ours = np.stack([cell.step_logits(None if p < 0 else int(p), h).copy()
+                     for p, h in zip(prev, hot, strict=True)])
     assert np.abs(ours - theirs).max() < 1e-4
     plain = train.plain_model(model)
     assert plain.get_layer("one_hot").features is not None

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from modelkit import chord, degree_model_dir, scale_line
 
+from improv.generate import ImproviserSettings, build_improviser, load_model
 from improv.model.conditioning import (
     COND_SIZE_V2,
     COND_SIZE_V3,
@@ -18,7 +19,6 @@ from improv.model.conditioning import (
     indices,
     indices_v2,
 )
-from improv.generate import ImproviserSettings, build_improviser, load_model
 from improv.model.dataset import line_contexts, to_sequences
 from improv.model.ngram import NGram, best_ngram
 from improv.model.rhythm import STRAIGHT, TRIPLET, TupletGuard, family

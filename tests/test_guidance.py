@@ -12,7 +12,7 @@ import pytest
 from modelkit import degree_model_dir
 
 from improv.evaluate import line_from_timed
-from improv.generate import ImproviserSettings, build_improviser, default_model_dir, load_model
+from improv.generate import ImproviserSettings, build_improviser, load_model
 from improv.guidance import REST, Guidance, Register, realised, third_and_seventh
 from improv.improviser import settings_for_version
 from improv.measures import b7_to_third, extremes_share, repeated_pitch_share
@@ -27,6 +27,7 @@ from improv.theory.timing import TICKS_PER_BEAT
 
 GOLDEN = Path(__file__).parent / "data" / "improviser_v2_notes.json"
 GOLDEN_V3 = Path(__file__).parent / "data" / "improviser_v3_notes.json"
+GOLDEN_V4 = Path(__file__).parent / "data" / "improviser_v4_notes.json"
 IIVI = parse_progression("Dm7 G7 | Cmaj7 | Em7b5 A7 | Dm7 | Gm7 C7 | Fmaj7 | Bbm7 Eb7 | Abmaj7")
 
 
@@ -162,18 +163,20 @@ def test_version_2_plays_the_notes_it_played_before_version_3(model):
     assert _golden_run(model, data) == data["random_degree_model"]
 
 
-def _shipped_golden(path: Path, version: int) -> dict:
-    """A golden file whose shipped-default notes still apply (else the test skips: the default changed)."""
+def _shipped_golden(path: Path, version: int):
+    """A golden file and the shipped model its notes were recorded with (the default then, ``v2`` now: a
+    session log names it by hash and replays with it)."""
+    from improv.cli.replay import shipped_model_with_hash
+
     data = json.loads(path.read_text())
-    if model_hash(default_model_dir()) != data["shipped_default"]["model_hash"]:
-        pytest.skip(f"the shipped default model changed since the version-{version} notes were recorded")
-    return data
+    found = shipped_model_with_hash(data["shipped_default"]["model_hash"])
+    assert found is not None, f"the model the version-{version} notes were recorded with is no longer shipped"
+    return data, load_model(found)
 
 
 def test_version_2_of_the_shipped_default_is_unchanged():
-    data = _shipped_golden(GOLDEN, 2)
+    data, model = _shipped_golden(GOLDEN, 2)
     shipped = data["shipped_default"]
-    model = load_model()
     assert _golden_run(model, data) == shipped["notes"]
     v3 = improviser(parse_progression(data["changes"]), model=model, seed=3, temperature=0.9,
                     shaping=Shaping(tempo=140.0), tempo=140.0)
@@ -207,15 +210,16 @@ def test_a_log_naming_version_2_replays_version_2(tmp_path, model):
     assert [n.pitch for n in played[2]] != [n.pitch for n in played[3]]
 
 
-def _golden_v3_run(model, data):
-    """Version 3 (motifs on) as recorded: seed/temperature/tempo, a register_centre of 76 after 20 steps."""
+def _golden_v3_run(model, data, version: int = 3):
+    """Version 3 or later (motifs on) as recorded: seed/temperature/tempo, a register_centre of 76 after 20
+    steps."""
     from improv.perform.performer import Performer, PerformerSettings
 
     prog = parse_progression(data["changes"])
     out = {}
     for key in data["random_degree_model"]:
         seed, temperature, tempo = key.split("/")
-        shaping, motifs = settings_for_version(3, float(tempo))
+        shaping, motifs = settings_for_version(version, float(tempo))
         imp = improviser(prog, model=model, seed=int(seed), temperature=float(temperature), shaping=shaping,
                          tempo=float(tempo), motifs=motifs)
         perf = Performer(imp, PerformerSettings())
@@ -237,8 +241,15 @@ def test_version_3_plays_the_notes_it_played_before_version_4(model):
 
 
 def test_version_3_of_the_shipped_default_is_unchanged():
-    data = _shipped_golden(GOLDEN_V3, 3)
-    assert _golden_v3_run(load_model(), data) == data["shipped_default"]["notes"]
+    data, shipped = _shipped_golden(GOLDEN_V3, 3)
+    assert _golden_v3_run(shipped, data) == data["shipped_default"]["notes"]
+
+
+def test_version_4_plays_the_notes_it_played_before_version_5(model):
+    data, shipped = _shipped_golden(GOLDEN_V4, 4)
+    assert _golden_v3_run(model, data, 4) == data["random_degree_model"]
+    assert _golden_v3_run(shipped, data, 4) == data["shipped_default"]["notes"]
+    assert _golden_v3_run(shipped, data, 5) != data["shipped_default"]["notes"]
 
 
 def test_version_4_holds_the_rhythm_whatever_the_temperature(model):
@@ -297,3 +308,51 @@ def test_version_4_holds_chord_tones_on_beats_1_and_3_apart_from_the_rest():
     assert strong[root] == strong[third] != strong[ninth] == weak[ninth]  # chord tones vs the 9th on beat 3
     assert strong[idx[Degree(None, 12)]] != strong[idx[Degree(4, 12, "-")]]  # a rest is no chord tone
     assert strong.max() < 2 * (rhythm.max() + 1)
+
+
+def test_the_density_governor_leans_against_a_line_busier_than_players_at_its_tempo():
+    from improv.guidance import DENSITY_WINDOW, Density
+
+    durations = np.array([3, 6, 12, 24, 12])
+    rest = np.array([False, False, False, False, True])
+    fast = Density(durations, rest, 280.0, gain=6.0)
+    assert abs(fast.median - 1.29) < 1e-9 and abs(Density(durations, rest, 100.0, 6.0).median - 2.33) < 1e-9
+    logits = np.zeros(5)
+    fast.bias(logits)
+    assert not logits.any()  # nothing heard yet
+    for _ in range(DENSITY_WINDOW // 3):
+        fast.advance(3, True)  # a run of 16ths: 4 notes a beat
+    assert fast.ticks <= DENSITY_WINDOW and fast.excess > 1.0
+    fast.bias(logits)
+    assert logits[0] < logits[1] < 0 < logits[2] < logits[4] and logits[3] > logits[2]
+    sparse = Density(durations, rest, 280.0, gain=6.0)
+    for _ in range(DENSITY_WINDOW // 12):
+        sparse.advance(12, True)  # quarters: 1 a beat, under the band (1.29 +- 10 %)
+    logits = np.zeros(5)
+    sparse.bias(logits)
+    assert sparse.excess < 0 and logits[0] > logits[1] > 0 > logits[4]  # shorter values gain
+    inside = Density(durations, rest, 280.0, gain=6.0)
+    for _ in range(DENSITY_WINDOW // 48):
+        for ticks in (12, 12, 6, 6, 12):
+            inside.advance(ticks, True)  # 5 notes a bar: 1.25 a beat
+    logits = np.zeros(5)
+    inside.bias(logits)
+    assert inside.excess == 0 and not logits.any()
+
+
+def test_version_5_plays_fast_tempos_closer_to_the_players_than_version_4():
+    from improv.guidance import DENSITY_BY_TEMPO
+
+    prog = parse_progression("Dm7 | G7 | Cmaj7 | A7 | Dm7b5 | G7 | Cm7 | C7")
+    rates = {}
+    for version in (4, 5):
+        per_seed = []
+        for seed in range(3):
+            shaping, motifs = settings_for_version(version, 280.0)
+            imp = improviser(prog, seed=seed, temperature=0.9, shaping=shaping, tempo=280.0, motifs=motifs)
+            notes = imp.notes_until(8 * prog.length / TICKS_PER_BEAT)
+            per_seed.append(len(notes) / (8 * prog.length / TICKS_PER_BEAT))
+        rates[version] = float(np.mean(per_seed))
+    target = DENSITY_BY_TEMPO[-1][1]
+    assert abs(rates[5] - target) < abs(rates[4] - target), rates
+    assert rates[5] < 1.2 * target * 1.1, rates

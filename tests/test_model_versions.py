@@ -39,8 +39,8 @@ def test_v1_is_the_kind_leap_model_and_loads():
 
 def test_the_default_model_is_the_degree_model():
     model = load_model()
-    assert isinstance(model.vocab, DegreeVocabulary) and model.cond_version == 2
-    assert model_version(default_model_dir()) == 2
+    assert isinstance(model.vocab, DegreeVocabulary) and model.cond_version == 3
+    assert model_version(default_model_dir()) == 2  # the values version: degree values
 
 
 def test_v1_generates_the_same_notes_for_a_seed():

@@ -114,7 +114,8 @@ def test_train_version_3_conditioning_shared_features_output_dropout_and_a_falli
     assert result.returncode == 0, result.stderr[-2000:]
     card = json.loads((out / "card.json").read_text())
     vocab = json.loads((out / "vocab.json").read_text())
-    assert vocab["conditioning"]["version"] == 3 and vocab["conditioning"]["groups"][-1] == ["prev_degree", 13]
+    assert vocab["conditioning"]["version"] == 3
+    assert vocab["conditioning"]["groups"][-1] == ["prev_degree", 13]
     assert card["output_dropout"] == 0.3 and card["lr_plateau"] == 0.5 and card["shared_features"] is True
     assert any(key.endswith("+prev") for key in card["ngram_baseline"]["nll_by_model"])
     with np.load(out / "cell.npz") as w:

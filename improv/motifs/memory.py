@@ -71,7 +71,7 @@ class MotifSettings:
 
     enabled: bool = True
     appetite: float = 2.0  # weight of restating against going on freely (times the likelihood ratio)
-    chance: float = 0.5  # share of beat starts where a restatement is considered
+    chance: float = 0.35  # share of beat starts where a restatement is considered (0.5 in versions 3, 4)
     window_bars: int = 4  # how far back a cell may have started
     sources: int = 3  # remembered cells drawn per decision
     per_source: int = 2  # transforms tried per cell
@@ -81,6 +81,11 @@ class MotifSettings:
     def off(cls) -> MotifSettings:
         """No motif memory and answers as before (improviser version 2 and older)."""
         return cls(enabled=False)
+
+    @classmethod
+    def of_version(cls, version: int) -> MotifSettings:
+        """The motif memory of an older improviser version (1, 2: none; 3, 4: restating more often)."""
+        return cls.off() if version < 3 else cls(chance=0.5) if version < 5 else cls()
 
 
 @dataclass(frozen=True)
