@@ -148,10 +148,13 @@ def test_motifs_off_is_the_improviser_without_a_memory(model):
 
 
 def test_each_improviser_version_has_its_settings():
-    assert IMPROVISER_VERSION == 4
-    assert settings_for_version(4, 140.0) == (Shaping(tempo=140.0), MotifSettings())
-    assert settings_for_version(3, 140.0) == (Shaping(tempo=140.0, steering=Steering(reference=None),
-                                                      centre_control=False), MotifSettings())
+    assert IMPROVISER_VERSION == 5
+    assert settings_for_version(5, 140.0) == (Shaping(tempo=140.0), MotifSettings())
+    assert Steering().density > 0 and MotifSettings().chance == 0.35 and Steering().guide == 1.0
+    assert settings_for_version(4, 140.0) == (Shaping(tempo=140.0, steering=Steering(guide=2.0, density=0.0)),
+                                              MotifSettings(chance=0.5))
+    v3 = Shaping(tempo=140.0, steering=Steering(guide=2.0, reference=None, density=0.0), centre_control=False)
+    assert settings_for_version(3, 140.0) == (v3, MotifSettings(chance=0.5))
     assert settings_for_version(2, 140.0) == (Shaping(tempo=140.0, steering=None, centre_control=False),
                                               MotifSettings.off())
     assert settings_for_version(1) == (Shaping.off(), MotifSettings.off())
