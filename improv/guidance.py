@@ -1,4 +1,4 @@
-"""Guidance for a degree model (improviser versions 3 and 4): biases on the logits before sampling (version
+"""Guidance for a degree model (improviser versions 3 to 5): biases on the logits before sampling (version
 3 adds them to the model's logits, so the temperature scales them too; version 4 hands them to the sampler,
 which adds them after the temperature at their size at the reference one: ``improv.model.sampling.Held``).
 

@@ -67,7 +67,9 @@ class Steering:
     new chord's 3rd or 7th there, ``approach`` the old chord's 3rd or 7th as the last note before it;
     ``repeat`` is against a repeated pitch, ``avoid`` against an avoid note held a beat or more (or a harsh
     one on beat 1 or 3; only while nudges are on), ``fast`` against values shorter than an eighth per
-    doubling of the tempo above 150 BPM.
+    doubling of the tempo above 150 BPM. ``density`` (version 5; 0 before) is the gain of the density
+    governor (``improv.guidance.Density``): logits per unit of a value's density against the players'
+    median, per unit of the line's excess over the band.
 
     ``reference`` (version 4) is the temperature at which these sizes are meant: the biases are added after
     the temperature (divided by ``reference``, not by the sampling temperature), and the rhythm (each
