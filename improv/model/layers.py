@@ -16,7 +16,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from improv.theory.degrees import MOVES, Degree, DegreeVocabulary
+from improv.theory.degrees import MOVES, DegreeVocabulary
 from improv.theory.values import Vocabulary
 
 
@@ -29,7 +29,6 @@ def value_features(vocab: Vocabulary) -> np.ndarray | None:
     columns = 13 + len(durations) + 1 + len(MOVES)
     out = np.zeros((len(vocab), columns), dtype=np.float32)
     for i, value in enumerate(vocab.values):
-        value: Degree
         out[i, 12 if value.degree is None else value.degree] = 1.0
         out[i, 13 + durations.index(value.duration)] = 1.0
         move = 0 if value.move is None else 1 + MOVES.index(value.move)
