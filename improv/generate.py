@@ -20,7 +20,7 @@ from improv.errors import InputError
 from improv.improviser import Improviser, Range, TimedNote
 from improv.midi import midifile
 from improv.model.cell import Cell
-from improv.model.conditioning import layout_version
+from improv.model.conditioning import cache_split, layout_version
 from improv.model.sampling import DEFAULT_TEMPERATURE, Sampler
 from improv.model.store import read_model_dir
 from improv.motifs import MotifSettings
@@ -74,8 +74,8 @@ def load_model(model_dir: Path | str | None = None) -> Model:
     """Load a model directory (default: the shipped model), every file checked by
     :func:`improv.model.store.read_model_dir` (both value designs, stacked layers)."""
     files = read_model_dir(Path(model_dir) if model_dir else default_model_dir())
-    cell = Cell.from_arrays(files.weights, len(files.vocab))
     cond_version = layout_version(files.meta.get("conditioning", {}))
+    cell = Cell.from_arrays(files.weights, len(files.vocab), cache_split(cond_version))
     return Model(files.path, cell, files.vocab, files.card, cond_version)
 
 

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from modelkit import random_model_dir, scale_line
+from modelkit import degree_model_dir, random_model_dir, scale_line
 
 from improv.errors import InputError
 from improv.generate import load_model
 from improv.model.cell import Cell, softmax
-from improv.model.conditioning import COND_SIZE, COND_SIZE_V2, Context, condition_indices, indices_v2
+from improv.model.conditioning import (
+    COND_SIZE,
+    COND_SIZE_V2,
+    GROUPS_V3,
+    Context,
+    condition_indices,
+    indices_v2,
+)
 
 
 def test_step_returns_a_distribution_and_keeps_state(tmp_path):
@@ -44,6 +51,26 @@ def test_vector_and_index_conditioning_agree(tmp_path):
     model.cell.reset()
     b = model.cell.step(1, vec)
     assert np.allclose(a, b)
+
+
+def test_the_two_part_row_cache_steps_as_whole_patterns_do(tmp_path, monkeypatch):
+    """Split caching (and its fallback for a pattern of another length, and eviction) changes no step."""
+    import improv.model.cell as cell_module
+    from improv.model.conditioning import cache_split
+    from improv.model.store import read_model_dir
+
+    monkeypatch.setattr(cell_module, "COND_CACHE", 8)  # small enough to evict within the run
+    files = read_model_dir(degree_model_dir(tmp_path / "m", layers=2, cond_version=3))
+    split = Cell.from_arrays(files.weights, len(files.vocab), cache_split(3))
+    whole = Cell.from_arrays(files.weights, len(files.vocab))
+    offsets = np.cumsum([0] + [size for _, size in GROUPS_V3])[:-1]
+    rng = np.random.default_rng(1)
+    for t in range(300):
+        hot = [int(o + rng.integers(size)) for o, (_, size) in zip(offsets, GROUPS_V3, strict=True)]
+        cond = tuple(hot if t % 7 else hot[:5])  # now and then a short pattern: the whole-pattern path
+        value = int(rng.integers(len(files.vocab)))
+        assert np.allclose(split.step_logits(value, cond), whole.step_logits(value, cond), atol=1e-5)
+    assert all(0 < len(cache) <= 8 for cache in split._cond._caches)
 
 
 def test_weights_that_do_not_fit_the_vocabulary_are_refused(tmp_path):

@@ -154,6 +154,19 @@ def describe(version: int = 1) -> dict:
     return {"size": COND_SIZE, "qualities": list(QUALITIES), "beats": BEATS, "sub_beats": TICKS_PER_BEAT}
 
 
+FAST_GROUPS = ("sub_beat", "height", "prev_degree")  # what the cell's second cache part keys on
+
+
+def cache_split(version: int) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """Where, in a pattern of hot positions, the groups that vary from note to note lie (the second
+    tuple) apart from the rest, for the cell's two-part row cache; None for layouts without groups."""
+    if version not in GROUPS:
+        return None
+    names = [name for name, _ in GROUPS[version]]
+    fast = tuple(i for i, name in enumerate(names) if name in FAST_GROUPS)
+    return tuple(i for i in range(len(names)) if i not in fast), fast
+
+
 def layout_version(meta: dict) -> int:
     """The conditioning version a vocab.json's ``conditioning`` entry describes (0 = none)."""
     size = int(meta.get("size", 0))
