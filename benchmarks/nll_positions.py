@@ -26,6 +26,7 @@ from improv.generate import default_model_dir
 from improv.model import forward
 from improv.model.dataset import START, encode_lines, split_by_piece, subset, to_sequences
 from improv.model.store import read_model_dir
+from improv.reference import wjazzd_dir
 
 
 def validation_set(model_dir: Path, corpus: list[str], limit: int = 0):
@@ -66,7 +67,7 @@ def windowed(files, seqs, length: int = 128, stride: int = 64) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", nargs="?", type=Path, default=default_model_dir())
-    parser.add_argument("--corpus", default="/work/shared/data/wjazzd")
+    parser.add_argument("--corpus", default=str(wjazzd_dir()), help="training corpus (default: %(default)s)")
     parser.add_argument("--limit", type=int, default=0)
     args = parser.parse_args(argv)
     files, val = validation_set(args.model, [args.corpus], args.limit)

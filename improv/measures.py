@@ -23,6 +23,9 @@ solo has nothing to measure. Definitions (the issue's):
   ticks into the beat) and the triplet grid (4, 8). Measure on the written grid: swung eighths read from a
   MIDI file without undoing the swing land on the triplet grid and count as mixing.
 - density: notes per beat; ``tempo_bin`` names the issue's five tempo bins.
+- breath (not the issue's, a musician's): notes per phrase, the median over the solo's phrases where a rest
+  of at least a beat (``BREATH``) ends a phrase; rest share, the share of the solo's time (first onset to
+  last release) in rests of at least an eighth (``REST_MIN``).
 - chord tones on beats 1 and 3: ``improv.evaluate.chord_tone_ratio(strong_only=True)``.
 
 Pure functions, no state, no threads.
@@ -44,6 +47,7 @@ EXTREME = 2  # semitones from the lowest/highest pitch
 LONG = TICKS_PER_BEAT  # a long note sounds at least a beat
 SIXTEENTHS = (3, 9)  # ticks into the beat on the 16th grid only
 TRIPLETS = (4, 8)  # ticks into the beat on the triplet grid only
+BREATH = TICKS_PER_BEAT  # a rest this long is a breath: it ends a phrase for notes per phrase
 TEMPO_BINS = ((0, 120, "< 120"), (120, 160, "120-160"), (160, 200, "160-200"), (200, 260, "200-260"),
               (260, 10_000, ">= 260"))
 
@@ -204,6 +208,29 @@ def mixed_tuplet_share(line: Line) -> float | None:
     return mixed / len(busy)
 
 
+def gaps(line: Line) -> list[int]:
+    """The silence between each note's release and the next onset, in ticks (0 or less: legato)."""
+    return [b.onset - (a.onset + a.duration) for a, b in zip(line.notes, line.notes[1:], strict=False)]
+
+
+def notes_per_phrase(line: Line) -> float | None:
+    """The median length in notes of the solo's phrases (rests of at least ``BREATH`` end a phrase)."""
+    if not line.notes:
+        return None
+    breaths = [i for i, gap in enumerate(gaps(line), start=1) if gap >= BREATH]
+    bounds = [0, *breaths, len(line.notes)]
+    return float(np.median(np.diff(bounds)))
+
+
+def rest_share(line: Line) -> float | None:
+    """Share of the solo's time, first onset to last release, in rests of at least ``REST_MIN``."""
+    notes = line.notes
+    if len(notes) < 2:
+        return None
+    span = max(n.onset + n.duration for n in notes) - notes[0].onset
+    return sum(g for g in gaps(line) if g >= REST_MIN) / span if span > 0 else None
+
+
 def tempo_bin(bpm: float | None) -> str | None:
     """The issue's tempo bin of a tempo in BPM."""
     if bpm is None:
@@ -223,6 +250,8 @@ MEASURES = (
     ("mixed_tuplets", "beats mixing 16ths and triplets"),
     ("density", "notes per beat"),
     ("chord_tone_strong", "chord tones on beats 1 and 3"),
+    ("phrase_notes", "notes per phrase (a rest >= 1 beat ends one)"),
+    ("rest_share", "share of time in rests"),
 )
 
 
@@ -244,4 +273,6 @@ def measure_line(line: Line, length: int | None = None) -> dict[str, float | int
         "mixed_tuplets": mixed_tuplet_share(line),
         "density": note_density(line, length),
         "chord_tone_strong": chord_tone_ratio(line, strong_only=True),
+        "phrase_notes": notes_per_phrase(line),
+        "rest_share": rest_share(line),
     }

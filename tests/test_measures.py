@@ -12,7 +12,9 @@ from improv.measures import (
     longest_interval_run,
     measure_line,
     mixed_tuplet_share,
+    notes_per_phrase,
     repeated_pitch_share,
+    rest_share,
     tempo_bin,
     transposed_cells,
 )
@@ -73,6 +75,16 @@ def test_mixed_tuplets_and_extremes_and_runs():
     run = line(eighths([60, 62, 64, 65, 67, 50, 60, 62, 64, 65, 67]))
     assert longest_interval_run(run) == 4
     assert distinct_interval_4grams(line(eighths([60, 62] * 10))) == pytest.approx(2 / 16)
+
+
+def test_breath_phrases_end_at_a_rest_of_a_beat_and_rests_share_the_time():
+    # 3 eighths, a 1-beat rest, 5 eighths, a half-beat rest (articulation for phrases), 2 eighths
+    notes = eighths([60, 62, 64]) + eighths([65, 67, 69, 71, 72], start=30) + eighths([71, 69], start=66)
+    assert notes_per_phrase(line(notes)) == pytest.approx(5)  # phrases of 3 and 7 notes: median 5
+    assert rest_share(line(notes)) == pytest.approx((12 + 6) / 78)  # rests of 12 and 6 ticks in 78
+    legato = eighths([60, 62, 64, 65])
+    assert notes_per_phrase(line(legato)) == 4 and rest_share(line(legato)) == 0
+    assert rest_share(line(legato[:1])) is None and notes_per_phrase(line([])) is None
 
 
 def test_tempo_bins_and_measure_line():
