@@ -75,7 +75,8 @@ def load_model(model_dir: Path | str | None = None) -> Model:
     :func:`improv.model.store.read_model_dir` (both value designs, stacked layers)."""
     files = read_model_dir(Path(model_dir) if model_dir else default_model_dir())
     cond_version = layout_version(files.meta.get("conditioning", {}))
-    cell = Cell.from_arrays(files.weights, len(files.vocab), cache_split(cond_version))
+    step = files.card.get("cell_step", 1)  # the arithmetic its logs were played with (checked by the store)
+    cell = Cell.from_arrays(files.weights, len(files.vocab), cache_split(cond_version), step)
     return Model(files.path, cell, files.vocab, files.card, cond_version)
 
 

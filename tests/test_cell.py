@@ -54,15 +54,16 @@ def test_vector_and_index_conditioning_agree(tmp_path):
 
 
 def test_the_two_part_row_cache_steps_as_whole_patterns_do(tmp_path, monkeypatch):
-    """Split caching (and its fallback for a pattern of another length, and eviction) changes no step."""
+    """Step 2's arithmetic (split caching, its fallback for a pattern of another length, eviction, biases as
+    weight rows) gives step 1's logits but for float rounding."""
     import improv.model.cell as cell_module
     from improv.model.conditioning import cache_split
     from improv.model.store import read_model_dir
 
     monkeypatch.setattr(cell_module, "COND_CACHE", 8)  # small enough to evict within the run
     files = read_model_dir(degree_model_dir(tmp_path / "m", layers=2, cond_version=3))
-    split = Cell.from_arrays(files.weights, len(files.vocab), cache_split(3))
-    whole = Cell.from_arrays(files.weights, len(files.vocab))
+    split = Cell.from_arrays(files.weights, len(files.vocab), cache_split(3), step=2)
+    whole = Cell.from_arrays(files.weights, len(files.vocab), cache_split(3), step=1)
     offsets = np.cumsum([0] + [size for _, size in GROUPS_V3])[:-1]
     rng = np.random.default_rng(1)
     for t in range(300):
@@ -71,6 +72,28 @@ def test_the_two_part_row_cache_steps_as_whole_patterns_do(tmp_path, monkeypatch
         value = int(rng.integers(len(files.vocab)))
         assert np.allclose(split.step_logits(value, cond), whole.step_logits(value, cond), atol=1e-5)
     assert all(0 < len(cache) <= 8 for cache in split._cond._caches)
+    assert len(whole._cond._caches[1]) == 0  # step 1 keeps whole patterns only
+
+
+def test_the_card_names_the_step_arithmetic(tmp_path):
+    import json
+
+    path = degree_model_dir(tmp_path / "m", layers=2, cond_version=3)
+    card = json.loads((path / "card.json").read_text())
+    from improv.model.store import model_hash
+
+    assert "cell_step" not in card and load_model(path).cell._dense_b is not None  # an old card: step 1
+    old_hash = model_hash(path)
+    (path / "card.json").write_text(json.dumps({**card, "cell_step": 1, "name": "renamed"}))
+    assert model_hash(path) == old_hash  # step 1 and the rest of the card leave the hash as it was
+    (path / "card.json").write_text(json.dumps({**card, "cell_step": 2}))
+    assert model_hash(path) != old_hash  # the arithmetic decides notes: a log names it
+    cell = load_model(path).cell
+    assert cell._dense_b is None and cell._cond._size == len(GROUPS_V3)
+    for bad in (3, "2", 1.0, None):
+        (path / "card.json").write_text(json.dumps({**card, "cell_step": bad}))
+        with pytest.raises(InputError, match="cell_step must be 1 or 2"):
+            load_model(path)
 
 
 def test_weights_that_do_not_fit_the_vocabulary_are_refused(tmp_path):

@@ -28,6 +28,7 @@ from improv.theory.timing import TICKS_PER_BEAT
 GOLDEN = Path(__file__).parent / "data" / "improviser_v2_notes.json"
 GOLDEN_V3 = Path(__file__).parent / "data" / "improviser_v3_notes.json"
 GOLDEN_V4 = Path(__file__).parent / "data" / "improviser_v4_notes.json"
+GOLDEN_V5 = Path(__file__).parent / "data" / "improviser_v5_notes.json"
 IIVI = parse_progression("Dm7 G7 | Cmaj7 | Em7b5 A7 | Dm7 | Gm7 C7 | Fmaj7 | Bbm7 Eb7 | Abmaj7")
 
 
@@ -250,6 +251,16 @@ def test_version_4_plays_the_notes_it_played_before_version_5(model):
     assert _golden_v3_run(model, data, 4) == data["random_degree_model"]
     assert _golden_v3_run(shipped, data, 4) == data["shipped_default"]["notes"]
     assert _golden_v3_run(shipped, data, 5) != data["shipped_default"]["notes"]
+
+
+def test_version_5_plays_the_notes_it_played_before_the_two_part_row_cache(tmp_path):
+    """Recorded on the code before the cell summed its conditioning rows in two parts, with a random
+    conditioning-3 model and the default of 2026-12-02: the faster step plays the same notes, so logs of
+    that default replay."""
+    data, shipped = _shipped_golden(GOLDEN_V5, 5)
+    random_v3 = load_model(degree_model_dir(tmp_path / "m", cond_version=3))
+    assert _golden_v3_run(random_v3, data, 5) == data["random_degree_model"]
+    assert _golden_v3_run(shipped, data, 5) == data["shipped_default"]["notes"]
 
 
 def test_version_4_holds_the_rhythm_whatever_the_temperature(model):

@@ -5,11 +5,21 @@ layout: the first layer's input kernel rows are the one-hot value followed by th
 gates in the order i, f, c, o; a stacked layer ``k`` (``kernel_k``, ``recurrent_k``, ``bias_k``, k >= 1)
 takes the layer below's ``a`` as input. A one-hot input is a row lookup, so a step costs one
 (n_a x 4n_a) product for the first layer, one (2n_a x 4n_a) product per stacked layer and the dense layer.
-The conditioning's rows are summed once per pattern and cached in two parts (``split``: the groups that
-change from note to note apart from those that change with the chord and the bar), so a step adds two
-cached rows; the top layer's and the dense layer's biases are extra weight rows read by a constant 1 that
-follows the state (``a`` is a view into that row). Every numpy call costs about a microsecond here, so the
-step is written to make few of them. Not thread-safe: one cell belongs to one improviser.
+The conditioning's rows (and the first layer's bias) are summed once per pattern of hot positions and cached.
+
+Two step arithmetics, chosen by the model card's ``cell_step`` (``STEP``; a card without it is 1), because a
+session log must replay note for note with the model it names and float32 sums in another order can, now and
+then, tip a draw:
+
+- 1 (every model trained before 2026-12-02's second default): one cache of whole patterns; the stacked and
+  dense biases added after their products.
+- 2 (models exported since): the cache in two parts (``split``: the groups that change from note to note
+  apart from those that change with the chord and the bar), so a step adds two cached rows and rarely
+  misses; the top layer's and the dense layer's biases are last weight rows, read by a constant 1 that
+  follows the state (``a`` is a view into that row). Every numpy call costs about a microsecond here, so
+  this makes a step with few of them.
+
+Not thread-safe: one cell belongs to one improviser.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ State = tuple[np.ndarray, np.ndarray]
 DTYPE = np.float32  # as trained; float32 halves the memory traffic of the dense layer
 WEIGHT_NAMES = ("kernel", "recurrent", "bias", "dense_w", "dense_b")
 MAX_LAYERS = 8
+STEP = store.CELL_STEPS[-1]  # the step arithmetic new models are exported for (see the module doc)
 COND_CACHE = 512  # conditioning patterns kept per part, oldest dropped first (1 MB each at most at 128
 # units); a miss is one row sum, ~4 us here. Over Giant Steps, All the Things and Autumn Leaves (version 3)
 # the two parts miss 13 % and 7 % of steps, a cache of whole patterns 80 %
@@ -46,6 +57,7 @@ class Cell:
         n_values: int,
         stacked: Sequence[Layer] = (),
         split: tuple[Sequence[int], Sequence[int]] | None = None,
+        bias_rows: bool = False,
     ) -> None:
         _check_shapes(kernel, recurrent, bias, dense_w, dense_b, n_values)
         self.units = n = recurrent.shape[0]
@@ -64,23 +76,26 @@ class Cell:
         # a stacked layer multiplies [a_below, a_own] by [kernel; recurrent] in one product; the top one
         # (and the dense layer) reads its bias as a last weight row, through the 1 after the state
         self._stacked = [
-            _stacked_weights(k, r, b, scale, top=index == len(stacked)) for index, (k, r, b) in
+            _stacked_weights(k, r, b, scale, row=bias_rows and index == len(stacked)) for index, (k, r, b) in
             enumerate(stacked, start=1)
         ]
-        self._dense = np.ascontiguousarray(np.vstack([dense_w, dense_b[None, :]]), dtype=DTYPE)
+        dense = [dense_w, dense_b[None, :]] if bias_rows else [dense_w]
+        self._dense = np.ascontiguousarray(np.vstack(dense), dtype=DTYPE)
+        self._dense_b = None if bias_rows else np.ascontiguousarray(dense_b, dtype=DTYPE)
         self._z = np.empty(4 * n, dtype=DTYPE)
         self._logits = np.empty(n_values, dtype=DTYPE)
         self._row = np.zeros(layers * n + 1, dtype=DTYPE)
         self._row[-1] = 1.0
         self.a = self._row[:-1].reshape(layers, n)  # a view: the state, then the constant 1
         self.c = np.zeros((layers, n), dtype=DTYPE)
-        self._views = _StepViews(self._z, self._row, self.c, n)
+        self._views = _StepViews(self._z, self._row, self.c, n, bias_rows)
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], n_values: int,
-                    split: tuple[Sequence[int], Sequence[int]] | None = None) -> Cell:
-        """A cell from the arrays of ``cell.npz`` (``kernel_1``... for stacked layers); ``split`` is the
-        conditioning's cache split (``conditioning.cache_split``), None: one cache of whole patterns."""
+                    split: tuple[Sequence[int], Sequence[int]] | None = None, step: int = 1) -> Cell:
+        """A cell from the arrays of ``cell.npz`` (``kernel_1``... for stacked layers) with the arithmetic of
+        ``step`` (1 or 2, the card's ``cell_step``); ``split`` is the conditioning's two-part cache split
+        (``conditioning.cache_split``), used by step 2."""
         missing = [name for name in WEIGHT_NAMES if name not in arrays]
         if missing:
             raise InputError(f"cell weights lack {', '.join(missing)}")
@@ -91,7 +106,10 @@ class Cell:
                 break
             stacked.append(tuple(np.asarray(arrays[name]) for name in names))
         base = {name: np.asarray(arrays[name]) for name in WEIGHT_NAMES}
-        return cls(**base, n_values=n_values, stacked=stacked, split=split)
+        if step not in store.CELL_STEPS:
+            raise InputError(f"cell_step {step} is not one of {store.CELL_STEPS}")
+        fast = step >= 2
+        return cls(**base, n_values=n_values, stacked=stacked, split=split if fast else None, bias_rows=fast)
 
     @classmethod
     def load(cls, model_dir: Path, n_values: int) -> Cell:
@@ -144,7 +162,10 @@ class Cell:
             if bias is not None:
                 z += bias
             self._gates(k)
-        return np.dot(v.top_and_one, self._dense, out=self._logits)
+        logits = np.dot(v.top, self._dense, out=self._logits)
+        if self._dense_b is not None:
+            logits += self._dense_b
+        return logits
 
     def _gates(self, k: int) -> None:
         """Finish layer ``k``'s step from its pre-activations in ``_z`` (halved for i, f, o), in place:
@@ -173,9 +194,10 @@ class Cell:
 class _StepViews:
     """Views the step writes through, made once: the gate slices of the pre-activations and of their
     sigmoids, each layer's rows of ``a`` and ``c`` (``row`` is every layer's ``a`` and then a 1), each stacked
-    layer's input (``[a_below, a_own]``, and the 1 for the top one) and the dense layer's ``[a_top, 1]``."""
+    layer's input (``[a_below, a_own]``) and the dense layer's (``a_top``), the 1 after the top layer's
+    inputs with ``bias_rows``."""
 
-    def __init__(self, z: np.ndarray, row: np.ndarray, c: np.ndarray, n: int) -> None:
+    def __init__(self, z: np.ndarray, row: np.ndarray, c: np.ndarray, n: int, bias_rows: bool) -> None:
         self.z = z
         self.s = np.empty_like(z)
         self.tmp = np.empty(n, dtype=z.dtype)
@@ -185,9 +207,9 @@ class _StepViews:
         self.a = [row[k * n : (k + 1) * n] for k in range(layers)]
         self.c = [c[k] for k in range(layers)]
         self.inputs = [None] + [
-            row[(k - 1) * n : (k + 1) * n + (k == layers - 1)] for k in range(1, layers)
+            row[(k - 1) * n : (k + 1) * n + (bias_rows and k == layers - 1)] for k in range(1, layers)
         ]
-        self.top_and_one = row[(layers - 1) * n :]
+        self.top = row[(layers - 1) * n : layers * n + bias_rows]
 
 
 class _CondRows:
@@ -229,12 +251,12 @@ class _CondRows:
         return rows
 
 
-def _stacked_weights(kernel, recurrent, bias, scale, top: bool) -> tuple[np.ndarray, np.ndarray | None]:
-    """A stacked layer's [kernel; recurrent] (and, for the top layer, its bias as a last row), with the
-    gate scale; the bias apart (None when it is a row)."""
-    parts = [kernel, recurrent] + ([bias[None, :]] if top else [])
+def _stacked_weights(kernel, recurrent, bias, scale, row: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """A stacked layer's [kernel; recurrent] (and its bias as a last ``row``), with the gate scale; the bias
+    apart (None when it is a row)."""
+    parts = [kernel, recurrent] + ([bias[None, :]] if row else [])
     weights = np.ascontiguousarray(np.vstack(parts) * scale, dtype=DTYPE)
-    return weights, None if top else np.ascontiguousarray(bias * scale, dtype=DTYPE)
+    return weights, None if row else np.ascontiguousarray(bias * scale, dtype=DTYPE)
 
 
 def _check_stacked(stacked: Sequence[Layer], n: int) -> None:

@@ -76,12 +76,17 @@ def read_model_dir(model_dir: Path | str) -> ModelFiles:
 
 
 def model_hash(model_dir: Path | str) -> str:
-    """sha256 of the files that decide the notes (cell weights and vocabulary)."""
+    """sha256 of what decides the notes: the cell weights, the vocabulary and the card's ``cell_step`` when
+    it is not 1 (so the hashes of models from before step 2, which their logs name, stay as they were)."""
     digest = hashlib.sha256()
     for name in HASHED_FILES:
         path = Path(model_dir) / name
         if path.is_file():
             digest.update(path.read_bytes())
+    card = Path(model_dir) / CARD
+    step = read_card(card).get("cell_step", 1) if card.is_file() else 1
+    if step != 1:
+        digest.update(f"cell_step={step}".encode())
     return digest.hexdigest()
 
 
@@ -253,10 +258,16 @@ def read_card(path: Path) -> dict:
     return data
 
 
+CELL_STEPS = (1, 2)  # the step arithmetics ``cell_step`` may name (``improv.model.cell``); absent: 1
+
+
 def check_card(data: object, path: Path) -> None:
-    """A model card is a JSON object."""
+    """A model card is a JSON object; the one key the run time reads, ``cell_step``, is 1 or 2."""
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object, found a {type(data).__name__}")
+    step = data.get("cell_step", 1)
+    if type(step) is not int or step not in CELL_STEPS:
+        raise InputError(f"{path}: cell_step must be 1 or 2, not {str(step)[:20]!r} (newer improv?)")
 
 
 def _read_json(path: Path) -> object:

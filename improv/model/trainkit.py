@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from improv.model import forward
+from improv.model.cell import STEP as CELL_STEP
 from improv.model.conditioning import GROUPS_V3
 
 STAGES = ("corpus", "encode", "n-gram baselines", "fit", "validation", "export")  # of `improv train`
@@ -189,6 +190,7 @@ def model_card(name, config, cond, metrics, corpus, attribution) -> dict:
         "seed": config.seed,
         "epochs": config.epochs,
         "conditioning": cond,
+        "cell_step": CELL_STEP,  # the run-time arithmetic this model's logs are played with
         **{k: v for k, v in metrics.items() if k != "history"},
         "history": metrics.get("history", {}),
         **config.extra,
