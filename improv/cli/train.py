@@ -96,6 +96,9 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError("--fit-minutes must be >= 0")
     if not 0.0 <= args.output_dropout < 1.0 or not 0.0 <= args.lr_plateau < 1.0:
         raise InputError("--output-dropout and --lr-plateau must be within [0, 1)")
+    if args.dropout and args.layers == 1:
+        log.warning("--dropout %g does nothing with --layers 1: it applies between stacked layers "
+                    "(--output-dropout acts on the single layer's output)", args.dropout)
 
 
 def run(args: argparse.Namespace) -> int:
