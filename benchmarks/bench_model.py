@@ -106,7 +106,7 @@ def keras_step_latency(model, n_values: int, cond_size: int) -> dict:
 
 
 def cell_latency() -> dict:
-    """Numpy vs Keras step latency at n_a=64 (78 values, no conditioning) and for the shipped model."""
+    """Numpy vs Keras step latency at n_a=64 (78 values, no conditioning) and for every shipped model."""
     from improv.generate import load_model
     from improv.model.cell import Cell
     from improv.model.train import build_model
@@ -119,11 +119,13 @@ def cell_latency() -> dict:
         "numpy": numpy_step_latency(cell, 0),
         "keras": keras_step_latency(model, 78, 0),
     }
-    from improv.generate import default_model_dir
+    from improv.generate import shipped_models
 
-    for name, path in (("shipped default", None), ("previous default v1", default_model_dir().parent / "v1")):
+    for path in sorted(shipped_models(), key=lambda p: (p.name != "default", p.name)):  # the default first
         shipped = load_model(path)
-        label = f"{name} ({shipped.cell.layers}x n_a={shipped.cell.units}, {len(shipped.vocab)} values)"
+        name = "shipped default" if path.name == "default" else f"shipped {path.name}"
+        size = f"{shipped.cell.layers}x n_a={shipped.cell.units}, {len(shipped.vocab)} values"
+        label = f"{name} ({size}, cell_step {shipped.card.get('cell_step', 1)})"
         conds = session_conditions(shipped)
         rows[label] = {
             "numpy": numpy_step_latency(shipped.cell, shipped.cell.cond_size, conds=conds),
