@@ -11,8 +11,8 @@ Two step arithmetics, chosen by the model card's ``cell_step`` (``STEP``; a card
 session log must replay note for note with the model it names and float32 sums in another order can, now and
 then, tip a draw:
 
-- 1 (every model trained before 2026-12-02's second default): one cache of whole patterns; the stacked and
-  dense biases added after their products.
+- 1 (a card without ``cell_step``: every model trained before the 1 x 128 default of 2026-12-02): one
+  cache of whole patterns; the stacked and dense biases added after their products.
 - 2 (models exported since): the cache in two parts (``split``: the groups that change from note to note
   apart from those that change with the chord and the bar), so a step adds two cached rows and rarely
   misses; the top layer's and the dense layer's biases are last weight rows, read by a constant 1 that
@@ -232,7 +232,7 @@ class _CondRows:
             z += self._bias
         elif isinstance(cond, np.ndarray):
             z += self._bias + cond @ self._rows
-        elif len(cond) == self._size:
+        elif self._size and len(cond) == self._size:
             z += self._get(0, self._slow(cond))
             z += self._get(1, self._fast(cond))
         else:
