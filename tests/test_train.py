@@ -105,18 +105,19 @@ def test_train_a_stacked_degree_model_with_version_2_conditioning(tmp_path):
     assert gen.returncode == 0, gen.stderr
 
 
-def test_train_version_3_conditioning_shared_features_output_dropout_and_a_falling_rate(tmp_path):
+def test_train_version_3_conditioning_shared_features_dropouts_and_a_falling_rate(tmp_path):
     pytest.importorskip("keras", reason="training needs the [train] extra")
     out = tmp_path / "model"
     result = run_improv("train", "--corpus", *_corpus(tmp_path), "--out", str(out), *TINY, "--layers", "2",
                         "--conditioning-version", "3", "--output-dropout", "0.3", "--lr-plateau", "0.5",
-                        "--carry-state", "--shared-features")
+                        "--recurrent-dropout", "0.2", "--carry-state", "--shared-features")
     assert result.returncode == 0, result.stderr[-2000:]
     card = json.loads((out / "card.json").read_text())
     vocab = json.loads((out / "vocab.json").read_text())
     assert vocab["conditioning"]["version"] == 3
     assert vocab["conditioning"]["groups"][-1] == ["prev_degree", 13]
     assert card["output_dropout"] == 0.3 and card["lr_plateau"] == 0.5 and card["shared_features"] is True
+    assert card["recurrent_dropout"] == 0.2 and card["cell_step"] == 2
     assert any(key.endswith("+prev") for key in card["ngram_baseline"]["nll_by_model"])
     with np.load(out / "cell.npz") as w:
         assert w["kernel"].shape[0] == len(vocab["values"]) + vocab["conditioning"]["size"]

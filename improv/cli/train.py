@@ -72,6 +72,10 @@ def add_parser(subparsers) -> None:
         help="dropout on the last LSTM layer's output, before the dense layer (default 0)",
     )
     p.add_argument(
+        "--recurrent-dropout", type=float, default=0.0, metavar="P",
+        help="dropout on each LSTM layer's recurrent input, one mask per window (variational; default 0)",
+    )
+    p.add_argument(
         "--lr-plateau", type=float, default=0.0, metavar="F",
         help="multiply the learning rate by F after an epoch that did not improve the validation NLL "
         "(default 0: a fixed rate)",
@@ -94,8 +98,8 @@ def _check(args: argparse.Namespace) -> None:
         raise InputError("--layers must be 1..4, --dropout within [0, 1), --cpu-devices and --limit >= 0")
     if args.fit_minutes < 0:
         raise InputError("--fit-minutes must be >= 0")
-    if not 0.0 <= args.output_dropout < 1.0 or not 0.0 <= args.lr_plateau < 1.0:
-        raise InputError("--output-dropout and --lr-plateau must be within [0, 1)")
+    if not all(0.0 <= x < 1.0 for x in (args.output_dropout, args.recurrent_dropout, args.lr_plateau)):
+        raise InputError("--output-dropout, --recurrent-dropout and --lr-plateau must be within [0, 1)")
     if args.dropout and args.layers == 1:
         log.warning("--dropout %g does nothing with --layers 1: it applies between stacked layers "
                     "(--output-dropout acts on the single layer's output)", args.dropout)
@@ -122,11 +126,12 @@ def run(args: argparse.Namespace) -> int:
     if args.cpu_devices:
         train.split_cpu(args.cpu_devices)
     same = ("units", "epochs", "batch_size", "window", "learning_rate", "val_split", "patience", "min_count",
-            "seed", "layers", "dropout", "distribute", "carry_state", "fit_minutes", "output_dropout",
-            "lr_plateau", "shared_features")  # named as its fields
+            "seed", "layers", "distribute", "carry_state", "fit_minutes", "lr_plateau",
+            "shared_features")  # named as its fields
     config = train.TrainConfig(
         **{name: getattr(args, name) for name in same},
         cond_version=0 if args.no_conditioning else args.conditioning_version, design=args.vocabulary,
+        dropout=train.Dropout(args.dropout, args.output_dropout, args.recurrent_dropout),
     )
     model, vocab, metrics = train.fit(lines, config, stages)
     if not train.is_chief():

@@ -58,6 +58,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402  (after the log-level variable)
 
 STATE_TABLE = "carried_state"
+@dataclass(frozen=True)
+class Dropout:
+    """Dropout rates, training only (the exported cell has none)."""
+
+    between: float = 0.0  # on the input of each stacked layer above the first
+    output: float = 0.0  # on the last layer's output, before the dense layer
+    recurrent: float = 0.0  # on each layer's recurrent input (one mask per sequence: variational)
+
+
 @dataclass
 class TrainConfig:
     """Everything that decides a training run."""
@@ -75,8 +84,7 @@ class TrainConfig:
     # form; 3: also the previous pitch's degree over this chord
     design: str = "degree"  # the vocabulary: "degree" (values version 2) or "kind" (kind/leap, version 1)
     layers: int = 1
-    dropout: float = 0.0  # between stacked layers (training only)
-    output_dropout: float = 0.0  # on the last layer's output, before the dense layer (training only)
+    dropout: Dropout = field(default_factory=Dropout)
     shared_features: bool = False  # degree values share their degree's, duration's and move's weights
     lr_plateau: float = 0.0  # the learning rate times this after an epoch that did not improve (0: never)
     distribute: str | None = None  # None, "mirrored" or "multiworker"
@@ -96,8 +104,8 @@ def layer_name(k: int) -> str:
 
 
 def build_model(
-    n_values: int, cond_size: int, units: int, layers: int = 1, dropout: float = 0.0, windows: int = 0,
-    output_dropout: float = 0.0, features: np.ndarray | None = None,
+    n_values: int, cond_size: int, units: int, layers: int = 1, dropout: Dropout | None = None,
+    windows: int = 0, features: np.ndarray | None = None,
 ) -> keras.Model:
     """prev value index (+ conditioning) -> LSTM stack -> logits over the vocabulary, for whole windows.
 
@@ -119,22 +127,25 @@ def build_model(
         initial = keras.layers.Embedding(
             windows, 2 * layers * units, embeddings_initializer="zeros", trainable=False, name=STATE_TABLE
         )(window)
+    dropout = dropout or Dropout()
     for k in range(layers):
-        if k and dropout:
-            x = keras.layers.Dropout(dropout, name=f"dropout_{k}")(x)
+        if k and dropout.between:
+            x = keras.layers.Dropout(dropout.between, name=f"dropout_{k}")(x)
         state = None
         if initial is not None:
             state = [initial[:, 2 * k * units : (2 * k + 1) * units],
                      initial[:, (2 * k + 1) * units : (2 * k + 2) * units]]
-        x = keras.layers.LSTM(units, return_sequences=True, name=layer_name(k))(x, initial_state=state)
-    if output_dropout:
-        x = keras.layers.Dropout(output_dropout, name="output_dropout")(x)
+        lstm = keras.layers.LSTM(units, return_sequences=True, recurrent_dropout=dropout.recurrent,
+                                 name=layer_name(k))
+        x = lstm(x, initial_state=state)
+    if dropout.output:
+        x = keras.layers.Dropout(dropout.output, name="output_dropout")(x)
     shared = features is not None
     dense = SharedDense(features, name="dense") if shared else keras.layers.Dense(n_values, name="dense")
     return keras.Model(inputs, dense(x), name="improv_lstm")
 
 
-def plain_model(model: keras.Model, dropout: float = 0.0) -> keras.Model:
+def plain_model(model: keras.Model, dropout: Dropout | None = None) -> keras.Model:
     """The model without its state table (the same layers and weights): what is exported."""
     try:
         model.get_layer(STATE_TABLE)
@@ -261,7 +272,7 @@ def _fit_model(config: TrainConfig, n_values: int, train_seqs: Sequences, val_se
     spans = window_spans(train_seqs, config.window, stride)
     with strategy.scope() if strategy is not None else contextlib.nullcontext():
         model = build_model(n_values, config.cond_size, config.units, config.layers, config.dropout,
-                            len(spans) if config.carry_state else 0, config.output_dropout, features)
+                            len(spans) if config.carry_state else 0, features)
         model.compile(
             optimizer=keras.optimizers.Adam(config.learning_rate),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
