@@ -71,7 +71,7 @@ lint: $(STAMP)
 # Retrain the shipped default model on the whole Weimar Jazz Database (needs ../shared/data).
 model: $(STAMP)
 	$(VENV)/bin/improv train --corpus $(WJAZZD) --out improv/models/default --vocabulary degree \
-		--conditioning-version 3 --shared-features --layers 1 --units 128 --output-dropout 0.3 \
+		--conditioning-version 3 --shared-features --layers 1 --units 128 --recurrent-dropout 0.4 --output-dropout 0.3 \
 		--window 128 --batch-size 64 --learning-rate 0.006 --lr-plateau 0.5 --epochs 60 --patience 4 \
 		--carry-state --fit-minutes 20 --seed 0
 
