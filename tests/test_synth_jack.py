@@ -169,7 +169,10 @@ def test_fluidsynth_as_a_separate_jack_synth_fed_by_the_port(jack, tmp_path):
     rate = recorder.rate
     assert db(np.abs(audio).max()) > -30
     times = sorted({round(recorder.seconds_of(e["t"]), 3) for e in sent if e["msg"][0] & 0xF0 == 0x90})
-    found = [t for t in onsets(audio, rate) if t > times[0] - 0.05]
+    # a jump of 2x, not onsets()'s 1.6: with the whole band mixed, a drum sample's decay re-triggered the
+    # 1.6 detector 100-260 ms after its hit (6-8 of ~30 attacks, right at the 80 % line for some solos);
+    # at 2x about 20 attacks are found and 95 % have their note-on (3 runs, 2026-12-02)
+    found = [t for t in onsets(audio, rate, jump=2.0) if t > times[0] - 0.05]
     hits, lags = match(found, times, early=0.06, late=0.004)
     assert len(found) >= 12 and len(hits) >= 0.8 * len(found)
     print(f"separate fluidsynth: send -> attack median {-1000 * float(np.median(lags)):.1f} ms")

@@ -67,6 +67,12 @@ def add_parser(subparsers) -> None:
         "--fit-minutes", type=float, default=0.0, metavar="M",
         help="stop fitting after the epoch that would let the next one end past M minutes (default: none)",
     )
+    _add_regularisation(p)
+    p.add_argument("--limit", type=int, default=0, metavar="N", help="use only the first N pieces (trials)")
+
+
+def _add_regularisation(p) -> None:
+    """The options that fight over-fitting and steer the fit (dropouts, the falling rate, shared features)."""
     p.add_argument(
         "--output-dropout", type=float, default=0.0, metavar="P",
         help="dropout on the last LSTM layer's output, before the dense layer (default 0)",
@@ -85,7 +91,6 @@ def add_parser(subparsers) -> None:
         help="degree values share the weights of their degree, duration and move (in and out; folded into "
         "the exported cell, which stays the same size)",
     )
-    p.add_argument("--limit", type=int, default=0, metavar="N", help="use only the first N pieces (trials)")
 
 
 def _check(args: argparse.Namespace) -> None:
