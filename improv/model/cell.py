@@ -220,15 +220,16 @@ class _CondRows:
 
     def __init__(self, rows: np.ndarray, bias: np.ndarray, split=None) -> None:
         self._rows, self._bias = rows, bias
+        self._none = not rows.shape[0]  # a model without conditioning: the bias alone
         self._caches: tuple[dict, dict] = ({}, {})
         self._size = 0
-        if split is not None and min(len(split[0]), len(split[1])) >= 2 and rows.shape[0]:
+        if split is not None and min(len(split[0]), len(split[1])) >= 2 and not self._none:
             self._slow, self._fast = itemgetter(*split[0]), itemgetter(*split[1])
             self._size = len(split[0]) + len(split[1])
 
     def add_to(self, z: np.ndarray, cond: Sequence[int] | np.ndarray | None) -> None:
         """``z += bias + the conditioning's rows`` (``cond``: hot positions, a whole vector, or None)."""
-        if cond is None or not self._rows.shape[0]:
+        if cond is None or self._none:
             z += self._bias
         elif isinstance(cond, np.ndarray):
             z += self._bias + cond @ self._rows
