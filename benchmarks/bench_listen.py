@@ -247,6 +247,7 @@ def bench_answers(env: dict, tmp: Path, calls: int) -> dict:
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     rx = _Receiver()
+    _player_on_time()
     player = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name="bplayer")
     player.open_virtual_port("out")
     try:
@@ -305,6 +306,16 @@ def bench_answers(env: dict, tmp: Path, calls: int) -> dict:
             "answered": len(gate_to_note), "slot_ms": round(SPB / 4 * 1000, 1),
             "reuse_a_transformed_cell": round(kinds.count("cell") / calls, 3) if calls else None,
             "echo_the_whole_call": round(kinds.count("echo") / calls, 3) if calls else None}
+
+
+def _player_on_time() -> None:
+    """The calls are sent from this thread at SCHED_FIFO (after the daemon started: it does not inherit
+    it), as a keyboard's notes come on time however loaded the daemon's machine is; a late call would
+    count against the answer."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(5))
+    except (AttributeError, OSError):
+        pass
 
 
 def _reuse(call: list[list[int]], sent_ons: list[dict], gate: float, next_gate: float | None) -> str | None:

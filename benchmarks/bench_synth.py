@@ -120,9 +120,9 @@ def cpu_share(env: dict, *args: str) -> float:
 
 def _send_clicks(send, notes: int = 40) -> list[float]:
     """Side sticks from this thread (real-time when allowed): their send times."""
-    from improv.live.scheduler import _try_realtime
+    from improv.live.scheduler import try_realtime
 
-    _try_realtime()
+    try_realtime()
     rng = np.random.default_rng(0)
     sent = []
     for _ in range(notes):

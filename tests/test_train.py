@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import mido
 import numpy as np
@@ -250,3 +251,35 @@ def test_train_multiworker_with_two_worker_processes_on_localhost(tmp_path):
     assert card["distribute"] == {"strategy": "multiworker", "replicas": 2}
     assert not (tmp_path / "model1").exists()  # only the chief writes the model
     assert "worker done" in results[1][0]
+
+
+def test_train_options_come_from_the_table_and_build_the_config_they_name(tmp_path):
+    pytest.importorskip("keras", reason="training needs the [train] extra")
+    import argparse
+
+    from improv.cli import table
+    from improv.cli import train as train_cli
+    from improv.model import train
+
+    parser = argparse.ArgumentParser()
+    train_cli.add_parser(parser.add_subparsers())
+    args = parser.parse_args([
+        "train", "--corpus", "a b.mid", "c", "--out", str(tmp_path / "m"), "--units", "32", "--layers", "2",
+        "--dropout", "0.1", "--output-dropout", "0.2", "--recurrent-dropout", "0.3", "--vocabulary", "kind",
+        "--conditioning-version", "3", "--carry-state", "--seed", "7", "--lr-plateau", "0.5",
+    ])
+    opts = train_cli._options(args)
+    assert opts["corpus"] == (Path("a b.mid"), Path("c"))  # a path with a space
+    config = train_cli._config(opts, train)
+    assert (config.units, config.layers, config.design) == (32, 2, "kind")
+    assert (config.cond_version, config.seed) == (3, 7)
+    assert config.dropout == train.Dropout(0.1, 0.2, 0.3) and config.carry_state and config.lr_plateau == 0.5
+    used = set(train_cli.CONFIG_FIELDS) | {"corpus", "out", "limit", "cpu_devices", "no_conditioning",
+                                          "conditioning_version", "vocabulary", "dropout", "output_dropout",
+                                          "recurrent_dropout"}
+    assert {row.name for row in table.rows(table.TRAIN)} == used  # every row goes somewhere
+    for bad, flag in ((["--epochs", "0"], "--epochs"), (["--vocabulary", "nope"], "--vocabulary"),
+                      (["--val-split", "0.9"], "--val-split"), (["--distribute", "tpu"], "--distribute")):
+        result = run_improv("train", "--corpus", str(tmp_path), "--out", str(tmp_path / "m"), *bad)
+        assert result.returncode == 2 and result.stderr.startswith(f"improv: error: {flag}:"), result.stderr
+        assert "Traceback" not in result.stderr

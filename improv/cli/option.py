@@ -153,11 +153,12 @@ def add_arguments(parser: argparse.ArgumentParser, rows: Iterable[Option], title
 
 def given(args: argparse.Namespace, rows: Iterable[Option]) -> dict[str, Any]:
     """What the command line gave, per row (None: not given); ``nargs='+'`` words joined by spaces (an
-    ``append`` row keeps its list)."""
+    ``append`` or ``extend`` row keeps its list)."""
     values = {}
     for row in rows:
         value = getattr(args, row.name, None)
-        values[row.name] = " ".join(value) if isinstance(value, list) and row.nargs else value
+        joined = isinstance(value, list) and row.nargs and row.action != "extend"
+        values[row.name] = " ".join(value) if joined else value
     return values
 
 

@@ -1,7 +1,8 @@
-"""The option table: every option of ``improv play``, ``generate`` and ``replay`` (and the changes options
-of ``evaluate``), one row each. The rows generate the argparse arguments, the keys of play's TOML config
-(``configs/default.toml`` documents each) and the checks; ``PlayOptions`` groups play's by the row's
-``group``; ``logged`` rows go into the session log; ``improviser`` rows build the ``ImproviserSettings``.
+"""The option table: every option of ``improv play``, ``generate``, ``replay`` and ``train`` (and the
+changes options of ``evaluate``), one row each. The rows generate the argparse arguments, the keys of
+play's TOML config (``configs/default.toml`` documents each) and the checks; ``PlayOptions`` groups play's
+by the row's ``group``; ``logged`` rows go into the session log; ``improviser`` rows build the
+``ImproviserSettings``; ``TRAIN_ROWS`` are named as ``TrainConfig``'s fields where it has one.
 
 **Adding an option is one row here** (and a line in ``configs/default.toml`` when play has it). A row
 whose value needs more than its kind and bounds names a ``check(value, where)``. Modes come from the
@@ -14,16 +15,17 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from improv.cli.option import Option, check_all, flag_of, rows_for
+from improv.cli.option import Check, Option, check_all, flag_of, rows_for
 from improv.cli.options import DEFAULT_RANGE, MAX_SEED, parse_pitch, parse_range, seed_number, writable_file
-from improv.errors import InputError
+from improv.errors import InputError, excerpt
 from improv.model.sampling import DEFAULT_TEMPERATURE, TEMPERATURES, TOP_P
 from improv.perform.modes import DEFAULT_MODE, mode_help, parse_mode
 from improv.perform.performer import PerformerSettings
 
-PLAY, GENERATE, REPLAY, EVALUATE = "play", "generate", "replay", "evaluate"
+PLAY, GENERATE, REPLAY, EVALUATE, TRAIN = "play", "generate", "replay", "evaluate", "train"
 TITLES = {"output": "output", "music": "music", "session": "session", "listening": "listening",
-          "sound": "sound, band and Link"}
+          "sound": "sound, band and Link", "data": "data", "network": "network and values",
+          "fit": "fitting", "regularisation": "regularisation", "distribution": "tf.distribute"}
 # 0.7: the call steers the answer (its contour, register and rhythm come through in the state)
 # while 30 % of the improviser's own line survives, so an answer is a reply, not an echo, and
 # the solo keeps one thread through the whole session. 1.0 makes answers imitations.
@@ -56,7 +58,77 @@ def _name(value: str, where: str) -> str | None:
     return value or None  # --virtual "" / virtual = "": none
 
 
-ONLY_PLAY, BOTH = _on(PLAY), _on(PLAY, GENERATE)
+def _choice(*choices: str) -> Check:
+    """A check that the value is one of ``choices``."""
+    def check(value: str, where: str) -> str:
+        if value not in choices:
+            raise InputError(f"{where}: {excerpt(value, 30)} is not one of {', '.join(choices)}")
+        return value
+    return check
+
+
+def _paths(value: list[str], where: str) -> tuple[Path, ...]:
+    return tuple(Path(v) for v in value)
+
+
+ONLY_PLAY, BOTH, ONLY_TRAIN = _on(PLAY), _on(PLAY, GENERATE), _on(TRAIN)
+UNIT = (0.0, 0.95)  # a dropout or a factor: 0 is none
+# improv train's rows (the seed is the shared row): named as ``TrainConfig``'s fields where there is one
+TRAIN_ROWS: tuple[Option, ...] = (
+    Option("corpus", "text", "corpus files or folders (MIDI, MusicXML, WJazzD, Impro-Visor)", "data",
+           ONLY_TRAIN, metavar="PATH", nargs="+", action="extend", required=True, check=_paths),
+    Option("out", "path", "the model directory to write", "data", ONLY_TRAIN, metavar="DIR", required=True),
+    Option("val_split", "float", "share of pieces held out for validation (default 0.1)", "data", ONLY_TRAIN,
+           default=0.1, bounds=(0.01, 0.5), metavar="SHARE"),
+    Option("min_count", "int", "values seen fewer times map to their nearest (default 3)", "data",
+           ONLY_TRAIN, default=3, bounds=(1, 1000), metavar="N"),
+    Option("limit", "int", "use only the first N pieces (trials; default: all)", "data", ONLY_TRAIN,
+           default=0, bounds=(0, 1_000_000), metavar="N"),
+    Option("vocabulary", "text", "values: degree (chord degree + move, values version 2; default) or kind "
+           "(kind + leap, version 1)", "network", ONLY_TRAIN, default="degree", metavar="NAME",
+           check=_choice("degree", "kind")),
+    Option("conditioning_version", "int", "1: chord quality and beat; 2 (default): also next chord, height, "
+           "tempo, phrase, form; 3: also the previous pitch's degree over this chord", "network", ONLY_TRAIN,
+           default=2, bounds=(1, 3), metavar="1..3"),
+    Option("no_conditioning", "switch", "no chord/beat conditioning input (the seed's model)", "network",
+           ONLY_TRAIN),
+    Option("units", "int", "LSTM units n_a (default 64)", "network", ONLY_TRAIN, default=64,
+           bounds=(1, 4096), metavar="N"),
+    Option("layers", "int", "stacked LSTM layers (default 1)", "network", ONLY_TRAIN, default=1,
+           bounds=(1, 4), metavar="1..4"),
+    Option("shared_features", "switch", "degree values share the weights of their degree, duration and move "
+           "(in and out; folded into the exported cell, which stays the same size)", "network", ONLY_TRAIN),
+    Option("epochs", "int", "maximum epochs (early stopping) (default 30)", "fit", ONLY_TRAIN, default=30,
+           bounds=(1, 10_000), metavar="N"),
+    Option("patience", "int", "early-stopping patience in epochs (default 3)", "fit", ONLY_TRAIN, default=3,
+           bounds=(1, 1000), metavar="EPOCHS"),
+    Option("window", "int", "training window in values (default 64)", "fit", ONLY_TRAIN, default=64,
+           bounds=(2, 100_000), metavar="VALUES"),
+    Option("batch_size", "int", "batch size in windows (default 64)", "fit", ONLY_TRAIN, default=64,
+           bounds=(1, 100_000), metavar="N"),
+    Option("learning_rate", "float", "Adam learning rate (default 0.005)", "fit", ONLY_TRAIN, default=0.005,
+           bounds=(1e-6, 1.0), metavar="RATE"),
+    Option("lr_plateau", "float", "multiply the learning rate by F after an epoch that did not improve the "
+           "validation NLL (default 0: a fixed rate)", "fit", ONLY_TRAIN, default=0.0, bounds=UNIT,
+           metavar="F"),
+    Option("carry_state", "switch", "windows do not overlap and go on from the state their solo reached "
+           "(refreshed every epoch), as the live cell keeps one state all session (default: each window "
+           "from a zero state)", "fit", ONLY_TRAIN),
+    Option("fit_minutes", "float", "stop fitting after the epoch that would let the next one end past M "
+           "minutes (default 0: no limit)", "fit", ONLY_TRAIN, default=0.0, bounds=(0, 100_000),
+           metavar="M"),
+    Option("dropout", "float", "dropout between stacked layers (default 0)", "regularisation", ONLY_TRAIN,
+           default=0.0, bounds=UNIT, metavar="P"),
+    Option("output_dropout", "float", "dropout on the last LSTM layer's output, before the dense layer "
+           "(default 0)", "regularisation", ONLY_TRAIN, default=0.0, bounds=UNIT, metavar="P"),
+    Option("recurrent_dropout", "float", "dropout on each LSTM layer's recurrent input, one mask per window "
+           "(variational; default 0)", "regularisation", ONLY_TRAIN, default=0.0, bounds=UNIT, metavar="P"),
+    Option("distribute", "text", "train under tf.distribute: mirrored (over local devices) or multiworker "
+           "(across the processes TF_CONFIG names) (default: one process, no strategy)", "distribution",
+           ONLY_TRAIN, metavar="NAME", check=_choice("mirrored", "multiworker")),
+    Option("cpu_devices", "int", "split the CPU into N logical devices (to run mirrored on a machine without "
+           "GPUs)", "distribution", ONLY_TRAIN, default=0, bounds=(0, 64), metavar="N"),
+)
 TABLE: tuple[Option, ...] = (
     Option("config", "path", "read options from a TOML file", "", ONLY_PLAY, metavar="FILE.toml",
            config=False),
@@ -99,9 +171,11 @@ TABLE: tuple[Option, ...] = (
            _on(PLAY, GENERATE, REPLAY), metavar="DIR", check=_model_dir, per_command={REPLAY: {
                "help": "use this model directory instead of the logged one (same hash needed)"}}),
     Option("seed", "int", "random seed 0..2**63-1: the same seed replays the same notes (default: random, "
-           "logged)", "music", BOTH, bounds=(0, MAX_SEED), metavar="N", arg_type=seed_number,
-           improviser=True, per_command={GENERATE: {"help": "random seed 0..2**63-1: same seed, same notes "
-                                                           "(default 0)"}}),
+           "logged)", "music", _on(PLAY, GENERATE, TRAIN), bounds=(0, MAX_SEED), metavar="N",
+           arg_type=seed_number, improviser=True, per_command={
+               GENERATE: {"help": "random seed 0..2**63-1: same seed, same notes (default 0)"},
+               TRAIN: {"help": "random seed: the split, the first weights, dropout and shuffling (default 0)",
+                       "default": 0, "group": "fit"}}),
     Option("temperature", "float", f"sampling temperature {TEMPERATURES[0]:g}..{TEMPERATURES[1]:g} (default "
            f"{DEFAULT_TEMPERATURE})", "music", BOTH, default=DEFAULT_TEMPERATURE, bounds=TEMPERATURES,
            metavar="T", logged=("temperature",), improviser=True),
@@ -190,6 +264,7 @@ TABLE: tuple[Option, ...] = (
            check=_band_ports),
     Option("link", "flag", "join an Ableton Link session: its tempo and bar phase (needs aalink)", "sound",
            ONLY_PLAY, default=False),
+    *TRAIN_ROWS,
 )
 
 

@@ -38,7 +38,14 @@ from improv.live.clock import Timeline
 from improv.live.feeder import Feeder, NoteSource, SoloFeeder, TimedNoteLike
 from improv.live.health import PortWatch
 from improv.live.inputs import ANSWER_MARGIN, Inputs, InputSource, Listening, slot_ahead
-from improv.live.scheduler import PRIO_CONTROL, Emitter, Sink
+from improv.live.scheduler import (
+    GENERATOR_PRIORITY,
+    LISTEN_PRIORITY,
+    PRIO_CONTROL,
+    Emitter,
+    Sink,
+    try_realtime,
+)
 from improv.live.stalls import WATCH as GC_WATCH
 from improv.live.telemetry import EngineResult, Telemetry, totals
 from improv.live.transport import Transport, silence_all
@@ -68,7 +75,7 @@ class EngineOptions:
     record: Path | None = None
     status: bool | None = None  # None: a status line when stderr is a TTY
     start_delay: float = 0.05  # seconds between the prefill and beat 0
-    realtime: bool = True  # try SCHED_FIFO for the emitter
+    realtime: bool = True  # try SCHED_FIFO for the emitter, and below it for the listen and generator threads
     announce: str | None = None  # one line printed to stderr when playing starts
 
 
@@ -182,6 +189,7 @@ class Engine:
     # ---------------------------------------------------------------------------- generation
     def _generate(self) -> None:
         """The generator thread: pump until everything is queued or the session stops."""
+        self._realtime("generator", GENERATOR_PRIORITY)
         try:
             while not self._stop.is_set():
                 if self.pump():
@@ -300,6 +308,7 @@ class Engine:
     # ------------------------------------------------------------------------------ listening
     def _listen(self) -> None:
         """The listen thread: poll the inputs, nap when nothing came."""
+        self._realtime("listen", LISTEN_PRIORITY)
         inputs = self.inputs
         try:
             while not self._stop.is_set():
@@ -307,6 +316,13 @@ class Engine:
                     time.sleep(inputs.listening.poll_interval)
         except BaseException as exc:
             self._failed(exc)
+
+    def _realtime(self, thread: str, priority: int) -> None:
+        """SCHED_FIFO for this thread, below the emitter's, when the OS allows it: on a loaded machine
+        a call's end is heard and its answer planned on time (each pass is short: the thread sleeps
+        again within a lookahead, so it never holds a core)."""
+        if self.options.realtime and try_realtime(priority):
+            log.info("%s thread: SCHED_FIFO %d", thread, priority)
 
     # ------------------------------------------------------------------------------ main loop
     def _main_loop(self) -> None:

@@ -74,7 +74,12 @@ class Timing:
     realtime: bool = True  # try SCHED_FIFO for the thread
 
 
-def _try_realtime(priority: int = 5) -> bool:
+# SCHED_FIFO priorities: the emitter keeps time, so it preempts the threads that feed it (the listen
+# thread, then the generator), which in turn preempt every ordinary process on a loaded machine.
+EMITTER_PRIORITY, LISTEN_PRIORITY, GENERATOR_PRIORITY = 5, 4, 3
+
+
+def try_realtime(priority: int = EMITTER_PRIORITY) -> bool:
     """Make the calling thread SCHED_FIFO when the OS allows it (silently no otherwise)."""
     try:
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
@@ -261,7 +266,7 @@ class Emitter:
     # ------------------------------------------------------------------------------ the thread
     def _run(self) -> None:
         if self.timing.realtime:
-            self.stats.realtime = _try_realtime()
+            self.stats.realtime = try_realtime(EMITTER_PRIORITY)
         try:
             self._loop()
         except BaseException as exc:  # the panic below still runs; the engine reports it
