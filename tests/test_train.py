@@ -176,7 +176,7 @@ def test_a_carried_window_computes_what_the_whole_solo_computes_there():
     spans = window_spans(seqs, 16)
     keras.utils.set_random_seed(0)
     model = train.build_model(len(vocab), config.cond_size, 8, 2, windows=len(spans))
-    carry = train.CarryState(seqs.values, seqs.conds, len(vocab), spans)
+    carry = train.CarryState(seqs.values, seqs.conds, len(vocab), spans, train.cell_arrays, train.STATE_TABLE)
     carry.set_model(model)
     carry.on_epoch_begin(0)
     inputs, target, weight = train._arrays(seqs, config, 2, 16)

@@ -1,4 +1,5 @@
-"""Training: with its layers (``improv.model.layers``), the only code that imports TensorFlow/Keras.
+"""Training: with its layers (``improv.model.layers``) and callbacks (``improv.model.callbacks``), the
+only code that imports TensorFlow/Keras.
 
 Fused ``LSTM`` layers (one, or a stack) over whole windows (not a cell unrolled by hand), a dense layer to
 logits, sparse cross-entropy; validation split by piece; early stopping on the validation solos' NLL run
@@ -57,7 +58,11 @@ log = logging.getLogger(__name__)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402  (after the log-level variable)
 
+from improv.model.callbacks import CarryState, ProgressLog, WholeValidation  # noqa: E402  (imports keras)
+
 STATE_TABLE = "carried_state"
+
+
 @dataclass(frozen=True)
 class Dropout:
     """Dropout rates, training only (the exported cell has none)."""
@@ -285,9 +290,10 @@ def _fit_model(config: TrainConfig, n_values: int, train_seqs: Sequences, val_se
     val_data = None  # Keras' windows start from zero states: not what a carried model is for
     if not config.carry_state:
         val_data = dataset(*_arrays(val_seqs, config, version, stride), batch_size=config.batch_size)
-    callbacks = [WholeValidation(val_seqs.values, _conds(val_seqs, config), n_values)]
+    callbacks = [WholeValidation(val_seqs.values, _conds(val_seqs, config), n_values, cell_arrays)]
     if config.carry_state:
-        callbacks.append(CarryState(train_seqs.values, _conds(train_seqs, config), n_values, spans))
+        callbacks.append(CarryState(train_seqs.values, _conds(train_seqs, config), n_values, spans,
+                                    cell_arrays, STATE_TABLE))
     if config.lr_plateau:
         callbacks.append(keras.callbacks.ReduceLROnPlateau(
             monitor="val_nll", mode="min", factor=config.lr_plateau, patience=0, min_delta=1e-3, verbose=1))
@@ -306,40 +312,6 @@ def _fit_model(config: TrainConfig, n_values: int, train_seqs: Sequences, val_se
         verbose=1 if sys.stdout.isatty() else 2,
     )
     return model, strategy, history, time.perf_counter() - started
-
-
-class WholeValidation(keras.callbacks.Callback):
-    """After every epoch, ``logs["val_nll"]``: the validation solos' NLL per value, each run whole from a
-    zero state with the model's current weights (numpy, as the live cell runs; what early stopping and
-    the card use)."""
-
-    def __init__(self, values: list[np.ndarray], conds: list[np.ndarray], n_values: int) -> None:
-        super().__init__()
-        self.values, self.conds, self.n_values = values, conds, n_values
-
-    def on_epoch_end(self, epoch, logs=None) -> None:
-        run = forward.run(cell_arrays(self.model), self.n_values, self.values, self.conds)
-        if logs is not None:
-            logs["val_nll"] = forward.mean_nll(run.nll)
-
-
-class CarryState(keras.callbacks.Callback):
-    """Before every epoch, each training window's initial (a, c) of every layer: the state the model
-    (as it is now) reaches at the window's start running its solo from the beginning."""
-
-    def __init__(self, values: list[np.ndarray], conds: list[np.ndarray], n_values: int,
-                 spans: list[tuple[int, int, int]]) -> None:
-        super().__init__()
-        self.values, self.conds, self.n_values, self.spans = values, conds, n_values, spans
-        self.starts: list[list[int]] = [[] for _ in values]
-        for n, start, _ in spans:
-            self.starts[n].append(start)
-
-    def on_epoch_begin(self, epoch, logs=None) -> None:
-        arrays = cell_arrays(self.model)
-        run = forward.run(arrays, self.n_values, self.values, self.conds, starts=self.starts, nll=False)
-        rows = np.concatenate([s.reshape(len(s), -1) for s in run.states])  # spans are in (solo, start) order
-        self.model.get_layer(STATE_TABLE).embeddings.assign(rows.astype(np.float32))
 
 
 def _build_before_fit(model: keras.Model, strategy, arrays, batch_size: int) -> None:
@@ -392,59 +364,6 @@ def split_cpu(devices: int) -> None:
 
     cpu = tf.config.list_physical_devices("CPU")[0]
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * devices)
-
-
-class ProgressLog(keras.callbacks.Callback):
-    """A progress bar line every tenth of an epoch: epoch, share done, loss, elapsed and time left; with a
-    ``budget`` (seconds), it stops fitting after an epoch when the next one would end past it."""
-
-    def __init__(self, epochs: int, stream=None, budget: float = 0.0) -> None:
-        super().__init__()
-        self.epochs = epochs
-        self.budget = budget
-        self.stream = stream or sys.stderr
-        self.started = time.perf_counter()
-        self.epoch = 0
-        self.epoch_started = self.started
-        self.batches: int | None = None
-
-    def on_epoch_begin(self, epoch, logs=None) -> None:
-        self.epoch = epoch
-        self.epoch_started = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None) -> None:
-        total = self.batches or self.params.get("steps")
-        if not total or (batch + 1) % max(total // 10, 1):
-            return
-        share = (batch + 1) / total
-        done = (self.epoch + share) / self.epochs
-        now = time.perf_counter()
-        per_epoch = (now - self.epoch_started) / share  # this epoch's pace (the first one includes tracing)
-        left = per_epoch * (self.epochs - self.epoch - share)
-        bar = "#" * int(done * 30)
-        self._print(
-            f"[{bar:<30}] epoch {self.epoch + 1}/{self.epochs} {100 * share:3.0f}% "
-            f"loss {float((logs or {}).get('loss', float('nan'))):.3f} "
-            f"elapsed {(now - self.started) / 60:.1f} min, about {left / 60:.1f} min left at most "
-            "(early stopping may end sooner)"
-        )
-
-    def on_epoch_end(self, epoch, logs=None) -> None:
-        self.batches = self.batches or self.params.get("steps")
-        logs = logs or {}
-        now = time.perf_counter()
-        keras_val = f"val_loss {logs['val_loss']:.4f} " if "val_loss" in logs else ""
-        self._print(
-            f"epoch {epoch + 1}/{self.epochs} done: loss {logs.get('loss', float('nan')):.4f} "
-            f"{keras_val}validation NLL {logs.get('val_nll', float('nan')):.4f} "
-            f"({(now - self.started) / 60:.1f} min)"
-        )
-        if self.budget and now - self.started + (now - self.epoch_started) > self.budget:
-            self._print(f"stopping: another epoch would end past the {self.budget / 60:.0f}-minute budget")
-            self.model.stop_training = True
-
-    def _print(self, text: str) -> None:
-        print(text, file=self.stream, flush=True)
 
 
 def dataset(inputs: dict, targets, weights=None, *, batch_size: int, shuffle: bool = False, seed: int = 0):
