@@ -87,7 +87,8 @@ def _until(predicate, timeout: float = 10.0) -> bool:
 
 
 def _engine(model: Path, tmp: Path, settings: PerformerSettings, source: InputSource, *,
-            midiclock: MidiClock | None = None, seed: int = 4, passthrough: bool = False):
+            midiclock: MidiClock | None = None, seed: int = 4, passthrough: bool = False,
+            realtime: bool = False):
     """An engine around the real performer on ``model``, logging the session like `play` does."""
     progression = parse_progression(CHANGES)
     shaping, motifs = settings_for_version(IMPROVISER_VERSION, TEMPO)
@@ -104,7 +105,7 @@ def _engine(model: Path, tmp: Path, settings: PerformerSettings, source: InputSo
     listening = Listening([source], ListenerConfig(gate=1.0),
                           midiclock=midiclock, passthrough=passthrough)
     sink = Sink()
-    options = EngineOptions(tempo=TEMPO, status=False, realtime=False, record=tmp / "live.mid",
+    options = EngineOptions(tempo=TEMPO, status=False, realtime=realtime, record=tmp / "live.mid",
                             json_events=tmp / "events.jsonl")
     engine = build_engine(performer, sink, options, listening=listening, session_log=session)
     results: list = []
@@ -209,6 +210,37 @@ def test_barge_in_stops_the_answer_listens_and_answers_the_new_call(tiny_model, 
     assert main(["replay", str(tmp_path / "session.jsonl"), "--out", str(out)]) == 0
     recorded = _track(tmp_path / "live.mid", 1)
     assert recorded and _track(out, 1) == recorded
+
+
+@pytest.mark.parametrize("realtime", [True, False])
+def test_the_emitter_then_the_listen_then_the_generator_thread_ask_for_sched_fifo(tiny_model, tmp_path,
+                                                                                   monkeypatch, realtime):
+    from improv.live import engine as engine_module
+    from improv.live import scheduler
+
+    asked: list[tuple[str, int]] = []
+
+    def record(priority: int) -> bool:  # the OS's answer does not matter here: say no
+        asked.append((threading.current_thread().name, priority))
+        return False
+
+    monkeypatch.setattr(engine_module, "try_realtime", record)
+    monkeypatch.setattr(scheduler, "try_realtime", record)
+    engine, sink, thread, results = _engine(tiny_model, tmp_path, PerformerSettings(mode="respond"),
+                                            InputSource(Keys()), realtime=realtime)
+    thread.start()
+    try:
+        assert _until(lambda: engine.clock.started and len(asked) >= (3 if realtime else 0))
+    finally:
+        _stop(engine, thread)
+    if not realtime:
+        assert asked == []
+        return
+    assert sorted(asked, key=lambda a: -a[1]) == [("improv-emitter", scheduler.EMITTER_PRIORITY),
+                                                  ("improv-listen", scheduler.LISTEN_PRIORITY),
+                                                  ("improv-generator", scheduler.GENERATOR_PRIORITY)]
+    assert scheduler.EMITTER_PRIORITY > scheduler.LISTEN_PRIORITY > scheduler.GENERATOR_PRIORITY > 0
+    assert results and sounding(sink.snapshot(), controllers=False) == set()
 
 
 def test_a_call_after_the_answer_is_not_a_barge_in(tiny_model, tmp_path):

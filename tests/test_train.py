@@ -283,3 +283,20 @@ def test_train_options_come_from_the_table_and_build_the_config_they_name(tmp_pa
         result = run_improv("train", "--corpus", str(tmp_path), "--out", str(tmp_path / "m"), *bad)
         assert result.returncode == 2 and result.stderr.startswith(f"improv: error: {flag}:"), result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_a_share_of_the_training_solos_keeps_the_same_validation_solos(tmp_path):
+    pytest.importorskip("keras", reason="training needs the [train] extra")
+    from improv.model.dataset import share_of, split_by_piece
+
+    train_idx, val_idx = split_by_piece(20, 0.25, np.random.default_rng(0))
+    part = share_of(train_idx, 0.5, np.random.default_rng(1))
+    assert len(part) == 8 and set(part) <= set(train_idx) and part == sorted(part)
+    assert share_of(train_idx, 0.01, np.random.default_rng(1)) != []  # at least one
+    out = tmp_path / "model"
+    corpus = _corpus(tmp_path, pieces=6)
+    args = [*TINY, "--epochs", "1", "--val-split", "0.2"]
+    result = run_improv("train", "--corpus", *corpus, "--out", str(out), *args, "--train-share", "0.5")
+    assert result.returncode == 0, result.stderr[-2000:]
+    card = json.loads((out / "card.json").read_text())
+    assert card["pieces"] == {"train": 2, "validation": 1} and card["train_share"] == 0.5

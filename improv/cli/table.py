@@ -80,6 +80,9 @@ TRAIN_ROWS: tuple[Option, ...] = (
     Option("out", "path", "the model directory to write", "data", ONLY_TRAIN, metavar="DIR", required=True),
     Option("val_split", "float", "share of pieces held out for validation (default 0.1)", "data", ONLY_TRAIN,
            default=0.1, bounds=(0.01, 0.5), metavar="SHARE"),
+    Option("train_share", "float", "train on this share of the training solos, validate on the same ones "
+           "(a learning curve; default 1: all)", "data", ONLY_TRAIN, default=1.0, bounds=(0.01, 1.0),
+           metavar="SHARE"),
     Option("min_count", "int", "values seen fewer times map to their nearest (default 3)", "data",
            ONLY_TRAIN, default=3, bounds=(1, 1000), metavar="N"),
     Option("limit", "int", "use only the first N pieces (trials; default: all)", "data", ONLY_TRAIN,

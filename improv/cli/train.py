@@ -23,9 +23,9 @@ EPILOG = """examples:
 
 
 # the rows named as TrainConfig's fields (the others are read by name in `_config` and `run`)
-CONFIG_FIELDS = ("units", "epochs", "batch_size", "window", "learning_rate", "val_split", "patience",
-                 "min_count", "seed", "layers", "distribute", "carry_state", "fit_minutes", "lr_plateau",
-                 "shared_features")
+CONFIG_FIELDS = ("units", "epochs", "batch_size", "window", "learning_rate", "val_split", "train_share",
+                 "patience", "min_count", "seed", "layers", "distribute", "carry_state", "fit_minutes",
+                 "lr_plateau", "shared_features")
 
 
 def add_parser(subparsers) -> None:

@@ -8,7 +8,8 @@ at a time. The listen thread runs :class:`improv.live.inputs.Inputs` (what the p
 input and the followed clock send) and posts to the inbox. The emitter thread
 (:class:`improv.live.scheduler.Emitter`) sends on time. The main thread waits on a wake pipe: it
 handles signals, port health and telemetry (:mod:`improv.live.telemetry`), and does all the stop
-work itself.
+work itself. Where the OS allows it the emitter, the listen and the generator threads run at SCHED_FIFO
+in that order of priority (``improv.live.scheduler``); the main thread stays ordinary.
 
 Generation never blocks emission; a note generated too late to play on time becomes a rest (counted).
 Every way out (the end of ``bars``, every catchable terminating signal, an error) goes through the

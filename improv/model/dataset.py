@@ -165,6 +165,12 @@ def split_by_piece(n: int, val_fraction: float, rng: np.random.Generator) -> tup
     return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
 
+def share_of(indices: Sequence[int], share: float, rng: np.random.Generator) -> list[int]:
+    """A random ``share`` of ``indices`` (at least one), sorted: fewer training pieces, same validation."""
+    keep = max(1, int(round(len(indices) * share)))
+    return sorted(rng.permutation(np.asarray(indices))[:keep].tolist())
+
+
 def subset(seqs: Sequences, indices: Sequence[int]) -> Sequences:
     """The sequences at ``indices``."""
     return Sequences(

@@ -32,6 +32,7 @@ from improv.model.dataset import (
     Sequences,
     all_values,
     cond_size,
+    share_of,
     split_by_piece,
     subset,
     to_sequences,
@@ -82,6 +83,7 @@ class TrainConfig:
     window: int = 64
     learning_rate: float = 0.005
     val_split: float = 0.1
+    train_share: float = 1.0  # train on this share of the training solos (learning curves; same validation)
     patience: int = 3
     min_count: int = 3
     seed: int = 0
@@ -238,6 +240,8 @@ def fit(
         version = config.cond_version or 1  # the n-gram gets conditions either way
         tokens, hot = encode_corpus(lines, config.design, version)
         train_idx, val_idx = split_by_piece(len(lines), config.val_split, rng)
+        if config.train_share < 1.0:
+            train_idx = share_of(train_idx, config.train_share, rng)
         vocab_cls = DegreeVocabulary if config.design == "degree" else Vocabulary
         vocab, rare = vocab_cls.build(all_values([tokens[i] for i in train_idx]), config.min_count)
         seqs = to_sequences(lines, tokens, vocab, version, hot)

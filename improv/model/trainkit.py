@@ -140,6 +140,7 @@ def run_metrics(config, replicas, lines, vocab_rare, split, history, seconds, va
         "layers": config.layers,
         "carry_state": config.carry_state,
         "pieces": {"train": len(train_seqs.values), "validation": len(val_seqs.values)},
+        **({"train_share": config.train_share} if config.train_share < 1.0 else {}),
         "tokens": {"train": train_seqs.tokens, "validation": val_seqs.tokens},
         "validation_notes": val_notes,
         "notes": int(sum(len(line.notes) for line in lines)),
