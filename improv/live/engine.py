@@ -322,8 +322,12 @@ class Engine:
         """SCHED_FIFO for this thread, below the emitter's, when the OS allows it: on a loaded machine
         a call's end is heard and its answer planned on time (each pass is short: the thread sleeps
         again within a lookahead, so it never holds a core)."""
-        if self.options.realtime and try_realtime(priority):
+        if not self.options.realtime:
+            return
+        if try_realtime(priority):
             log.info("%s thread: SCHED_FIFO %d", thread, priority)
+        else:
+            log.info("%s thread: ordinary scheduling (SCHED_FIFO needs root or rtprio)", thread)
 
     # ------------------------------------------------------------------------------ main loop
     def _main_loop(self) -> None:
