@@ -278,8 +278,10 @@ def test_train_options_come_from_the_table_and_build_the_config_they_name(tmp_pa
                                           "conditioning_version", "vocabulary", "dropout", "output_dropout",
                                           "recurrent_dropout"}
     assert {row.name for row in table.rows(table.TRAIN)} == used  # every row goes somewhere
+    (tmp_path / "a file").write_text("")
     for bad, flag in ((["--epochs", "0"], "--epochs"), (["--vocabulary", "nope"], "--vocabulary"),
-                      (["--val-split", "0.9"], "--val-split"), (["--distribute", "tpu"], "--distribute")):
+                      (["--val-split", "0.9"], "--val-split"), (["--distribute", "tpu"], "--distribute"),
+                      (["--out", str(tmp_path / "a file")], "--out")):  # refused before the corpus is read
         result = run_improv("train", "--corpus", str(tmp_path), "--out", str(tmp_path / "m"), *bad)
         assert result.returncode == 2 and result.stderr.startswith(f"improv: error: {flag}:"), result.stderr
         assert "Traceback" not in result.stderr

@@ -103,6 +103,19 @@ def writable_file(path: Path, where: str) -> Path:
     return path
 
 
+def writable_dir(path: Path, where: str) -> Path:
+    """``path`` if a directory can be written there (it exists, or is made under its nearest existing
+    ancestor, which must be a writable directory); else InputError naming the option ``where``."""
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{where}: {path} is a file; give a directory")
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir() or not os.access(ancestor, os.W_OK):
+        raise InputError(f"{where}: {path} cannot be written (no writable directory {ancestor})")
+    return path
+
+
 def read_text_file(path: Path) -> str:
     """A UTF-8 text file's contents; InputError naming the file if it cannot be read or decoded."""
     try:

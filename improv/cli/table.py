@@ -16,7 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from improv.cli.option import Check, Option, check_all, flag_of, rows_for
-from improv.cli.options import DEFAULT_RANGE, MAX_SEED, parse_pitch, parse_range, seed_number, writable_file
+from improv.cli.options import (
+    DEFAULT_RANGE,
+    MAX_SEED,
+    parse_pitch,
+    parse_range,
+    seed_number,
+    writable_dir,
+    writable_file,
+)
 from improv.errors import InputError, excerpt
 from improv.model.sampling import DEFAULT_TEMPERATURE, TEMPERATURES, TOP_P
 from improv.perform.modes import DEFAULT_MODE, mode_help, parse_mode
@@ -77,7 +85,8 @@ UNIT = (0.0, 0.95)  # a dropout or a factor: 0 is none
 TRAIN_ROWS: tuple[Option, ...] = (
     Option("corpus", "text", "corpus files or folders (MIDI, MusicXML, WJazzD, Impro-Visor)", "data",
            ONLY_TRAIN, metavar="PATH", nargs="+", action="extend", required=True, check=_paths),
-    Option("out", "path", "the model directory to write", "data", ONLY_TRAIN, metavar="DIR", required=True),
+    Option("out", "path", "the model directory to write (checked before training)", "data", ONLY_TRAIN,
+           metavar="DIR", required=True, check=writable_dir),
     Option("val_split", "float", "share of pieces held out for validation (default 0.1)", "data", ONLY_TRAIN,
            default=0.1, bounds=(0.01, 0.5), metavar="SHARE"),
     Option("train_share", "float", "train on this share of the training solos, validate on the same ones "
